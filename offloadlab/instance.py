@@ -1,0 +1,338 @@
+"""The instance file format ``offloadlab.instance/1``.
+
+An instance holds servers, links, DNN models (DAGs of layers), tasks and the objective.
+Every field has a unit in its name; every optional field has a documented default; an
+unknown field is an error (a typo must never be silently ignored). :func:`load_instance`
+reports each defect with the file, the JSON path and the reason.
+
+Resolved semantics (see the README, "Semantics"):
+
+* Links are symmetric; ``a``/``b`` name a tier or a server; a server-pair link overrides a
+  tier-pair link; a server needs no link to itself.
+* ``deadline_s`` is a hard limit on the task's latency whatever the objective kind.
+* ``memory_mb`` of a server, when set, bounds the sum of ``param_mb + out_mb`` of the
+  layers placed on it (weights stay resident, every output is held until sent).
+* ``device`` of a task may be null: the input is then already where the first layer runs
+  and no device-tier server may run its layers (the ``makespan`` family).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+FORMAT = "offloadlab.instance/1"
+TIERS = ("device", "edge", "cloud")
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class InstanceError(ValueError):
+    """A defect in an instance or plan, with where it is and why.
+
+    Parameters
+    ----------
+    source : str
+        The file (or ``<instance>`` for objects built in memory).
+    path : str
+        The JSON path of the culprit, e.g. ``models.alexnet.layers[3].next``.
+    reason : str
+        What is wrong.
+    """
+
+    def __init__(self, source: str, path: str, reason: str):
+        self.source, self.path, self.reason = source, path, reason
+        super().__init__(f"{source}: {path or '<root>'}: {reason}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Server(_Strict):
+    """A computing node: a device (client), an edge server or a cloud server."""
+
+    name: str = Field(min_length=1, description="Unique name.")
+    tier: Literal["device", "edge", "cloud"]
+    ghz: PositiveFloat = Field(description="Processing speed, Gcycles per second.")
+    pools: int = Field(1, ge=1, description="Layers it runs at once (identical slots).")
+    active_w: NonNegFloat = Field(0.0, description="Power while computing (device energy).")
+    idle_w: NonNegFloat = Field(0.0, description="Power while its work runs elsewhere.")
+    j_per_gcycle: NonNegFloat = Field(0.0, description="Energy per Gcycle (dmro).")
+    usd_per_hour: NonNegFloat = Field(0.0, description="Price of its compute time.")
+    memory_mb: PositiveFloat | None = Field(None, description="Memory limit; null = none.")
+
+
+class Link(_Strict):
+    """A symmetric link between two tiers or two named servers."""
+
+    a: str = Field(min_length=1, description="A tier or a server name.")
+    b: str = Field(min_length=1, description="A tier or a server name.")
+    mb_per_s: PositiveFloat = Field(description="Bandwidth, MB per second.")
+    usd_per_gb: NonNegFloat = Field(0.0, description="Transfer price (ddpqn cost).")
+    tx_w: NonNegFloat = Field(0.0, description="Device transmit power while sending (ddpqn).")
+
+
+class Layer(_Strict):
+    """One layer (or block) of a DNN model."""
+
+    name: str = Field(min_length=1)
+    gcycles: NonNegFloat = Field(description="Computation, Gcycles.")
+    out_mb: NonNegFloat = Field(description="Size of its output, MB.")
+    param_mb: NonNegFloat = Field(0.0, description="Size of its weights, MB.")
+    next: list[str] = Field(default_factory=list, description="Successor layer names.")
+
+
+class Model(_Strict):
+    """A DNN model: a DAG of layers with one input tensor."""
+
+    input_mb: NonNegFloat = Field(description="Size of the input sent by the device, MB.")
+    layers: list[Layer] = Field(min_length=1)
+
+
+class Task(_Strict):
+    """One inference of a model, released by a device."""
+
+    name: str = Field(min_length=1)
+    model: str
+    device: str | None = Field(description="Originating device; null = none (makespan).")
+    release_s: NonNegFloat = 0.0
+    deadline_s: PositiveFloat | None = Field(None, description="Hard limit on latency.")
+
+
+class _Objective(_Strict):
+    return_output: bool = Field(
+        False, description="Add the return of each final output to the device.")
+
+
+class Latency(_Objective):
+    """EosDNN: minimise the sum of task latencies."""
+
+    kind: Literal["latency"]
+
+
+class Deadline(_Objective):
+    """MTL-A3C: minimise the sum of task latencies under hard deadlines."""
+
+    kind: Literal["deadline"]
+    beta: NonNegFloat = Field(1.0, description="Learners' weight of deadline overrun (eq. 14).")
+
+
+class Makespan(_Objective):
+    """ATSA: minimise the latest finish minus the earliest release."""
+
+    kind: Literal["makespan"]
+
+
+class Dmro(_Objective):
+    """DMRO: minimise sum of (T_x + delta * E_x) over workflows, no contention."""
+
+    kind: Literal["dmro"]
+    return_output: bool = True
+    delta: NonNegFloat = 0.5
+    alpha: NonNegFloat = Field(1.0, description="Weight of edge energy.")
+    beta: NonNegFloat = Field(1.0, description="Weight of cloud energy.")
+
+
+class Ddpqn(_Objective):
+    """DDPQN: standardised delay/energy/cost with coordination and balance (P1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    kind: Literal["ddpqn"]
+    theta: NonNegFloat = 0.5
+    vartheta: NonNegFloat = 0.3
+    eta: NonNegFloat = 0.2
+    phi: NonNegFloat = 0.6
+    varphi: NonNegFloat = 0.2
+    omega: NonNegFloat = 0.2
+    lambda_: tuple[NonNegFloat, NonNegFloat, NonNegFloat] = Field(
+        (0.33, 0.33, 0.34), alias="lambda", description="Weights of b_T, b_E, b_U in Y.")
+
+
+Objective = Annotated[Union[Latency, Deadline, Makespan, Dmro, Ddpqn], Field(discriminator="kind")]
+
+
+class Instance(_Strict):
+    """A whole problem: servers, links, models, tasks and the objective."""
+
+    format: Literal["offloadlab.instance/1"] = FORMAT
+    name: str = Field(min_length=1)
+    description: str = ""
+    servers: list[Server] = Field(min_length=1)
+    links: list[Link] = Field(default_factory=list)
+    models: dict[str, Model] = Field(min_length=1)
+    tasks: list[Task] = Field(min_length=1)
+    objective: Objective = Field(default_factory=lambda: Latency(kind="latency"))
+
+    @model_validator(mode="after")
+    def _references(self) -> "Instance":
+        _check_references(self)
+        return self
+
+    # convenience look-ups -------------------------------------------------------------
+    def server(self, name: str) -> Server:
+        return next(s for s in self.servers if s.name == name)
+
+    def to_json(self) -> str:
+        """Serialise canonically (what ``instances build`` writes)."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+        return json.dumps(data, indent=1) + "\n"
+
+
+# --- reference and DAG checks ---------------------------------------------------------
+
+
+class _Defect(ValueError):
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+
+def _unique(names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        if n in seen:
+            raise _Defect(f"{where}[{i}].name", f"duplicate name {n!r}")
+        seen.add(n)
+
+
+def _check_references(inst: Instance) -> None:
+    _unique([s.name for s in inst.servers], "servers")
+    _unique([t.name for t in inst.tasks], "tasks")
+    tiers = {s.name: s.tier for s in inst.servers}
+    for i, link in enumerate(inst.links):
+        for end in ("a", "b"):
+            ref = getattr(link, end)
+            if ref not in tiers and ref not in TIERS:
+                raise _Defect(f"links[{i}].{end}", f"{ref!r} is neither a tier nor a server")
+    for name, model in inst.models.items():
+        check_dag(model, f"models.{name}")
+    for i, task in enumerate(inst.tasks):
+        if task.model not in inst.models:
+            raise _Defect(f"tasks[{i}].model", f"unknown model {task.model!r}")
+        if task.device is not None:
+            if task.device not in tiers:
+                raise _Defect(f"tasks[{i}].device", f"unknown server {task.device!r}")
+            if tiers[task.device] != "device":
+                raise _Defect(f"tasks[{i}].device",
+                              f"{task.device!r} is a {tiers[task.device]} server, not a device")
+
+
+def check_dag(model: Model, where: str) -> None:
+    """Refuse duplicate, dangling, cyclic or unreachable layers, naming them."""
+    names = [layer.name for layer in model.layers]
+    _unique(names, f"{where}.layers")
+    index = {n: i for i, n in enumerate(names)}
+    indeg = [0] * len(names)
+    for i, layer in enumerate(model.layers):
+        for j, succ in enumerate(layer.next):
+            if succ not in index:
+                raise _Defect(f"{where}.layers[{i}].next[{j}]",
+                              f"layer {layer.name!r} names unknown successor {succ!r}")
+            if succ == layer.name:
+                raise _Defect(f"{where}.layers[{i}].next[{j}]",
+                              f"layer {layer.name!r} is its own successor")
+        if len(set(layer.next)) != len(layer.next):
+            raise _Defect(f"{where}.layers[{i}].next", f"layer {layer.name!r} repeats a successor")
+        for succ in layer.next:
+            indeg[index[succ]] += 1
+    sources = [n for n, d in zip(names, indeg) if d == 0]
+    if len(sources) != 1:
+        raise _Defect(f"{where}.layers", "a model needs exactly one input layer; "
+                      f"layers without predecessor: {sources}")
+    order = topological_order(model)
+    if len(order) < len(names):
+        stuck = [n for n in names if index[n] not in set(order)]
+        raise _Defect(f"{where}.layers", f"cycle or unreachable layers: {stuck}")
+
+
+def topological_order(model: Model) -> list[int]:
+    """Kahn's order from the single source (ties by listing order); short on a cycle."""
+    index = {layer.name: i for i, layer in enumerate(model.layers)}
+    indeg = [0] * len(model.layers)
+    for layer in model.layers:
+        for succ in layer.next:
+            indeg[index[succ]] += 1
+    queue = deque(i for i, d in enumerate(indeg) if d == 0)
+    order = []
+    while queue:
+        i = queue.popleft()
+        order.append(i)
+        for succ in model.layers[i].next:
+            k = index[succ]
+            indeg[k] -= 1
+            if indeg[k] == 0:
+                queue.append(k)
+    return order
+
+
+# --- loading --------------------------------------------------------------------------
+
+
+def _loc_to_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("latency", "deadline", "makespan", "dmro", "ddpqn"):
+            continue  # discriminated-union tag, not a JSON key
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _reason(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    msg = err["msg"]
+    if err["type"].startswith(("greater_than", "less_than")):
+        msg += f" (got {err.get('input')!r})"
+    return msg
+
+
+def parse_instance(data: dict, source: str = "<instance>") -> Instance:
+    """Validate a decoded JSON object; raise :class:`InstanceError` on the first defect."""
+    if not isinstance(data, dict):
+        raise InstanceError(source, "", "an instance must be a JSON object")
+    fmt = data.get("format", FORMAT)
+    if fmt != FORMAT:
+        raise InstanceError(source, "format", f"unsupported format {fmt!r}, expected {FORMAT!r}")
+    try:
+        return Instance.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        ctx = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx, _Defect):
+            raise InstanceError(source, ctx.path, ctx.reason) from None
+        raise InstanceError(source, _loc_to_path(err["loc"]), _reason(err)) from None
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Read and validate an instance file.
+
+    Raises
+    ------
+    InstanceError
+        Naming the file, the JSON path and the reason.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InstanceError(str(path), "", "no such file") from None
+    except json.JSONDecodeError as exc:
+        raise InstanceError(str(path), "", f"not valid JSON: {exc}") from None
+    return parse_instance(data, str(path))
+
+
+def json_schema() -> dict:
+    """The JSON Schema of the instance format, generated from the models."""
+    schema = Instance.model_json_schema(by_alias=True)
+    schema["$id"] = "https://offloadlab.invalid/schema/instance-1.json"
+    schema["title"] = FORMAT
+    return schema

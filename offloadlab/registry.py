@@ -1,0 +1,124 @@
+"""Solvers by name, imported only when asked for.
+
+Every solver has one signature::
+
+    solve(problem, *, seed=None, time_limit_s=None, budget_evals=None, **params) -> Solution
+
+and builds its result with :func:`make_solution`, so the objective always comes from the
+simulator. A solver whose optional dependency is missing is reported with the extra that
+installs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .problem import Problem
+from .simulator import simulate
+from .solution import Solution
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    name: str
+    target: str          # "package.module:function"
+    extra: str | None    # the pip extra that brings its dependencies
+    summary: str
+    kinds: tuple[str, ...] = ("latency", "deadline", "makespan", "dmro", "ddpqn")
+
+
+SOLVERS: dict[str, SolverInfo] = {}
+
+
+def register(name: str, target: str, summary: str, extra: str | None = None,
+             kinds: tuple[str, ...] | None = None) -> None:
+    """Add a solver to the registry (later registrations replace earlier ones)."""
+    info = SolverInfo(name, target, extra, summary)
+    SOLVERS[name] = info if kinds is None else SolverInfo(name, target, extra, summary, kinds)
+
+
+class SolverError(LookupError):
+    """An unknown solver name, or a solver whose optional dependency is missing."""
+
+
+def get_solver(name: str) -> Callable[..., Solution]:
+    """The solve function registered as ``name``.
+
+    Raises
+    ------
+    SolverError
+        Unknown name (listing the known ones) or missing optional dependency (naming the
+        extra, e.g. ``pip install 'offloadlab[exact]'``).
+    """
+    if name not in SOLVERS:
+        raise SolverError(f"unknown solver {name!r}; known: {', '.join(sorted(SOLVERS))}")
+    info = SOLVERS[name]
+    module, func = info.target.split(":")
+    try:
+        return getattr(importlib.import_module(module), func)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "offloadlab":
+            raise
+        extra = f"pip install 'offloadlab[{info.extra}]'" if info.extra else "its dependency"
+        raise SolverError(f"solver {name!r} needs the missing module {exc.name!r}: "
+                          f"install {extra}") from None
+
+
+def available(name: str) -> bool:
+    """True when ``name`` is registered and its dependencies import."""
+    try:
+        get_solver(name)
+        return True
+    except SolverError:
+        return False
+
+
+def make_solution(problem: Problem, solver: str, assign, priority=None, *, started: float,
+                  status: str | None = None, bound: float | None = None,
+                  bound_source: str | None = None, params: dict | None = None,
+                  seed: int | None = None, evaluations: int = 0,
+                  history: list | None = None, message: str = "") -> Solution:
+    """Score ``assign``/``priority`` with the simulator and wrap it as a Solution.
+
+    ``started`` is the ``time.perf_counter()`` at the solver's start. A status of None
+    becomes ``optimal`` when the objective meets the bound, ``feasible`` otherwise, and
+    ``infeasible`` (with the simulator's reason) when the plan is infeasible.
+    """
+    wall_s = time.perf_counter() - started
+    if assign is None:
+        return Solution(problem.instance.name, solver, float("inf"), status or "infeasible",
+                        bound=bound, bound_source=bound_source, params=params or {},
+                        seed=seed, wall_s=wall_s, evaluations=evaluations,
+                        history=history or [], message=message)
+    assign = np.asarray(assign, dtype=np.int64)
+    ev = simulate(problem, assign, priority)
+    value = float(ev.objective[0])
+    if not ev.feasible[0]:
+        status, message = status or "infeasible", message or ev.reason(0)
+    elif status is None:
+        proven = bound is not None and value <= bound + 1e-9 * max(1.0, abs(bound))
+        status = "optimal" if proven else "feasible"
+    return Solution(problem.instance.name, solver, value, status, assign=assign,
+                    priority=None if priority is None else np.asarray(priority),
+                    bound=bound, bound_source=bound_source, params=params or {}, seed=seed,
+                    wall_s=wall_s, evaluations=evaluations + 1, history=history or [],
+                    message=message)
+
+
+def solve(problem: Problem, solver: str, **kwargs) -> Solution:
+    """Run the solver registered as ``solver`` on ``problem``."""
+    return get_solver(solver)(problem, **kwargs)
+
+
+# --- the built-in registrations --------------------------------------------------------
+_B = "offloadlab.heuristics.baselines"
+register("local-only", f"{_B}:local_only", "every layer on its task's device")
+register("edge-only", f"{_B}:edge_only", "earliest-finish layer by layer over edge servers")
+register("cloud-only", f"{_B}:cloud_only", "earliest-finish layer by layer over cloud servers")
+register("random", f"{_B}:random_search", "best of random feasible plans (budget_evals)")
+register("greedy", f"{_B}:greedy", "layer by layer, the server with the earliest finish")

@@ -1,0 +1,229 @@
+"""The simulator: the single source of truth for every objective value (MODELS.md §0).
+
+:func:`simulate` evaluates a whole population of plans in one call. A plan is an
+assignment ``assign[p, l]`` (server index per global layer) and a priority list
+``priority[p, :]`` (a permutation of the global layers that respects precedence). The
+list scheduler runs compiled (numba); objectives are vectorised numpy on its output.
+
+Resolved semantics (also in the README):
+
+* ``ready = max(release, max over predecessors of finish + out_mb / bw)``; a source layer
+  receives ``input_mb`` from the task's device from ``release`` on. The *critical*
+  predecessor is the one whose data arrives last (ties: the lowest global index); its
+  transfer is the layer's ``transfer_s``.
+* Each server has ``pools`` identical slots; a layer takes the slot that frees earliest.
+* Task latency = latest sink finish (plus the return of its output to the device when the
+  objective says ``return_output``) minus release.
+* ``dmro`` ignores contention (pools unlimited), as DMRO does.
+* A plan is infeasible, never a number, when a layer runs on another task's device (or on
+  a device when the task has none), a link is missing, a hard deadline is missed, a
+  server's memory is exceeded, or the priority list breaks precedence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .problem import Problem
+
+FEASIBLE, FOREIGN_DEVICE, NO_LINK, DEADLINE, MEMORY, PRECEDENCE = range(6)
+REASONS = {
+    FOREIGN_DEVICE: "a layer runs on a device that is not its task's",
+    NO_LINK: "data must cross a missing link",
+    DEADLINE: "a hard deadline is missed",
+    MEMORY: "a server's memory is exceeded",
+    PRECEDENCE: "the priority list runs a layer before its predecessor",
+}
+
+
+@njit(cache=True, nogil=True)
+def _schedule(assign, priority, ghz, pools, bw, allowed, task_device, release, layer_task,
+              gcycles, out_mb, input_mb, pred_ptr, pred_idx, is_sink, unlimited, return_out,
+              start, finish, ready, transfer, crit, task_end, status):
+    n_plans, n_layers = assign.shape
+    n_servers = ghz.shape[0]
+    max_pools = 1
+    for s in range(n_servers):
+        max_pools = max(max_pools, pools[s])
+    slot_free = np.empty((n_servers, max_pools))
+    shared_priority = priority.shape[0] == 1
+    for p in range(n_plans):
+        slot_free[:, :] = 0.0
+        finish[p, :] = -1.0
+        task_end[p, :] = -np.inf
+        code = 0
+        prow = 0 if shared_priority else p
+        for k in range(n_layers):
+            g = priority[prow, k]
+            s = assign[p, g]
+            t = layer_task[g]
+            if s < 0 or s >= n_servers or not allowed[g, s]:
+                code = 1
+                break
+            dev = task_device[t]
+            r = release[t]
+            crit_layer = -1
+            tr = 0.0
+            if pred_ptr[g] == pred_ptr[g + 1]:
+                if dev >= 0:
+                    b = bw[dev, s]
+                    if b == 0.0:
+                        code = 2
+                        break
+                    tr = input_mb[g] / b
+                r = r + tr
+            else:
+                best = -np.inf
+                for j in range(pred_ptr[g], pred_ptr[g + 1]):
+                    q = pred_idx[j]
+                    if finish[p, q] < 0.0:
+                        code = 5
+                        break
+                    b = bw[assign[p, q], s]
+                    if b == 0.0:
+                        code = 2
+                        break
+                    lag = out_mb[q] / b
+                    if finish[p, q] + lag > best:
+                        best = finish[p, q] + lag
+                        tr = lag
+                        crit_layer = q
+                if code != 0:
+                    break
+                if best > r:
+                    r = best
+            ready[p, g] = r
+            transfer[p, g] = tr
+            crit[p, g] = crit_layer
+            st = r
+            if not unlimited:
+                slot = 0
+                for j in range(1, pools[s]):
+                    if slot_free[s, j] < slot_free[s, slot]:
+                        slot = j
+                if slot_free[s, slot] > st:
+                    st = slot_free[s, slot]
+                slot_free[s, slot] = st + gcycles[g] / ghz[s]
+            start[p, g] = st
+            fin = st + gcycles[g] / ghz[s]
+            finish[p, g] = fin
+            if is_sink[g]:
+                if return_out and dev >= 0:
+                    b = bw[s, dev]
+                    if b == 0.0:
+                        code = 2
+                        break
+                    fin = fin + out_mb[g] / b
+                if fin > task_end[p, t]:
+                    task_end[p, t] = fin
+        status[p] = code
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The simulator's output for a population of P plans over L layers and T tasks.
+
+    ``objective[p]`` is ``inf`` where ``feasible[p]`` is false; ``status[p]`` then holds
+    the reason code (see :data:`REASONS`). Per-layer arrays are (P, L), per task (P, T);
+    ``crit_pred`` is each layer's critical predecessor (-1: the task input).
+    """
+
+    objective: np.ndarray
+    feasible: np.ndarray
+    status: np.ndarray
+    start_s: np.ndarray
+    finish_s: np.ndarray
+    exec_s: np.ndarray
+    transfer_s: np.ndarray
+    wait_s: np.ndarray
+    latency_s: np.ndarray
+    crit_pred: np.ndarray
+    terms: dict
+
+    def reason(self, p: int = 0) -> str | None:
+        """Human-readable reason why plan ``p`` is infeasible (None if feasible)."""
+        return REASONS.get(int(self.status[p]))
+
+
+def as_population(problem: Problem, assign, priority=None) -> tuple[np.ndarray, np.ndarray]:
+    """Coerce a plan or a population to (P, L) assignments and (1|P, L) priorities."""
+    assign = np.atleast_2d(np.asarray(assign, dtype=np.int64))
+    if assign.shape[1] != problem.n_layers:
+        raise ValueError(f"assignment has {assign.shape[1]} layers, the instance "
+                         f"{problem.n_layers}")
+    if priority is None:
+        priority = problem.default_priority[None, :]
+    priority = np.atleast_2d(np.asarray(priority, dtype=np.int64))
+    if priority.shape[1] != problem.n_layers or priority.shape[0] not in (1, assign.shape[0]):
+        raise ValueError(f"priority has shape {priority.shape}, expected (1 or "
+                         f"{assign.shape[0]}, {problem.n_layers})")
+    return np.ascontiguousarray(assign), np.ascontiguousarray(priority)
+
+
+def simulate(problem: Problem, assign, priority=None) -> Evaluation:
+    """Schedule a population of plans and score them with the instance's objective.
+
+    Parameters
+    ----------
+    problem : Problem
+        The instance as arrays (``Problem.from_instance``).
+    assign : array_like of int, shape (L,) or (P, L)
+        Server index of every global layer, per plan.
+    priority : array_like of int, shape (L,), (1, L) or (P, L), optional
+        Order in which the list scheduler takes the layers; default
+        ``problem.default_priority`` for every plan.
+
+    Returns
+    -------
+    Evaluation
+    """
+    assign, priority = as_population(problem, assign, priority)
+    n_plans, n_layers = assign.shape
+    obj = problem.instance.objective
+    unlimited = obj.kind == "dmro"
+    start, finish, ready, transfer = (np.empty((n_plans, n_layers)) for _ in range(4))
+    crit = np.empty((n_plans, n_layers), dtype=np.int64)
+    task_end = np.empty((n_plans, problem.n_tasks))
+    status = np.empty(n_plans, dtype=np.int64)
+    if not problem.allowed.flags.c_contiguous:
+        raise ValueError("allowed mask must be C-contiguous")
+    _schedule(assign, priority, problem.ghz, problem.pools, problem.bw, problem.allowed,
+              problem.task_device, problem.release_s, problem.layer_task, problem.gcycles,
+              problem.out_mb, problem.input_mb, problem.pred_ptr, problem.pred_idx,
+              problem.is_sink, unlimited, obj.return_output,
+              start, finish, ready, transfer, crit, task_end, status)
+    latency = task_end - problem.release_s[None, :]
+    ok = status == FEASIBLE
+    late = (latency > problem.deadline_s[None, :] * (1 + 1e-9) + 1e-12).any(axis=1)
+    status[ok & late] = DEADLINE
+    if np.isfinite(problem.memory_mb).any():
+        over = (memory_use(problem, np.clip(assign, 0, problem.n_servers - 1)) > problem.memory_mb[None, :] * (1 + 1e-9)).any(1)
+        status[(status == FEASIBLE) & over] = MEMORY
+    ok = status == FEASIBLE
+    exec_s = problem.exec_s[np.arange(n_layers)[None, :], np.clip(assign, 0, None)]
+    from .objectives import score  # local: objectives import this module's constants
+    value, terms = score(problem, assign, exec_s, transfer, start - ready, crit, latency)
+    value = np.where(ok, value, np.inf)
+    return Evaluation(objective=value, feasible=ok, status=status, start_s=start,
+                      finish_s=finish, exec_s=exec_s, transfer_s=transfer,
+                      wait_s=start - ready, latency_s=latency, crit_pred=crit, terms=terms)
+
+
+def memory_use(problem: Problem, assign: np.ndarray, weights=None) -> np.ndarray:
+    """(P, S) memory held on each server: by default the sum of ``param_mb + out_mb``
+    of its layers (``weights`` per layer replaces that sum)."""
+    n_plans = assign.shape[0]
+    if weights is None:
+        weights = problem.param_mb + problem.out_mb
+    flat = (assign + problem.n_servers * np.arange(n_plans)[:, None]).ravel()
+    use = np.bincount(flat, weights=np.tile(weights, n_plans),
+                      minlength=n_plans * problem.n_servers)
+    return use.reshape(n_plans, problem.n_servers)
+
+
+def objective(problem: Problem, assign, priority=None) -> np.ndarray:
+    """Objective per plan (``inf`` where infeasible): the fast path of :func:`simulate`."""
+    return simulate(problem, assign, priority).objective
