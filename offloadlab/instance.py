@@ -59,7 +59,8 @@ class Server(_Strict):
 
     name: str = Field(min_length=1, description="Unique name.")
     tier: Literal["device", "edge", "cloud"]
-    ghz: PositiveFloat = Field(description="Processing speed, Gcycles per second.")
+    ghz: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = Field(
+        description="Processing speed, Gcycles per second (above 1000: MHz given?).")
     pools: int = Field(1, ge=1, description="Layers it runs at once (identical slots).")
     active_w: NonNegFloat = Field(0.0, description="Power while computing (device energy).")
     idle_w: NonNegFloat = Field(0.0, description="Power while its work runs elsewhere.")
@@ -220,7 +221,7 @@ def _check_references(inst: Instance) -> None:
                 raise _Defect(f"tasks[{i}].device", f"unknown server {task.device!r}")
             if tiers[task.device] != "device":
                 raise _Defect(f"tasks[{i}].device",
-                              f"{task.device!r} is a {tiers[task.device]} server, not a device")
+                              f"{task.device!r} is not a device (tier {tiers[task.device]})")
 
 
 def check_dag(model: Model, where: str) -> None:
@@ -241,14 +242,32 @@ def check_dag(model: Model, where: str) -> None:
             raise _Defect(f"{where}.layers[{i}].next", f"layer {layer.name!r} repeats a successor")
         for succ in layer.next:
             indeg[index[succ]] += 1
-    sources = [n for n, d in zip(names, indeg) if d == 0]
-    if len(sources) != 1:
-        raise _Defect(f"{where}.layers", "a model needs exactly one input layer; "
-                      f"layers without predecessor: {sources}")
     order = topological_order(model)
     if len(order) < len(names):
-        stuck = [n for n in names if index[n] not in set(order)]
-        raise _Defect(f"{where}.layers", f"cycle or unreachable layers: {stuck}")
+        raise _Defect(f"{where}.layers", f"cycle through layers {_cycle(model)}")
+    sources = [n for n, d in zip(names, indeg) if d == 0]
+    if len(sources) > 1:
+        reach = _reachable(model, sources[0])
+        raise _Defect(f"{where}.layers", f"layers unreachable from the input layer "
+                      f"{sources[0]!r}: {[n for n in names if n not in reach]}")
+
+
+def _reachable(model: Model, source: str) -> set[str]:
+    succ = {layer.name: layer.next for layer in model.layers}
+    seen, stack = {source}, [source]
+    while stack:
+        for nxt in succ[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _cycle(model: Model) -> list[str]:
+    import networkx as nx
+
+    graph = nx.DiGraph([(layer.name, n) for layer in model.layers for n in layer.next])
+    return [u for u, _ in nx.find_cycle(graph)]
 
 
 def topological_order(model: Model) -> list[int]:
@@ -286,9 +305,32 @@ def _loc_to_path(loc: tuple) -> str:
     return out
 
 
+UNIT_HINTS = {  # unknown fields that carry another unit than the format's
+    "mhz": "ghz (GHz)", "hz": "ghz (GHz)", "gflops": "gcycles", "mcycles": "gcycles (Gcycles)",
+    "cycles": "gcycles (Gcycles)", "kb": "out_mb (MB)", "out_kb": "out_mb (MB)",
+    "mbps": "mb_per_s (MB/s)", "mbit_per_s": "mb_per_s (MB/s)", "gb_per_s": "mb_per_s (MB/s)",
+    "kb_per_s": "mb_per_s (MB/s)", "bandwidth": "mb_per_s (MB/s)", "release_ms": "release_s",
+    "deadline_ms": "deadline_s", "param_kb": "param_mb (MB)", "memory_gb": "memory_mb (MB)",
+    "watts": "active_w / idle_w (W)", "usd_per_s": "usd_per_hour", "input_kb": "input_mb (MB)",
+}
+
+
+def _unknown_field(err: dict) -> str:
+    import difflib
+
+    name = str(err["loc"][-1])
+    if name in UNIT_HINTS:
+        return f"unknown field {name!r}: give it as {UNIT_HINTS[name]}"
+    fields = {f for m in (Server, Link, Layer, Model, Task, Instance, Latency, Deadline,
+                          Makespan, Dmro, Ddpqn) for f in m.model_fields} | {"lambda"}
+    close = difflib.get_close_matches(name, sorted(fields), 1)
+    hint = f" (did you mean {close[0]!r}?)" if close else " (check its spelling)"
+    return f"unknown field {name!r}{hint}"
+
+
 def _reason(err: dict) -> str:
     if err["type"] == "extra_forbidden":
-        return "unknown field (check its spelling)"
+        return _unknown_field(err)
     msg = err["msg"]
     if err["type"].startswith(("greater_than", "less_than")):
         msg += f" (got {err.get('input')!r})"

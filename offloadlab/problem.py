@@ -163,6 +163,11 @@ class Problem:
         return self.gcycles[:, None] / self.ghz[None, :]
 
     @cached_property
+    def slot_ptr(self) -> np.ndarray:
+        """(S+1,) offsets of each server's pool slots in one flat array."""
+        return np.concatenate([[0], np.cumsum(self.pools)]).astype(np.int64)
+
+    @cached_property
     def memory_mb(self) -> np.ndarray:
         """(S,) memory limit, inf where none."""
         return np.array([s.memory_mb if s.memory_mb is not None else np.inf
@@ -178,3 +183,12 @@ class Problem:
 
     def allowed_servers(self, layer: int) -> np.ndarray:
         return np.flatnonzero(self.allowed[layer])
+
+    def random_priority(self, rng: np.random.Generator, n: int = 1) -> np.ndarray:
+        """(n, L) random priority lists that respect precedence.
+
+        Sorting by depth plus a uniform [0, 1) key keeps every predecessor (depth at most
+        one less) ahead of its successors.
+        """
+        keys = self.depth[None, :] + rng.random((n, self.n_layers))
+        return np.argsort(keys, axis=1, kind="stable").astype(np.int64)

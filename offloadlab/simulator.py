@@ -39,28 +39,26 @@ REASONS = {
 }
 
 
-@njit(cache=True, nogil=True)
-def _schedule(assign, priority, ghz, pools, bw, allowed, task_device, release, layer_task,
-              gcycles, out_mb, input_mb, pred_ptr, pred_idx, is_sink, unlimited, return_out,
-              start, finish, ready, transfer, crit, task_end, status):
+@njit(cache=True, nogil=True)  # no fastmath: inf bandwidth on the diagonal is meaningful
+def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, release,
+              layer_task, out_mb, input_mb, pred_ptr, pred_idx, is_sink, unlimited,
+              return_out, start, finish, ready, transfer, crit, task_end, status):
     n_plans, n_layers = assign.shape
-    n_servers = ghz.shape[0]
-    max_pools = 1
-    for s in range(n_servers):
-        max_pools = max(max_pools, pools[s])
-    slot_free = np.empty((n_servers, max_pools))
+    slot_free = np.empty(slot_ptr[-1])
     shared_priority = priority.shape[0] == 1
     for p in range(n_plans):
-        slot_free[:, :] = 0.0
-        finish[p, :] = -1.0
+        slot_free[:] = 0.0
+        a_row = assign[p]
+        f_row = finish[p]
+        f_row[:] = -1.0
         task_end[p, :] = -np.inf
+        order = priority[0] if shared_priority else priority[p]
         code = 0
-        prow = 0 if shared_priority else p
         for k in range(n_layers):
-            g = priority[prow, k]
-            s = assign[p, g]
+            g = order[k]
+            s = a_row[g]
             t = layer_task[g]
-            if s < 0 or s >= n_servers or not allowed[g, s]:
+            if not allowed[g, s]:
                 code = 1
                 break
             dev = task_device[t]
@@ -74,21 +72,22 @@ def _schedule(assign, priority, ghz, pools, bw, allowed, task_device, release, l
                         code = 2
                         break
                     tr = input_mb[g] / b
-                r = r + tr
+                r += tr
             else:
                 best = -np.inf
                 for j in range(pred_ptr[g], pred_ptr[g + 1]):
                     q = pred_idx[j]
-                    if finish[p, q] < 0.0:
+                    fq = f_row[q]
+                    if fq < 0.0:
                         code = 5
                         break
-                    b = bw[assign[p, q], s]
+                    b = bw[a_row[q], s]
                     if b == 0.0:
                         code = 2
                         break
                     lag = out_mb[q] / b
-                    if finish[p, q] + lag > best:
-                        best = finish[p, q] + lag
+                    if fq + lag > best:
+                        best = fq + lag
                         tr = lag
                         crit_layer = q
                 if code != 0:
@@ -99,24 +98,28 @@ def _schedule(assign, priority, ghz, pools, bw, allowed, task_device, release, l
             transfer[p, g] = tr
             crit[p, g] = crit_layer
             st = r
+            dur = exec_s[g, s]
             if not unlimited:
-                slot = 0
-                for j in range(1, pools[s]):
-                    if slot_free[s, j] < slot_free[s, slot]:
-                        slot = j
-                if slot_free[s, slot] > st:
-                    st = slot_free[s, slot]
-                slot_free[s, slot] = st + gcycles[g] / ghz[s]
+                slot = slot_ptr[s]
+                earliest = slot_free[slot]
+                for j in range(slot_ptr[s] + 1, slot_ptr[s + 1]):
+                    v = slot_free[j]  # branch-free arg-min: slot order is unpredictable
+                    better = v < earliest
+                    earliest = min(v, earliest)
+                    slot = j if better else slot
+                if earliest > st:
+                    st = earliest
+                slot_free[slot] = st + dur
             start[p, g] = st
-            fin = st + gcycles[g] / ghz[s]
-            finish[p, g] = fin
+            fin = st + dur
+            f_row[g] = fin
             if is_sink[g]:
                 if return_out and dev >= 0:
                     b = bw[s, dev]
                     if b == 0.0:
                         code = 2
                         break
-                    fin = fin + out_mb[g] / b
+                    fin += out_mb[g] / b
                 if fin > task_end[p, t]:
                     task_end[p, t] = fin
         status[p] = code
@@ -188,10 +191,10 @@ def simulate(problem: Problem, assign, priority=None) -> Evaluation:
     crit = np.empty((n_plans, n_layers), dtype=np.int64)
     task_end = np.empty((n_plans, problem.n_tasks))
     status = np.empty(n_plans, dtype=np.int64)
-    if not problem.allowed.flags.c_contiguous:
-        raise ValueError("allowed mask must be C-contiguous")
-    _schedule(assign, priority, problem.ghz, problem.pools, problem.bw, problem.allowed,
-              problem.task_device, problem.release_s, problem.layer_task, problem.gcycles,
+    if (assign < 0).any() or (assign >= problem.n_servers).any():
+        raise ValueError(f"server indices must lie in [0, {problem.n_servers})")
+    _schedule(assign, priority, problem.exec_s, problem.slot_ptr, problem.bw,
+              problem.allowed, problem.task_device, problem.release_s, problem.layer_task,
               problem.out_mb, problem.input_mb, problem.pred_ptr, problem.pred_idx,
               problem.is_sink, unlimited, obj.return_output,
               start, finish, ready, transfer, crit, task_end, status)
@@ -200,10 +203,10 @@ def simulate(problem: Problem, assign, priority=None) -> Evaluation:
     late = (latency > problem.deadline_s[None, :] * (1 + 1e-9) + 1e-12).any(axis=1)
     status[ok & late] = DEADLINE
     if np.isfinite(problem.memory_mb).any():
-        over = (memory_use(problem, np.clip(assign, 0, problem.n_servers - 1)) > problem.memory_mb[None, :] * (1 + 1e-9)).any(1)
+        over = (memory_use(problem, assign) > problem.memory_mb[None, :] * (1 + 1e-9)).any(1)
         status[(status == FEASIBLE) & over] = MEMORY
     ok = status == FEASIBLE
-    exec_s = problem.exec_s[np.arange(n_layers)[None, :], np.clip(assign, 0, None)]
+    exec_s = problem.exec_s[np.arange(n_layers)[None, :], assign]
     from .objectives import score  # local: objectives import this module's constants
     value, terms = score(problem, assign, exec_s, transfer, start - ready, crit, latency)
     value = np.where(ok, value, np.inf)

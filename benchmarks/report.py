@@ -1,0 +1,258 @@
+"""Reports from the results store: Markdown gap tables, CSV exports and PNG plots.
+
+``write_report(db, out_dir)`` writes ``report.md``, ``runs.csv`` (one line per run),
+``summary.csv`` (one line per instance and solver configuration) and three plots:
+``convergence.png`` (best objective over time from the runs' histories),
+``gap-per-solver.png`` and ``objective-vs-size.png``.
+
+Resolved choices:
+
+* When the store holds several code versions of the same run (instance, solver,
+  parameters, budget, seed), the report uses the most recently finished one.
+* A gap is only called a gap against a proven bound (the best one over every run of the
+  instance); otherwise the table shows the distance to the best known objective, in its
+  own column, labelled "vs best known".
+* Summary means are over the instances where the solver found a feasible plan; the
+  counts of infeasible and failed runs stand beside them.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from .store import Store, with_gaps
+
+CSV_FIELDS = ["instance", "kind", "n_tasks", "n_layers", "n_servers", "solver", "label",
+              "params", "seed", "time_limit_s", "budget_evals", "status", "objective",
+              "bound", "bound_source", "ref_bound", "ref_bound_by", "best_known", "gap",
+              "gap_best", "gap_kind", "wall_s", "job_wall_s", "evaluations", "code_version",
+              "suite", "host", "message", "error"]
+
+
+def load_rows(db: str | Path, suite: str | None = None) -> list[dict]:
+    """The store's rows with gaps, the latest code version of each run only."""
+    with Store(db) as store:
+        rows, refs = store.rows(suite=suite), store.references()
+    latest: dict[tuple, dict] = {}
+    for r in rows:
+        ident = (r["instance"], r["instance_sha"], r["solver"], r["label"],
+                 str(r["params"]), r["seed"], r["time_limit_s"], r["budget_evals"])
+        if ident not in latest or (r["finished_at"] or 0) > (latest[ident]["finished_at"] or 0):
+            latest[ident] = r
+    return with_gaps(sorted(latest.values(), key=_order), refs)
+
+
+def _order(r):
+    return (r["kind"] or "", r["instance"], r["label"] or r["solver"], r["seed"] or 0)
+
+
+def config(row: dict) -> str:
+    """A solver configuration's display name: the label plus a non-default budget."""
+    parts = []
+    if row["time_limit_s"] is not None:
+        parts.append(f"{row['time_limit_s']:g}s")
+    if row["budget_evals"] is not None:
+        parts.append(f"{row['budget_evals']}ev")
+    return f"{row['label'] or row['solver']} ({', '.join(parts)})" if parts else \
+        (row["label"] or row["solver"])
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """One record per (instance, solver configuration): seeds, statuses, best and mean
+    objective, gaps (vs the proven bound, vs the best known), wall time, evaluations."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["instance"], r["instance_sha"], r["label"] or r["solver"],
+                r["time_limit_s"], r["budget_evals"])].append(r)
+    out = []
+    for (inst, _sha, _label, _t, _e), rs in groups.items():
+        ok = [r for r in rs if r["objective"] is not None]
+        first = rs[0]
+        out.append({
+            "instance": inst, "kind": first["kind"], "n_layers": first["n_layers"],
+            "n_tasks": first["n_tasks"], "n_servers": first["n_servers"],
+            "config": config(first), "solver": first["solver"], "runs": len(rs),
+            "statuses": _status_counts(rs),
+            "errors": sum(r["status"] == "error" for r in rs),
+            "best": min((r["objective"] for r in ok), default=None),
+            "mean": _mean([r["objective"] for r in ok]),
+            "gap": _mean([r["gap"] for r in ok]),
+            "gap_best": _mean([r["gap_best"] for r in ok]),
+            "ref_bound": first["ref_bound"], "ref_bound_by": first["ref_bound_by"],
+            "best_known": first["best_known"],
+            "wall_s": _mean([r["wall_s"] for r in rs]),
+            "evaluations": _mean([r["evaluations"] for r in rs]),
+        })
+    return out
+
+
+def solver_table(summary: list[dict]) -> list[dict]:
+    """One record per solver configuration over all instances."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for s in summary:
+        groups[s["config"]].append(s)
+    out = []
+    for cfg, ss in sorted(groups.items()):
+        proven = [s["gap"] for s in ss if s["gap"] is not None]
+        out.append({
+            "config": cfg, "instances": len(ss), "runs": sum(s["runs"] for s in ss),
+            "errors": sum(s["errors"] for s in ss),
+            "no_plan": sum(s["best"] is None for s in ss),
+            "proven_instances": len(proven), "mean_gap": _mean(proven),
+            "max_gap": max(proven, default=None),
+            "within_1pct": sum(g <= 0.01 for g in proven),
+            "mean_gap_best": _mean([s["gap_best"] for s in ss]),
+            "wall_s": _mean([s["wall_s"] for s in ss]),
+        })
+    return out
+
+
+def write_report(db: str | Path, out_dir: str | Path, suite: str | None = None,
+                 plots: bool = True) -> dict:
+    """Write the Markdown report, the CSV files and the plots of a store into ``out_dir``.
+
+    Returns
+    -------
+    dict
+        The paths written (``markdown``, ``runs_csv``, ``summary_csv``, ``plots``) and
+        the row count.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = load_rows(db, suite)
+    summary = summarise(rows)
+    written = {"rows": len(rows), "runs_csv": str(_write_csv(out / "runs.csv", rows,
+                                                               CSV_FIELDS)),
+               "summary_csv": str(_write_csv(out / "summary.csv", summary,
+                                             list(summary[0]) if summary else ["instance"]))}
+    images = []
+    if plots and rows:
+        from .plots import plot_all
+
+        images = plot_all(rows, out)
+    written["plots"] = [str(p) for p in images]
+    md = markdown(rows, summary, db, images, suite)
+    (out / "report.md").write_text(md)
+    written["markdown"] = str(out / "report.md")
+    return written
+
+
+def markdown(rows, summary, db, images, suite=None) -> str:
+    """The report as Markdown text."""
+    versions = sorted({r["code_version"] for r in rows})
+    lines = [f"# offloadlab benchmark report{f': {suite}' if suite else ''}", "",
+             f"Store `{db}`: {len(rows)} runs on {len({r['instance'] for r in rows})} "
+             f"instances; code versions {', '.join(versions) or '-'}; written "
+             f"{time.strftime('%Y-%m-%d %H:%M')}.", "",
+             "*gap* = (objective - bound) / |bound| against the best **proven** lower "
+             "bound of the instance (the solver that proved it is named). Where no bound is "
+             "proven, only the distance to the **best known** objective is shown: it is not "
+             "a gap. Objectives and gaps are means over seeds; *best* is the best seed.", ""]
+    lines += _solver_section(solver_table(summary))
+    by_kind: dict[str, list[dict]] = defaultdict(list)
+    for s in summary:
+        by_kind[s["kind"] or "?"].append(s)
+    for kind, ss in sorted(by_kind.items()):
+        lines += [f"## Objective `{kind}`", ""]
+        for inst in dict.fromkeys(s["instance"] for s in ss):
+            lines += _instance_section([s for s in ss if s["instance"] == inst])
+    lines += _problems_section(rows)
+    if images:
+        lines += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in images]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _solver_section(table: list[dict]) -> list[str]:
+    head = ["solver", "instances", "runs", "errors", "no plan", "proven-bound instances",
+            "mean gap %", "max gap %", "within 1 %", "mean % vs best known", "mean wall s"]
+    body = [[t["config"], t["instances"], t["runs"], t["errors"], t["no_plan"],
+             t["proven_instances"], _pct(t["mean_gap"]), _pct(t["max_gap"]),
+             t["within_1pct"], _pct(t["mean_gap_best"]), _num(t["wall_s"])] for t in table]
+    return ["## Solvers over all instances", ""] + _md_table(head, body) + [""]
+
+
+def _instance_section(ss: list[dict]) -> list[str]:
+    s0 = ss[0]
+    ref = (f"proven bound {_num(s0['ref_bound'])} ({s0['ref_bound_by']})"
+           if s0["ref_bound"] is not None else "no proven bound")
+    title = (f"### {s0['instance']} ({s0['n_tasks']} tasks, {s0['n_layers']} layers, "
+             f"{s0['n_servers']} servers): {ref}; best known {_num(s0['best_known'])}")
+    head = ["solver", "runs", "status", "best", "mean", "gap % (proven)",
+            "% vs best known", "wall s", "evaluations"]
+    body = [[s["config"], s["runs"], s["statuses"], _num(s["best"]), _num(s["mean"]),
+             _pct(s["gap"]), _pct(s["gap_best"]), _num(s["wall_s"]),
+             _num(s["evaluations"])] for s in sorted(ss, key=_rank)]
+    return [title, ""] + _md_table(head, body) + [""]
+
+
+def _rank(s):
+    return (s["mean"] is None, s["mean"] if s["mean"] is not None else 0.0, s["config"])
+
+
+def _problems_section(rows: list[dict]) -> list[str]:
+    errors = [r for r in rows if r["status"] == "error"]
+    conflicts = {r["instance"] for r in rows if r["bound_conflict"]}
+    over = [r for r in rows if r["time_limit_s"] and r["job_wall_s"]
+            and r["job_wall_s"] > 1.2 * r["time_limit_s"] + 2.0]
+    if not (errors or conflicts or over):
+        return []
+    lines = ["## Problems", ""]
+    if conflicts:
+        lines += ["A plan better than the proven bound (a wrong bound or a model that "
+                  "disagrees with the simulator) on: " + ", ".join(sorted(conflicts)), ""]
+    if over:
+        lines += ["Runs well past their time limit:", ""]
+        lines += _md_table(["instance", "solver", "seed", "limit s", "ran s"],
+                           [[r["instance"], r["label"], r["seed"], _num(r["time_limit_s"]),
+                             _num(r["job_wall_s"])] for r in over]) + [""]
+    if errors:
+        lines += ["Runs that raised:", ""]
+        lines += _md_table(["instance", "solver", "seed", "error"],
+                           [[r["instance"], r["label"], r["seed"],
+                             (r["error"] or "").replace("|", "/")[:200]] for r in errors])
+        lines.append("")
+    return lines
+
+
+def _md_table(head: list[str], body: list[list]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return out
+
+
+def _status_counts(rs: list[dict]) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for r in rs:
+        counts[r["status"]] += 1
+    return ", ".join(f"{k} {v}" if len(rs) > 1 else k for k, v in sorted(counts.items()))
+
+
+def _mean(xs):
+    xs = [x for x in xs if x is not None and math.isfinite(x)]
+    return statistics.fmean(xs) if xs else None
+
+
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.6g}"
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}"
+
+
+def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> Path:
+    import json
+
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                        for k, v in r.items()})
+    return path

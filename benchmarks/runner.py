@@ -1,0 +1,271 @@
+"""Run a suite's jobs on a local process pool or a Dask cluster, storing each as it ends.
+
+The parent process expands the suite, skips the jobs the store already holds, sends the
+rest to workers and commits every finished job at once: killing the runner loses only
+the jobs in flight, and the next run does just those. A worker loads the instance file by
+path, calls the solver by name and returns a plain record (:func:`run_job`); it never
+raises: a failing job comes back with status ``error`` and its error text.
+
+Time limits: each solver gets its ``time_limit_s``. On the local pool a job that runs past
+``1.5 x time_limit_s + grace_s`` is interrupted (SIGALRM in the worker) and stored as an
+error. Dask runs tasks in worker threads, where no signal can interrupt them: there the
+solver's own limit is all there is, and the store's ``job_wall_s`` shows any overrun.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import traceback
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .store import DEFAULT_DB, Store
+from .suite import Job, Skipped, Suite, expand, load_suite
+
+
+class JobTimeout(BaseException):
+    """Raised inside a worker when a job passes its hard limit (not an Exception, so a
+    solver's ``except Exception`` cannot swallow it)."""
+
+
+# --- the worker side -------------------------------------------------------------------
+def run_job(job: dict) -> dict:
+    """Run one job (a :meth:`Job.as_dict` record) and return its result record.
+
+    Never raises for a failing solver: the record then has status ``error`` and the
+    error text (exception type, message and the last traceback lines).
+    """
+    started = time.perf_counter()
+    out = {"host": socket.gethostname(), "status": "error"}
+    try:
+        with _hard_limit(job.get("kill_after_s")):
+            out.update(_solve(job))
+    except (Exception, JobTimeout) as exc:
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        out["error"] = f"{type(exc).__name__}: {exc}"
+        out["message"] = "".join(tb[-3:])[-2000:]
+    out["job_wall_s"] = time.perf_counter() - started
+    return out
+
+
+def _solve(job: dict) -> dict:
+    from offloadlab.instance import load_instance
+    from offloadlab.problem import Problem
+    from offloadlab.solution import Solution
+
+    problem = Problem.from_instance(load_instance(job["instance_path"]))
+    sizes = {"kind": problem.instance.objective.kind, "n_tasks": problem.n_tasks,
+             "n_layers": problem.n_layers, "n_servers": problem.n_servers}
+    fn = _solver_function(job)
+    sol = fn(problem, seed=job["seed"], time_limit_s=job["time_limit_s"],
+             budget_evals=job["budget_evals"], **job["params"])
+    if not isinstance(sol, Solution):
+        raise TypeError(f"solver {job['solver']!r} returned {type(sol).__name__}, "
+                        "not a Solution")
+    return dict(sizes, status=sol.status, objective=sol.objective, bound=sol.bound,
+                bound_source=sol.bound_source, wall_s=sol.wall_s,
+                evaluations=sol.evaluations, history=[list(h) for h in sol.history],
+                plan=None if sol.assign is None else sol.assign.tolist(),
+                message=sol.message)
+
+
+def _solver_function(job: dict):
+    import importlib
+
+    from offloadlab.registry import get_solver
+
+    if not job.get("target"):
+        return get_solver(job["solver"])
+    module, func = job["target"].split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+@contextmanager
+def _hard_limit(seconds: float | None):
+    """Raise :class:`JobTimeout` after ``seconds`` (main thread of a POSIX process only)."""
+    usable = (seconds and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def _stop(signum, frame):
+        raise JobTimeout(f"stopped after the hard limit of {seconds:.1f} s "
+                         "(1.5 x time_limit_s + grace_s)")
+
+    old = signal.signal(signal.SIGALRM, _stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+# --- the parent side -------------------------------------------------------------------
+def code_version() -> str:
+    """The package version plus the short git commit (``+dirty`` with local changes);
+    just the version outside a git checkout."""
+    from offloadlab import __version__
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return __version__
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    suffix = ".dirty" if dirty.stdout.strip() else ""
+    return f"{__version__}+g{head.stdout.strip()}{suffix}"
+
+
+@dataclass
+class RunSummary:
+    """What a suite run did: job counts, skipped solvers and the suite's rows."""
+
+    suite: str
+    db: str
+    jobs: int
+    reused: int
+    ran: int
+    errors: int
+    skipped: list[Skipped] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+
+def run_suite(suite: Suite | str | Path, db: str | Path = DEFAULT_DB, *, workers: int = 0,
+              dask: str | None = None, retry_errors: bool = False, progress: bool = True,
+              version: str | None = None) -> RunSummary:
+    """Run every job of ``suite`` not yet in the store ``db``.
+
+    Parameters
+    ----------
+    suite : Suite, str or Path
+        A loaded suite, a suite file or a built-in suite name.
+    db : str or Path
+        The SQLite results store.
+    workers : int
+        Worker processes (0: one per core).
+    dask : str, optional
+        ``"local"`` for a LocalCluster of ``workers`` single-thread workers, or the
+        address of a running ``dask.distributed`` scheduler (its workers must import
+        offloadlab and see the instance files at the same paths).
+    retry_errors : bool
+        Run again the jobs stored with status ``error``.
+    progress : bool
+        Show a progress bar with ETA.
+    version : str, optional
+        The code version to key the rows on (default :func:`code_version`).
+    """
+    if not isinstance(suite, Suite):
+        suite = load_suite(suite)
+    jobs, skipped = expand(suite, version or code_version())
+    workers = workers or os.cpu_count() or 1
+    with Store(db) as store:
+        done = store.done_keys([j.key for j in jobs], retry_errors=retry_errors)
+        todo = [j for j in jobs if j.key not in done]
+        summary = RunSummary(suite.name, str(db), len(jobs), len(jobs) - len(todo), 0, 0,
+                             skipped, [j.key for j in jobs])
+        if todo:
+            with _progress_bar(progress, len(todo), suite.name) as advance:
+                def record(job: Job, result: dict) -> None:
+                    store.put(job.as_dict(), result)
+                    summary.ran += 1
+                    summary.errors += result.get("status") == "error"
+                    advance(job, result)
+
+                if dask:
+                    _run_dask(todo, record, dask, workers)
+                else:
+                    _run_local(todo, record, workers)
+    return summary
+
+
+def _run_local(jobs: list[Job], record, workers: int) -> None:
+    """A spawn-context process pool; a pool broken by a dying worker is rebuilt, and a
+    job caught in two broken pools is stored as an error."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = multiprocessing.get_context("spawn")
+    pending, attempts = list(jobs), Counter()
+    while pending:
+        retry = []
+        with ProcessPoolExecutor(max_workers=min(workers, len(pending)),
+                                 mp_context=ctx) as pool:
+            futures = {pool.submit(run_job, j.as_dict()): j for j in pending}
+            for fut in as_completed(futures):
+                job = futures[fut]
+                try:
+                    record(job, fut.result())
+                except BrokenProcessPool:
+                    attempts[job.key] += 1
+                    if attempts[job.key] >= 2:
+                        record(job, {"status": "error",
+                                     "error": "WorkerDied: the worker process died"})
+                    else:
+                        retry.append(job)
+        pending = retry
+
+
+def _run_dask(jobs: list[Job], record, address: str, workers: int) -> None:
+    """The same jobs as Dask futures; a task that Dask gives up on is stored as an error."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(address)
+    try:
+        futures = {client.submit(run_job, j.as_dict(), key=f"offloadlab-job-{j.key}",
+                                 pure=False): j for j in jobs}
+        for fut in as_completed(list(futures)):
+            job = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as exc:  # KilledWorker, lost connection, ...
+                result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+            record(job, result)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+@contextmanager
+def _progress_bar(enabled: bool, total: int, title: str):
+    """Yields ``advance(job, result)``; a rich bar with counts, elapsed time and ETA."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+               TextColumn("{task.fields[last]}")]
+    errors = 0
+    with Progress(*columns, disable=not enabled) as bar:
+        task = bar.add_task(title, total=total, last="")
+
+        def advance(job: Job, result: dict) -> None:
+            nonlocal errors
+            errors += result.get("status") == "error"
+            note = f"{job.instance} {job.label}: {result.get('status')}"
+            if errors:
+                note += f"  ({errors} errors)"
+            bar.update(task, advance=1, last=note)
+
+        yield advance

@@ -1,0 +1,328 @@
+"""Benchmark suites: declarative files of instances x solvers x seeds x budgets.
+
+A suite file (``offloadlab.suite/1``, JSON) names instance globs, solvers with their
+parameters, seeds and budgets; :func:`load_suite` validates it and :func:`expand` turns it
+into the list of :class:`Job` records the runner executes::
+
+    {
+      "format": "offloadlab.suite/1",
+      "name": "latency",
+      "description": "EosDNN migration: heuristics against the exact models",
+      "instances": ["latency-*-tiny-s0", "latency-alexnet-small-s0", "my/files/*.json"],
+      "seeds": [0, 1, 2],
+      "budgets": [{"time_limit_s": 20, "budget_evals": 5000}],
+      "solvers": [
+        "greedy",
+        {"name": "milp", "seeds": [0]},
+        {"name": "random", "params": {"batch": 50}, "budgets": [{"budget_evals": 500}]},
+        {"name": "mine", "target": "my_package.planner:solve"}
+      ]
+    }
+
+Resolved choices:
+
+* An instance entry without ``/`` and not ending in ``.json`` is a glob over the names of
+  the shared library (``instances/library``); any other entry is a file glob, relative to
+  the suite file's folder. Every entry must match at least one file.
+* A solver entry is a registered name or a glob over registered names (``"*"`` = every
+  registered solver); an entry matching nothing is an error. ``target``
+  (``"module:function"``) benchmarks a solver that is not registered, under ``name``.
+* ``seeds`` and ``budgets`` of a solver entry replace the suite's. ``time_limit_s`` and
+  ``budget_evals`` at suite level are shorthand for a single budget.
+* Solvers whose dependencies are missing are skipped (reported with the extra to install);
+  a solver is skipped for instances whose objective kind it does not support.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+FORMAT = "offloadlab.suite/1"
+SUITES_DIR = Path(__file__).parent / "suites"
+
+
+class SuiteError(ValueError):
+    """A defect in a suite file, naming the file, the field and the reason."""
+
+    def __init__(self, source: str, path: str, reason: str):
+        self.source, self.path, self.reason = source, path, reason
+        super().__init__(f"{source}: {path or '<root>'}: {reason}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Budget(_Strict):
+    """What one run may spend: seconds and/or simulator evaluations."""
+
+    time_limit_s: Annotated[float, Field(gt=0)] | None = None
+    budget_evals: Annotated[int, Field(gt=0)] | None = None
+
+
+class SolverEntry(_Strict):
+    """A solver (name or glob) with its parameters; seeds/budgets override the suite's."""
+
+    name: str = Field(min_length=1)
+    target: str | None = Field(None, pattern=r"^[\w.]+:\w+$")
+    label: str | None = None
+    params: dict = Field(default_factory=dict)
+    seeds: list[int] | None = Field(None, min_length=1)
+    budgets: list[Budget] | None = Field(None, min_length=1)
+
+
+class SuiteSpec(_Strict):
+    """The contents of a suite file."""
+
+    format: Literal["offloadlab.suite/1"] = FORMAT
+    name: str = Field(min_length=1)
+    description: str = ""
+    instances: list[str] = Field(min_length=1)
+    solvers: list[Union[str, SolverEntry]] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    budgets: list[Budget] | None = Field(None, min_length=1)
+    time_limit_s: Annotated[float, Field(gt=0)] | None = None
+    budget_evals: Annotated[int, Field(gt=0)] | None = None
+    grace_s: Annotated[float, Field(ge=0)] = Field(
+        10.0, description="A run is stopped after 1.5 x time_limit_s + grace_s seconds.")
+
+    @model_validator(mode="after")
+    def _one_way_of_budgets(self):
+        if self.budgets is not None and (self.time_limit_s or self.budget_evals):
+            raise ValueError("give either `budgets` or `time_limit_s`/`budget_evals`, "
+                             "not both")
+        return self
+
+    def suite_budgets(self) -> list[Budget]:
+        if self.budgets is not None:
+            return list(self.budgets)
+        return [Budget(time_limit_s=self.time_limit_s, budget_evals=self.budget_evals)]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One solver run: everything a worker needs, as plain data (picklable).
+
+    ``key`` identifies the row in the results store: the instance (name and content
+    hash), solver, parameters (budgets included), seed and code version.
+    """
+
+    instance: str
+    instance_path: str
+    instance_sha: str
+    solver: str
+    target: str | None
+    label: str
+    params: dict
+    seed: int
+    time_limit_s: float | None
+    budget_evals: int | None
+    kill_after_s: float | None
+    code_version: str
+    suite: str
+    key: str = field(default="")
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass
+class Suite:
+    """A validated suite: the spec, where it came from, and its resolved parts."""
+
+    spec: SuiteSpec
+    source: str
+    instance_paths: list[Path]
+    solvers: list[tuple[SolverEntry, str]]  # (entry, resolved registered/target name)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def builtin_suites() -> dict[str, Path]:
+    """Built-in suite names and files (``benchmarks/suites/*.json``)."""
+    return {p.stem: p for p in sorted(SUITES_DIR.glob("*.json"))}
+
+
+def suite_path(ref: str | Path) -> Path:
+    """A suite file from a path or a built-in suite name."""
+    path = Path(ref)
+    if path.suffix == ".json" or path.exists():
+        if not path.exists():
+            raise SuiteError(str(path), "", "no such suite file")
+        return path
+    suites = builtin_suites()
+    if str(ref) not in suites:
+        raise SuiteError(str(ref), "", "neither a file nor a built-in suite (built-in: "
+                         + ", ".join(suites) + ")")
+    return suites[str(ref)]
+
+
+def load_suite(ref: str | Path) -> Suite:
+    """Read and validate a suite file (a path or a built-in name).
+
+    Raises
+    ------
+    SuiteError
+        Unknown keys, wrong types, instance globs matching nothing, unknown solver names,
+        naming the file and the field.
+    """
+    path = suite_path(ref)
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SuiteError(str(path), f"line {exc.lineno}", f"not JSON: {exc.msg}") from None
+    return parse_suite(raw, source=str(path), base_dir=path.parent)
+
+
+def parse_suite(raw: dict, source: str = "<suite>", base_dir: Path | None = None) -> Suite:
+    """Validate a suite given as a dict; see :func:`load_suite`."""
+    try:
+        spec = SuiteSpec.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"] if x not in ("str", "SolverEntry"))
+        reason = err["msg"] if err["type"] != "extra_forbidden" else "unknown key"
+        raise SuiteError(source, loc, reason) from None
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    paths = _resolve_instances(spec, source, base)
+    return Suite(spec, source, paths, _resolve_solvers(spec, source))
+
+
+def _resolve_instances(spec: SuiteSpec, source: str, base: Path) -> list[Path]:
+    from offloadlab.instances.library import LIBRARY_DIR
+
+    out: list[Path] = []
+    for i, pattern in enumerate(spec.instances):
+        if "/" in pattern or pattern.endswith(".json"):
+            full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+            hits = sorted(Path(p) for p in glob.glob(full))
+        else:
+            hits = sorted(LIBRARY_DIR.glob(f"{pattern}.json"))
+        if not hits:
+            where = "files" if "/" in pattern or pattern.endswith(".json") else \
+                f"library instances in {LIBRARY_DIR}"
+            raise SuiteError(source, f"instances[{i}]", f"{pattern!r} matches no {where}")
+        out.extend(h for h in hits if h not in out)
+    return out
+
+
+def _resolve_solvers(spec: SuiteSpec, source: str) -> list[tuple[SolverEntry, str]]:
+    from offloadlab.registry import SOLVERS
+
+    out = []
+    for i, item in enumerate(spec.solvers):
+        entry = SolverEntry(name=item) if isinstance(item, str) else item
+        if entry.target:
+            out.append((entry, entry.name))
+            continue
+        names = [n for n in SOLVERS if fnmatch.fnmatchcase(n, entry.name)]
+        if not names:
+            raise SuiteError(source, f"solvers[{i}]", f"unknown solver {entry.name!r}; "
+                             f"registered: {', '.join(sorted(SOLVERS))}")
+        out.extend((entry, n) for n in names)
+    return out
+
+
+def canonical(obj) -> str:
+    """Canonical JSON (sorted keys, no spaces) used for parameters and keys."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def job_key(instance: str, instance_sha: str, solver: str, params: dict, seed: int,
+            code_version: str) -> str:
+    """The store's identity of a run."""
+    text = canonical([instance, instance_sha, solver, params, seed, code_version])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def file_sha(path: Path) -> str:
+    """Short content hash of an instance file (a changed file is a new instance)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A solver left out of a suite run, and why."""
+
+    solver: str
+    reason: str
+    instances: int = 0
+
+
+def expand(suite: Suite, code_version: str) -> tuple[list[Job], list[Skipped]]:
+    """All jobs of ``suite`` (instances x solvers x seeds x budgets) and the skipped solvers.
+
+    A solver whose dependencies are missing is skipped with the extra that installs it;
+    one that does not support an instance's objective kind is skipped for that instance.
+    """
+    from offloadlab.registry import SOLVERS, SolverError, get_solver
+
+    headers = [(p, _instance_header(p, suite.source)) for p in suite.instance_paths]
+    jobs: list[Job] = []
+    skipped: dict[str, Skipped] = {}
+    seen: set[str] = set()
+    for entry, name in suite.solvers:
+        if not entry.target:
+            try:
+                get_solver(name)
+            except SolverError as exc:
+                skipped[name] = Skipped(name, str(exc))
+                continue
+        kinds = SOLVERS[name].kinds if not entry.target else None
+        for path, (inst_name, kind, sha) in headers:
+            if kinds is not None and kind not in kinds:
+                old = skipped.get(name, Skipped(name, f"objective kinds {', '.join(kinds)}"))
+                skipped[name] = Skipped(name, old.reason, old.instances + 1)
+                continue
+            for job in _entry_jobs(suite, entry, name, path, inst_name, sha, code_version):
+                if job.key not in seen:
+                    seen.add(job.key)
+                    jobs.append(job)
+    return jobs, list(skipped.values())
+
+
+def _entry_jobs(suite, entry, name, path, inst_name, sha, code_version):
+    spec = suite.spec
+    for budget in entry.budgets or spec.suite_budgets():
+        for seed in entry.seeds or spec.seeds:
+            key_params = dict(entry.params, time_limit_s=budget.time_limit_s,
+                              budget_evals=budget.budget_evals)
+            if entry.target:
+                key_params["target"] = entry.target
+            kill = (None if budget.time_limit_s is None
+                    else 1.5 * budget.time_limit_s + spec.grace_s)
+            yield Job(inst_name, str(Path(path).resolve()), sha, name, entry.target,
+                      entry.label or solver_label(name, entry.params), dict(entry.params),
+                      seed, budget.time_limit_s, budget.budget_evals, kill, code_version,
+                      spec.name, job_key(inst_name, sha, name, key_params, seed,
+                                         code_version))
+
+
+def solver_label(name: str, params: dict) -> str:
+    """``name`` or ``name[k=v,...]`` for display."""
+    if not params:
+        return name
+    return name + "[" + ",".join(f"{k}={canonical(v)}" for k, v in sorted(params.items())) + "]"
+
+
+def _instance_header(path: Path, source: str) -> tuple[str, str, str]:
+    """(name, objective kind, content hash) of an instance file, validated."""
+    from offloadlab.instance import InstanceError, load_instance
+
+    try:
+        inst = load_instance(path)
+    except InstanceError as exc:
+        raise SuiteError(source, "instances", str(exc)) from None
+    return inst.name, inst.objective.kind, file_sha(path)

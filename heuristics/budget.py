@@ -1,0 +1,97 @@
+"""Evaluation and time budgets, counted by the one simulator.
+
+:class:`Evaluator` is the only door from a metaheuristic to :func:`simulate`: it scores a
+population, cuts it to the evaluations left, keeps the best plan seen and the history of
+the best objective over time. One evaluation is reserved for the final re-scoring by
+:func:`~offloadlab.registry.make_solution`, so a Solution's ``evaluations`` never exceeds
+``budget_evals``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from offloadlab.problem import Problem
+from offloadlab.simulator import simulate
+
+
+class Evaluator:
+    """Scores populations under an evaluation and a time budget.
+
+    Parameters
+    ----------
+    problem : Problem
+    budget_evals : int or None
+        Plans the simulator may score in all (the final re-scoring included).
+    time_limit_s : float or None
+        Seconds from ``started``.
+    started : float
+        ``time.perf_counter()`` at the solver's start.
+    """
+
+    def __init__(self, problem: Problem, budget_evals: int | None, time_limit_s: float | None,
+                 started: float):
+        if budget_evals is not None and budget_evals < 2:
+            raise ValueError("budget_evals must be at least 2 (one search, one final score)")
+        if time_limit_s is not None and time_limit_s <= 0:
+            raise ValueError("time_limit_s must be positive")
+        self.problem = problem
+        self.limit = None if budget_evals is None else int(budget_evals) - 1
+        self.time_limit_s = time_limit_s
+        self.started = started
+        self.used = 0
+        self.timed_out = False
+        self.best_value = np.inf
+        self.best_assign: np.ndarray | None = None
+        self.best_priority: np.ndarray | None = None
+        self.history: list[tuple[float, float]] = []
+
+    def left(self) -> int | None:
+        """Evaluations left (None = no evaluation budget)."""
+        return None if self.limit is None else self.limit - self.used
+
+    def done(self) -> bool:
+        """True when the evaluations or the time are spent."""
+        if self.limit is not None and self.used >= self.limit:
+            return True
+        if self.time_limit_s is not None and self.elapsed() >= self.time_limit_s:
+            self.timed_out = True
+            return True
+        return False
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def __call__(self, assign: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
+        """Objectives of the rows of ``assign`` the budget allows (fewer rows when short).
+
+        ``priority`` is (L,), (1, L) or one row per plan. Returns a vector of the
+        evaluated rows' objectives (length ``min(P, left)``).
+        """
+        n = assign.shape[0]
+        left = self.left()
+        if left is not None:
+            n = max(0, min(n, left))
+        if n == 0:
+            return np.empty(0)
+        if priority is not None and np.ndim(priority) == 2 and priority.shape[0] > 1:
+            priority = priority[:n]
+        values = simulate(self.problem, assign[:n], priority).objective
+        self.used += n
+        i = int(np.argmin(values))
+        if values[i] < self.best_value:
+            self.best_value = float(values[i])
+            self.best_assign = assign[i].copy()
+            if priority is None:
+                self.best_priority = None
+            else:
+                pr = np.atleast_2d(priority)
+                self.best_priority = pr[i if pr.shape[0] > 1 else 0].copy()
+            self.history.append((self.elapsed(), self.best_value))
+        return values
+
+    def status(self) -> str | None:
+        """``time_limit`` when the clock stopped the run, else None (decided by the bound)."""
+        return "time_limit" if self.timed_out else None

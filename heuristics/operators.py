@@ -1,0 +1,225 @@
+"""Encodings and operators shared by GA and PSO-GA, vectorised over a population.
+
+A population is a (P, G) integer array of *genes*, one server per gene. By default a gene
+is a layer (G = L); prePSO and two-step migration tie several layers to one gene, or fix
+some layers to a server (see :class:`Encoding`). The optional priority order is a (P, L)
+array of random keys decoded by :func:`keys_to_priority` into a precedence-respecting
+list. Every operator keeps every gene on one of its allowed servers.
+
+The operators follow EosDNN §V-D (Fig. 4): the crossover copies a random segment
+``[ind1, ind2]`` of a donor (the particle best, the global best, or a GA mate) into the
+particle; the mutation picks a random position and changes its server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from offloadlab.problem import Problem
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Which layers a gene sets, and the servers of layers no gene sets.
+
+    Attributes
+    ----------
+    gene_of_layer : numpy.ndarray, shape (L,)
+        Gene index of every layer; -1 = fixed to ``base_assign``.
+    base_assign : numpy.ndarray, shape (L,)
+        Server of each fixed layer (ignored where a gene applies).
+    allowed : numpy.ndarray, shape (G, S)
+        Servers a gene may take: allowed for every layer it sets.
+    """
+
+    gene_of_layer: np.ndarray
+    base_assign: np.ndarray
+    allowed: np.ndarray
+
+    @property
+    def n_genes(self) -> int:
+        return self.allowed.shape[0]
+
+    @classmethod
+    def identity(cls, problem: Problem) -> "Encoding":
+        """One gene per layer."""
+        n = problem.n_layers
+        return cls(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                   problem.allowed.copy())
+
+    @classmethod
+    def from_groups(cls, problem: Problem, gene_of_layer, base_assign=None) -> "Encoding":
+        """Genes from a layer -> gene map (-1 = fixed to ``base_assign``).
+
+        Raises
+        ------
+        ValueError
+            When the layers of one gene share no allowed server, or a fixed layer's base
+            server is not allowed for it.
+        """
+        gene_of_layer = np.asarray(gene_of_layer, dtype=np.int64)
+        n_genes = int(gene_of_layer.max()) + 1 if (gene_of_layer >= 0).any() else 0
+        allowed = np.ones((n_genes, problem.n_servers), dtype=bool)
+        for g in range(n_genes):
+            allowed[g] = problem.allowed[gene_of_layer == g].all(axis=0)
+            if not allowed[g].any():
+                raise ValueError(f"gene {g}: its layers share no allowed server")
+        base = (np.zeros(problem.n_layers, dtype=np.int64) if base_assign is None
+                else np.asarray(base_assign, dtype=np.int64))
+        fixed = np.flatnonzero(gene_of_layer < 0)
+        bad = fixed[~problem.allowed[fixed, base[fixed]]]
+        if len(bad):
+            raise ValueError(f"layer {problem.layer_names[bad[0]]}: fixed to a server it "
+                             "may not use")
+        return cls(gene_of_layer, base, allowed)
+
+    def decode(self, genes: np.ndarray) -> np.ndarray:
+        """(P, G) genes -> (P, L) assignments."""
+        tied = self.gene_of_layer >= 0
+        out = np.broadcast_to(self.base_assign, (genes.shape[0], len(tied))).copy()
+        out[:, tied] = genes[:, self.gene_of_layer[tied]]
+        return out
+
+    def encode(self, assign: np.ndarray) -> np.ndarray:
+        """(P, L) assignments -> (P, G) genes (the first layer of each gene decides)."""
+        assign = np.atleast_2d(assign)
+        first = np.full(self.n_genes, -1, dtype=np.int64)
+        layers = np.flatnonzero(self.gene_of_layer >= 0)
+        first[self.gene_of_layer[layers[::-1]]] = layers[::-1]
+        return assign[:, first]
+
+    @property
+    def table(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(servers, counts)``: the k-th allowed server of gene g is servers[g, k]."""
+        counts = self.allowed.sum(axis=1)
+        servers = np.zeros((self.n_genes, max(1, int(counts.max(initial=1)))), dtype=np.int64)
+        rank = np.cumsum(self.allowed, axis=1) - 1
+        rows, cols = np.nonzero(self.allowed)
+        servers[rows, rank[rows, cols]] = cols
+        return servers, counts
+
+
+def random_genes(enc: Encoding, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, G) genes drawn uniformly from each gene's allowed servers."""
+    servers, counts = enc.table
+    picks = (rng.random((n, enc.n_genes)) * counts[None, :]).astype(np.int64)
+    return servers[np.arange(enc.n_genes)[None, :], picks]
+
+
+def segment_crossover(pop: np.ndarray, donors: np.ndarray, apply: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    """EosDNN Fig. 4(a): copy the donor's segment ``[ind1, ind2]`` into each row.
+
+    Parameters
+    ----------
+    pop, donors : numpy.ndarray, shape (P, G)
+        Rows to change and their donors (same dtype; genes or order keys).
+    apply : numpy.ndarray of bool, shape (P,)
+        Rows that take part; the others are returned unchanged.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray
+        A new (P, G) array; rows keep allowed values because both parents have them.
+    """
+    n_rows, n_genes = pop.shape
+    ends = np.sort(rng.integers(0, n_genes, size=(n_rows, 2)), axis=1)
+    pos = np.arange(n_genes)[None, :]
+    seg = (pos >= ends[:, :1]) & (pos <= ends[:, 1:]) & apply[:, None]
+    return np.where(seg, donors, pop)
+
+
+def server_mutation(pop: np.ndarray, enc: Encoding, apply: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """EosDNN Fig. 4(b): one random position of each applied row gets another server.
+
+    The new server is drawn uniformly among the gene's other allowed servers (a gene with
+    one allowed server is left as it is).
+    """
+    servers, counts = enc.table
+    out = pop.copy()
+    rows = np.flatnonzero(apply)
+    if len(rows) == 0 or enc.n_genes == 0:
+        return out
+    genes = rng.integers(0, enc.n_genes, size=len(rows))
+    cnt = counts[genes]
+    current = pop[rows, genes]
+    cur_rank = np.argmax(servers[genes] == current[:, None], axis=1)
+    draw = (rng.random(len(rows)) * np.maximum(cnt - 1, 1)).astype(np.int64)
+    new_rank = draw + (draw >= cur_rank)
+    new = np.where(cnt > 1, servers[genes, np.minimum(new_rank, cnt - 1)], current)
+    out[rows, genes] = new
+    return out
+
+
+def key_mutation(keys: np.ndarray, apply: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Redraw the order key of one random layer of each applied row."""
+    out = keys.copy()
+    rows = np.flatnonzero(apply)
+    cols = rng.integers(0, keys.shape[1], size=len(rows))
+    out[rows, cols] = rng.random(len(rows))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _effective_keys(keys, pred_ptr, pred_idx):
+    out = keys.copy()
+    n_rows, n_layers = keys.shape
+    for p in range(n_rows):
+        for g in range(n_layers):  # global index order is topological
+            for j in range(pred_ptr[g], pred_ptr[g + 1]):
+                q = pred_idx[j]
+                if out[p, q] > out[p, g]:
+                    out[p, g] = out[p, q]
+    return out
+
+
+def keys_to_priority(problem: Problem, keys: np.ndarray) -> np.ndarray:
+    """(P, L) random keys -> (P, L) precedence-respecting priority lists.
+
+    A layer's effective key is the largest key on any path reaching it, so a predecessor
+    never sorts after its successor (ties go to the smaller depth). Every topological
+    order is reachable: the keys ``position in that order`` decode to it.
+    """
+    eff = _effective_keys(np.ascontiguousarray(keys, dtype=np.float64), problem.pred_ptr,
+                          problem.pred_idx)
+    depth = np.broadcast_to(problem.depth, eff.shape)
+    # sort by (effective key, depth): a stable argsort on depth then on the key
+    by_depth = np.argsort(depth, axis=1, kind="stable")
+    eff_sorted = np.take_along_axis(eff, by_depth, axis=1)
+    order = np.argsort(eff_sorted, axis=1, kind="stable")
+    return np.take_along_axis(by_depth, order, axis=1).astype(np.int64)
+
+
+def priority_to_keys(problem: Problem, priority: np.ndarray) -> np.ndarray:
+    """Keys that decode to ``priority`` (its positions, scaled into [0, 1))."""
+    priority = np.atleast_2d(priority)
+    keys = np.empty(priority.shape, dtype=np.float64)
+    rows = np.arange(priority.shape[0])[:, None]
+    keys[rows, priority] = np.arange(priority.shape[1])[None, :] / priority.shape[1]
+    return keys
+
+
+def linear(start: float, end: float, t: int, n: int) -> float:
+    """Linear schedule from ``start`` (t = 0) to ``end`` (t = n - 1)."""
+    return start + (end - start) * (t / max(n - 1, 1))
+
+
+def adaptive_inertia(distance: np.ndarray, w_max: float = 0.8, w_min: float = 0.2) -> np.ndarray:
+    """EosDNN eq. 16: ``w = w_max - (w_max - w_min) * exp(d / (d - 1.01))``.
+
+    ``d`` is the fraction of genes where the particle differs from the global best
+    (resolved, MODELS.md §1): 0 gives ``w_min`` (little mutation near GB), 1 gives almost
+    ``w_max``.
+    """
+    return w_max - (w_max - w_min) * np.exp(distance / (distance - 1.01))
+
+
+def tournament(values: np.ndarray, n: int, rng: np.random.Generator, size: int = 2) -> np.ndarray:
+    """Indices of ``n`` winners of ``size``-way tournaments (lower value wins)."""
+    cand = rng.integers(0, len(values), size=(n, size))
+    return cand[np.arange(n), np.argmin(values[cand], axis=1)]

@@ -1,0 +1,154 @@
+"""PSO-GA, the migration algorithm of EosDNN (§V-D, Algorithm 1, eqs. 9–16).
+
+A particle is a server per layer plus an order (eqs. 9–10). Each iteration updates every
+particle by eq. 12:
+
+* inertia (eq. 13): with probability ``w`` the mutation M() changes the server of one
+  random position; ``w`` is adaptive per particle by eq. 16 with ``w_max`` 0.8, ``w_min``
+  0.2 and ``d`` = the fraction of positions where the particle differs from the global best
+  (resolved, MODELS.md §1);
+* individual cognition (eq. 14): with probability ``eps1`` (0.9 -> 0.2, linear) the
+  segment crossover p() with the particle's best PB;
+* social cognition (eq. 15): with probability ``eps2`` (0.4 -> 0.9, linear) the segment
+  crossover g() with the global best GB.
+
+Algorithm 1 line 1 seeds the swarm with a GA: ``ga_generations`` generations of
+:mod:`.ga` from a random population, whose last generation is the initial swarm (its
+evaluations count in the budget). The swarm is scored with one population call of the
+simulator per iteration; operators are numpy over the whole swarm.
+
+Order: the paper keeps the order fixed ("the order of DNN layers u_j is not updated with
+iteration"); so does the default here (``search_order=False``, the default priority of
+MODELS.md §0). ``search_order=True`` also searches the order as random keys (decoded to a
+precedence-respecting list), crossed and mutated alongside the servers.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from offloadlab.problem import Problem
+from offloadlab.registry import make_solution
+
+from .budget import Evaluator
+from . import ga as ga_module
+from .ga import Population, evaluate, start_population
+from .operators import (Encoding, adaptive_inertia, key_mutation, linear, segment_crossover,
+                        server_mutation)
+
+PAPER = dict(particles=100, iterations=600, w_max=0.8, w_min=0.2, eps1=(0.9, 0.2),
+             eps2=(0.4, 0.9), ga_generations=10)
+
+
+def swarm_search(problem: Problem, enc: Encoding, evaluator: Evaluator,
+                 rng: np.random.Generator, swarm: Population, w_max: float = 0.8,
+                 w_min: float = 0.2, eps1=(0.9, 0.2), eps2=(0.4, 0.9)) -> Population:
+    """Run eq. 12 on ``swarm`` until the budget ends; returns the particle bests.
+
+    The schedules of ``eps1``/``eps2`` run over the iterations the evaluation budget
+    leaves (``left // particles``); without an evaluation budget, over 600 iterations.
+    """
+    n = len(swarm.values)
+    left = evaluator.left()
+    n_iter = max(1, (left // n) if left is not None else PAPER["iterations"])
+    best = Population(swarm.genes.copy(), None if swarm.keys is None else swarm.keys.copy(),
+                      swarm.values.copy())
+    pos, keys = swarm.genes, swarm.keys
+    t = 0
+    while not evaluator.done():
+        g = int(np.argmin(best.values))
+        # inertia: mutation with the adaptive probability w of eq. 16
+        distance = (pos != best.genes[g]).mean(axis=1)
+        mutate = rng.random(n) < adaptive_inertia(distance, w_max, w_min)
+        new = server_mutation(pos, enc, mutate, rng)
+        # individual and social cognition: crossovers with PB and GB
+        cross_pb = rng.random(n) < linear(*eps1, min(t, n_iter - 1), n_iter)
+        new = segment_crossover(new, best.genes, cross_pb, rng)
+        cross_gb = rng.random(n) < linear(*eps2, min(t, n_iter - 1), n_iter)
+        gb = np.broadcast_to(best.genes[g], new.shape)
+        new = segment_crossover(new, gb, cross_gb, rng)
+        new_keys = None
+        if keys is not None:
+            new_keys = key_mutation(keys, mutate, rng)
+            new_keys = segment_crossover(new_keys, best.keys, cross_pb, rng)
+            new_keys = segment_crossover(new_keys, np.broadcast_to(best.keys[g], keys.shape),
+                                         cross_gb, rng)
+        values = evaluate(problem, enc, evaluator, new, new_keys)
+        k = len(values)
+        pos = np.concatenate([new[:k], pos[k:]])
+        if keys is not None:
+            keys = np.concatenate([new_keys[:k], keys[k:]])
+        better = np.flatnonzero(values < best.values[:k])
+        best.genes[better] = new[better]
+        best.values[better] = values[better]
+        if keys is not None:
+            best.keys[better] = new_keys[better]
+        t += 1
+    return best
+
+
+def paper_budget(particles: int, iterations: int, ga_gens: int) -> int:
+    """Evaluations of the paper's run: the GA seeding, the iterations, the final score."""
+    return particles * (1 + ga_gens + iterations) + 1
+
+
+def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
+           particles=100, iterations=600, ga_generations=10, w_max=0.8, w_min=0.2,
+           eps1=(0.9, 0.2), eps2=(0.4, 0.9), search_order=False, two_step=False,
+           seed_plans=None, name="pso-ga"):
+    """PSO-GA of EosDNN, seeded and budgeted.
+
+    Parameters
+    ----------
+    problem : Problem
+    seed : int
+        Same seed, same plan.
+    time_limit_s : float, optional
+        Stop when it is spent (status ``time_limit``).
+    budget_evals : int, optional
+        Simulator evaluations in all (GA seeding and the final re-scoring included);
+        default ``particles * (1 + ga_generations + iterations) + 1``.
+    particles, iterations : int
+        N = 100 and 600 iterations as in the paper.
+    ga_generations : int
+        GA generations that seed the swarm (Algorithm 1 line 1; 0 = random swarm).
+    w_max, w_min : float
+        Bounds of the adaptive inertia (eq. 16).
+    eps1, eps2 : (float, float)
+        Start and end of the linear schedules of the crossover probabilities.
+    search_order : bool
+        Search the priority order too (default False: the paper keeps it fixed).
+    two_step : bool
+        Two-step migration (:mod:`.two_step`) for models with inception/residual blocks.
+    seed_plans : array_like, shape (K, L), optional
+        Assignments placed in the initial GA population (e.g. the greedy plan).
+    """
+    started = time.perf_counter()
+    seed = 0 if seed is None else int(seed)
+    eps1, eps2 = tuple(eps1), tuple(eps2)
+    budget = (paper_budget(particles, iterations, ga_generations) if budget_evals is None
+              else int(budget_evals))
+    params = dict(particles=particles, iterations=iterations, ga_generations=ga_generations,
+                  w_max=w_max, w_min=w_min, eps1=eps1, eps2=eps2, search_order=search_order,
+                  two_step=two_step, budget_evals=budget, time_limit_s=time_limit_s,
+                  seeded=seed_plans is not None)
+    evaluator = Evaluator(problem, budget, time_limit_s, started)
+    rng = np.random.default_rng(seed)
+
+    def search(enc: Encoding, seeds=None):
+        if seeds is None and seed_plans is not None:
+            seeds = enc.encode(np.asarray(seed_plans))
+        swarm = start_population(problem, enc, evaluator, rng, particles, search_order, seeds)
+        swarm = ga_module.ga_generations(problem, enc, evaluator, rng, swarm, ga_generations)
+        return swarm_search(problem, enc, evaluator, rng, swarm, w_max, w_min, eps1, eps2)
+
+    if two_step:
+        from .two_step import two_step_search
+        two_step_search(problem, evaluator, search)
+    else:
+        search(Encoding.identity(problem))
+    return make_solution(problem, name, evaluator.best_assign, evaluator.best_priority,
+                         started=started, status=evaluator.status(), params=params,
+                         seed=seed, evaluations=evaluator.used, history=evaluator.history)

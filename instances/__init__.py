@@ -1,0 +1,1 @@
+"""The shared instance library and the code that builds it."""

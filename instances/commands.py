@@ -1,0 +1,151 @@
+"""``offloadlab instances ...``: list, show, validate, build and import the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from offloadlab.instance import InstanceError, load_instance
+
+
+def register(main: click.Group) -> None:
+    main.add_command(instances)
+
+
+@click.group()
+def instances():
+    """The instance library: list, show, validate, build, import-workbook."""
+
+
+@instances.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json):
+    """One line per library instance: family, size, tasks, layers, servers."""
+    from offloadlab.cli import emit, table
+    from offloadlab.problem import Problem
+
+    from .library import library_files
+
+    rows = []
+    for path in library_files():
+        inst = load_instance(path)
+        pb = Problem.from_instance(inst)
+        rows.append({"name": inst.name, "kind": inst.objective.kind, "tasks": pb.n_tasks,
+                     "layers": pb.n_layers, "servers": pb.n_servers, "file": str(path)})
+    emit(rows, as_json, lambda rs: table(
+        "instance library", ["name", "kind", "tasks", "layers", "servers"],
+        [[r["name"], r["kind"], r["tasks"], r["layers"], r["servers"]] for r in rs]))
+
+
+@instances.command()
+@click.argument("instance")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole file.")
+def show(instance, as_json):
+    """Describe INSTANCE (a file, or a library name)."""
+    from offloadlab.cli import UserError, table
+
+    inst = _load(instance, UserError)
+    if as_json:
+        click.echo(inst.to_json(), nl=False)
+        return
+    click.echo(f"{inst.name}: {inst.description}")
+    click.echo(f"objective: {inst.objective.model_dump(by_alias=True)}")
+    table("servers", ["name", "tier", "ghz", "pools", "memory_mb"],
+          [[s.name, s.tier, s.ghz, s.pools, s.memory_mb] for s in inst.servers])
+    table("models", ["model", "layers", "gcycles", "param_mb", "input_mb"],
+          [[k, len(m.layers), sum(x.gcycles for x in m.layers),
+            sum(x.param_mb for x in m.layers), m.input_mb] for k, m in inst.models.items()])
+    click.echo(f"{len(inst.tasks)} tasks, {len(inst.links)} links")
+
+
+def _load(name: str, error):
+    from .library import library_path
+
+    path = Path(name)
+    if not path.exists():
+        try:
+            path = library_path(name)
+        except FileNotFoundError as exc:
+            raise error(str(exc)) from None
+    try:
+        return load_instance(path)
+    except InstanceError as exc:
+        raise error(str(exc)) from None
+
+
+@instances.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def validate(files, as_json):
+    """Check FILES (default: the whole library); exit 1 naming each defect."""
+    from offloadlab.cli import emit
+
+    from .library import library_files
+
+    paths = [Path(f) for f in files] or library_files()
+    results = []
+    for path in paths:
+        try:
+            load_instance(path)
+            results.append({"file": str(path), "ok": True, "error": None})
+        except InstanceError as exc:
+            results.append({"file": str(path), "ok": False, "error": str(exc)})
+
+    def render(rs):
+        for r in rs:
+            click.echo(f"ok     {r['file']}" if r["ok"] else f"ERROR  {r['error']}")
+        bad = sum(not r["ok"] for r in rs)
+        click.echo(f"{len(rs) - bad} valid, {bad} invalid")
+
+    emit(results, as_json, render)
+    if not all(r["ok"] for r in results):
+        sys.exit(1)
+
+
+@instances.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder to write to (default: the installed library).")
+def build(out_dir):
+    """Regenerate the whole library from code and seeds (byte-identical)."""
+    from rich.progress import track
+
+    from .library import BUILDERS, LIBRARY_DIR, build as build_one
+
+    folder = Path(out_dir) if out_dir else LIBRARY_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in track(list(BUILDERS), description="building", transient=True):
+        (folder / f"{name}.json").write_text(build_one(name).to_json())
+    click.echo(f"wrote {len(BUILDERS)} instances to {folder}")
+
+
+@instances.command("import-workbook")
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the model files (default: the installed models folder).")
+@click.option("--json", "as_json", is_flag=True)
+def import_workbook_cmd(workbook, out_dir, as_json):
+    """Import the layer-profile WORKBOOK, reporting every defect by sheet and row."""
+    from offloadlab.cli import UserError, emit
+
+    try:
+        from .workbook import import_workbook, write_models
+    except ModuleNotFoundError as exc:
+        raise UserError(f"needs {exc.name!r}: pip install 'offloadlab[workbook]'") from None
+    models, issues = import_workbook(workbook)
+    folder = Path(out_dir) if out_dir else Path(__file__).parent / "models"
+    write_models(folder)
+    out = {"models": {k: len(v["layers"]) for k, v in models.items()},
+           "issues": [{"sheet": i.sheet, "row": i.row, "layer": i.layer, "kind": i.kind,
+                       "message": i.message, "repair": i.repair} for i in issues],
+           "out": str(folder)}
+
+    def render(o):
+        for i in o["issues"]:
+            fix = f" -> repaired: {i['repair']}" if i["repair"] else " -> refused"
+            click.echo(f"{i['sheet']} row {i['row']} ({i['layer']}): {i['message']}{fix}")
+        click.echo(f"models: {json.dumps(o['models'])} written to {o['out']}")
+
+    emit(out, as_json, render)
