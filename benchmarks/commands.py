@@ -1,8 +1,17 @@
-"""``offloadlab bench ...``: the simulator's speed and the quick comparison of solvers."""
+"""``offloadlab bench ...`` and ``offloadlab report``: suites, the simulator's speed,
+reports from the results store.
+
+``bench`` is a click group whose unknown subcommand names resolve to suites: ``offloadlab
+bench latency`` runs the built-in suite ``latency`` and ``offloadlab bench my.json`` a
+suite file, exactly like ``offloadlab bench run SUITE``. Real subcommands (``run``,
+``quick``, ``suites``, ``simulator`` and those other modules add) take precedence over a
+suite of the same name.
+"""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 import numpy as np
@@ -10,12 +19,40 @@ import numpy as np
 
 def register(main: click.Group) -> None:
     main.add_command(bench)
+    main.add_command(report)
 
 
-@click.group()
+class BenchGroup(click.Group):
+    """A click group whose unknown subcommand names are suite names or suite files."""
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            return cmd
+        from .suite import builtin_suites
+
+        if (cmd_name in builtin_suites() or cmd_name.endswith(".json")
+                or Path(cmd_name).is_file()):
+            return _suite_command(cmd_name)
+        return None
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            from .suite import builtin_suites
+
+            raise click.UsageError(
+                f"{exc.message} Give a subcommand ({', '.join(self.list_commands(ctx))}), "
+                f"a built-in suite ({', '.join(builtin_suites())}) or a suite file.",
+                ctx) from None
+
+
+@click.group(cls=BenchGroup)
 def bench():
-    """Benchmarks: `simulator` (plans per second) and `quick` (every solver, a few
-    library instances)."""
+    """Benchmarks. `bench SUITE` (= `bench run SUITE`) runs a suite (a built-in name,
+    see `bench suites`, or a suite file) into the results store; `bench quick` is the
+    built-in quick suite; `bench simulator` measures plans per second."""
 
 
 def simulator_rate(instance: str = "latency-vgg19-paper-s0", population: int = 100,
@@ -62,44 +99,149 @@ def simulator(instance, population, seconds, as_json):
         f"{o['population']})"))
 
 
-QUICK_INSTANCES = [
-    "latency-alexnet-tiny-s0", "latency-alexnet-small-s0", "ddpqn-alexnet-tiny-s0",
-    "dmro-workflows-small-s0", "deadline-vgg16-small-s0", "makespan-jobs-small-s0",
-]
+def _run_options(func):
+    """The options every suite run takes."""
+    options = [
+        click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
+                     help="Results store [default: results/offloadlab.sqlite]."),
+        click.option("--report", "report_dir", type=click.Path(file_okay=False),
+                     default=None, help="Also write the suite's report into this folder."),
+        click.option("--dask", "dask", default=None, metavar="ADDRESS|local",
+                     help="Run on a Dask scheduler at ADDRESS, or on a LocalCluster."),
+        click.option("--workers", type=int, default=0,
+                     help="Local worker processes (or LocalCluster workers); 0 = cores."),
+        click.option("--time-limit", "time_limit_s", type=float, default=None,
+                     help="Override the suite's seconds per run."),
+        click.option("--retry-errors", is_flag=True,
+                     help="Run again the jobs stored with status error."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+    ]
+    for opt in reversed(options):
+        func = opt(func)
+    return func
+
+
+def _suite_command(ref: str) -> click.Command:
+    """``bench SUITE`` as a command of its own (what :class:`BenchGroup` resolves to)."""
+
+    @_run_options
+    def run_it(**kwargs):
+        _run_and_show(ref, **kwargs)
+
+    return click.Command(ref, callback=run_it, params=run_it.__click_params__,
+                         help=f"Run the suite {ref}.")
+
+
+@bench.command("run")
+@click.argument("suite")
+@_run_options
+def run_cmd(suite, **kwargs):
+    """Run SUITE (a built-in suite name or a suite file); finished runs in the store are
+    reused, so an interrupted run resumes."""
+    _run_and_show(suite, **kwargs)
 
 
 @bench.command()
-@click.option("--time-limit", "time_limit_s", default=20.0, show_default=True,
-              help="Seconds per solver run.")
+@_run_options
+def quick(**kwargs):
+    """The built-in quick suite: every registered solver, seed 0, one small instance of
+    each family; prints objective, proven bound and gap."""
+    _run_and_show("quick", **kwargs)
+
+
+@bench.command("suites")
 @click.option("--json", "as_json", is_flag=True)
-def quick(time_limit_s, as_json):
-    """Solve a handful of library instances with every available solver; print a table
-    of objective, bound and gap."""
-    from rich.progress import Progress
+def suites_cmd(as_json):
+    """List the built-in suites."""
+    import json
 
-    from offloadlab import Problem, load_instance
     from offloadlab.cli import emit, table
-    from offloadlab.instances.library import library_path
-    from offloadlab.registry import SOLVERS, available, solve
 
-    jobs = []
-    for name in QUICK_INSTANCES:
-        problem = Problem.from_instance(load_instance(library_path(name)))
-        for info in SOLVERS.values():
-            if problem.instance.objective.kind in info.kinds and available(info.name):
-                jobs.append((problem, info.name))
+    from .suite import builtin_suites
+
     rows = []
-    with Progress(transient=True, disable=as_json) as bar:
-        task = bar.add_task("solving", total=len(jobs))
-        for problem, solver in jobs:
-            bar.update(task, description=f"{problem.instance.name} {solver}")
-            sol = solve(problem, solver, seed=0, time_limit_s=time_limit_s)
-            rows.append(sol.to_dict())
-            bar.advance(task)
-    for r in rows:
-        r.pop("history", None)
-    emit(rows, as_json, lambda rs: table(
-        "bench quick", ["instance", "solver", "status", "objective", "bound", "gap %",
-                        "wall_s"],
-        [[r["instance"], r["solver"], r["status"], r["objective"], r["bound"],
-          None if r["gap"] is None else 100 * r["gap"], r["wall_s"]] for r in rs]))
+    for name, path in builtin_suites().items():
+        raw = json.loads(path.read_text())
+        rows.append({"name": name, "description": raw.get("description", ""),
+                     "file": str(path)})
+    emit(rows, as_json, lambda rs: table("built-in suites", ["name", "description"],
+                                         [[r["name"], r["description"]] for r in rs]))
+
+
+def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors, as_json):
+    from offloadlab.cli import UserError, emit
+
+    from .runner import run_suite
+    from .store import DEFAULT_DB, Store, with_gaps
+    from .suite import SuiteError, load_suite, with_time_limit
+
+    db = db or str(DEFAULT_DB)
+    try:
+        suite = load_suite(ref)
+        if time_limit_s is not None:
+            suite = with_time_limit(suite, time_limit_s)
+    except SuiteError as exc:
+        raise UserError(str(exc)) from None
+    summary = run_suite(suite, db, workers=workers, dask=dask, retry_errors=retry_errors,
+                        progress=not as_json)
+    with Store(db) as store:
+        rows = with_gaps(store.rows(keys=summary.keys), store.references())
+    out = {"suite": summary.suite, "db": summary.db, "jobs": summary.jobs,
+           "reused": summary.reused, "ran": summary.ran, "errors": summary.errors,
+           "skipped": [vars(s) for s in summary.skipped],
+           "rows": [_public(r) for r in rows]}
+    if report_dir:
+        from .report import write_report
+
+        out["report"] = write_report(db, report_dir, suite=summary.suite)
+    emit(out, as_json, _render_run)
+
+
+def _public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in ("history", "plan", "instance_path")}
+
+
+def _render_run(o: dict) -> None:
+    from offloadlab.cli import table
+
+    table(f"bench {o['suite']}", ["instance", "solver", "seed", "status", "objective",
+                                  "bound", "gap %", "% vs best known", "wall_s"],
+          [[r["instance"], r["label"], r["seed"], r["status"], r["objective"],
+            r["ref_bound"], None if r["gap"] is None else 100 * r["gap"],
+            None if r["gap_best"] is None else 100 * r["gap_best"], r["wall_s"]]
+           for r in o["rows"]])
+    for s in o["skipped"]:
+        what = f" on {s['instances']} instances" if s["instances"] else ""
+        click.echo(f"skipped {s['solver']}{what}: {s['reason']}")
+    for r in o["rows"]:
+        if r["status"] == "error":
+            click.echo(f"error: {r['instance']} {r['label']} seed {r['seed']}: {r['error']}")
+    click.echo(f"{o['jobs']} jobs: {o['reused']} reused from the store, {o['ran']} run, "
+               f"{o['errors']} errors; store {o['db']}")
+    if "report" in o:
+        click.echo(f"report: {o['report']['markdown']}")
+
+
+@click.command()
+@click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
+              help="Results store [default: results/offloadlab.sqlite].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results/report",
+              show_default=True, help="Folder for report.md, the CSV files and the plots.")
+@click.option("--suite", default=None, help="Only the runs of this suite.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print the paths as JSON.")
+def report(db, out_dir, suite, no_plots, as_json):
+    """Write a Markdown report (gap tables against proven bounds, marked apart from
+    distances to the best known objective), CSV exports and PNG plots from the store."""
+    from offloadlab.cli import UserError, emit
+
+    from .report import write_report
+    from .store import DEFAULT_DB
+
+    db = db or str(DEFAULT_DB)
+    if not Path(db).exists():
+        raise UserError(f"{db}: no results store (run `offloadlab bench SUITE` first)")
+    out = write_report(db, out_dir, suite=suite, plots=not no_plots)
+    emit(out, as_json, lambda o: click.echo(
+        f"{o['rows']} runs -> {o['markdown']}, {o['runs_csv']}, {o['summary_csv']}"
+        + "".join(f", {p}" for p in o["plots"])))

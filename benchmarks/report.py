@@ -44,7 +44,9 @@ def load_rows(db: str | Path, suite: str | None = None) -> list[dict]:
                  str(r["params"]), r["seed"], r["time_limit_s"], r["budget_evals"])
         if ident not in latest or (r["finished_at"] or 0) > (latest[ident]["finished_at"] or 0):
             latest[ident] = r
-    return with_gaps(sorted(latest.values(), key=_order), refs)
+    rows = with_gaps(sorted(latest.values(), key=_order), refs)
+    _set_configs(rows)
+    return rows
 
 
 def _order(r):
@@ -52,14 +54,22 @@ def _order(r):
 
 
 def config(row: dict) -> str:
-    """A solver configuration's display name: the label plus a non-default budget."""
-    parts = []
-    if row["time_limit_s"] is not None:
-        parts.append(f"{row['time_limit_s']:g}s")
-    if row["budget_evals"] is not None:
-        parts.append(f"{row['budget_evals']}ev")
-    return f"{row['label'] or row['solver']} ({', '.join(parts)})" if parts else \
-        (row["label"] or row["solver"])
+    """A solver configuration's display name (set by :func:`load_rows`)."""
+    return row.get("config") or row["label"] or row["solver"]
+
+
+def _set_configs(rows: list[dict]) -> None:
+    """``config`` = the label, plus the budget when the label ran with several budgets."""
+    budgets: dict[str, set] = defaultdict(set)
+    for r in rows:
+        budgets[r["label"] or r["solver"]].add((r["time_limit_s"], r["budget_evals"]))
+    for r in rows:
+        label = r["label"] or r["solver"]
+        parts = [] if len(budgets[label]) == 1 else [
+            f"{r['time_limit_s']:g} s" if r["time_limit_s"] is not None else "",
+            f"{r['budget_evals']} evals" if r["budget_evals"] is not None else ""]
+        parts = [p for p in parts if p]
+        r["config"] = f"{label} ({', '.join(parts)})" if parts else label
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -132,8 +142,6 @@ def write_report(db: str | Path, out_dir: str | Path, suite: str | None = None,
                                              list(summary[0]) if summary else ["instance"]))}
     images = []
     if plots and rows:
-        from .plots import plot_all
-
         images = plot_all(rows, out)
     written["plots"] = [str(p) for p in images]
     md = markdown(rows, summary, db, images, suite)
@@ -239,7 +247,7 @@ def _mean(xs):
 
 
 def _num(x) -> str:
-    return "-" if x is None else f"{x:.6g}"
+    return "-" if x is None else f"{x:.5g}"
 
 
 def _pct(x) -> str:
@@ -255,4 +263,127 @@ def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> Path:
         for r in rows:
             w.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v
                         for k, v in r.items()})
+    return path
+
+
+# --- plots -------------------------------------------------------------------------------
+def plot_all(rows: list[dict], out: Path) -> list[Path]:
+    """Write the three PNG plots; returns their paths (a plot without data is left out)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    paths = [plot_convergence(rows, out / "convergence.png"),
+             plot_gaps(rows, out / "gap-per-solver.png"),
+             plot_size(rows, out / "objective-vs-size.png")]
+    return [p for p in paths if p is not None]
+
+
+def _colours(labels):
+    import matplotlib.pyplot as plt
+
+    cycle = plt.get_cmap("tab20").colors
+    return {lab: cycle[i % len(cycle)] for i, lab in enumerate(sorted(labels))}
+
+
+def plot_convergence(rows: list[dict], path: Path, max_panels: int = 12) -> Path | None:
+    """Best objective over time, one panel per instance, one line per run with a
+    history; the proven bound as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    with_hist = [r for r in rows if r["history"]]
+    instances = list(dict.fromkeys(r["instance"] for r in with_hist))[:max_panels]
+    if not instances:
+        return None
+    colours = _colours({config(r) for r in with_hist})
+    cols = min(3, len(instances))
+    nrows = math.ceil(len(instances) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.4 * nrows), squeeze=False)
+    for ax, inst in zip(axes.flat, instances):
+        shown = set()
+        for r in (r for r in with_hist if r["instance"] == inst):
+            pts = [(t, v) for t, v in r["history"] if t is not None and v is not None]
+            if not pts:
+                continue
+            t, v = zip(*pts)
+            t = [max(x, 1e-3) for x in t]  # a log axis; the first milliseconds are noise
+            end = max(r["wall_s"] or t[-1], t[-1])
+            lab = config(r)
+            ax.step(list(t) + [end], list(v) + [v[-1]], where="post", color=colours[lab],
+                    lw=1.2, alpha=0.8, label=None if lab in shown else lab)
+            shown.add(lab)
+        if r["ref_bound"] is not None:
+            ax.axhline(r["ref_bound"], color="k", ls="--", lw=1, label="proven bound")
+        ax.set_title(inst, fontsize=9)
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("best objective")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(instances):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_gaps(rows: list[dict], path: Path) -> Path | None:
+    """Per solver configuration: gaps to the proven bound (filled dots) and distances to
+    the best known objective where no bound is proven (open dots), in percent."""
+    import matplotlib.pyplot as plt
+
+    pts = [r for r in rows if r["gap_best"] is not None]
+    if not pts:
+        return None
+    labels = sorted({config(r) for r in pts})
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(labels) + 2), 4.5))
+    for i, lab in enumerate(labels):
+        mine = [r for r in pts if config(r) == lab]
+        proven = [100 * r["gap"] for r in mine if r["gap"] is not None]
+        best = [100 * r["gap_best"] for r in mine if r["gap"] is None]
+        ax.scatter([i] * len(proven), proven, color="C0", s=18,
+                   label="gap to proven bound" if i == 0 else None)
+        ax.scatter([i] * len(best), best, facecolors="none", edgecolors="C3", s=18,
+                   label="vs best known (no bound)" if i == 0 else None)
+        if proven:
+            ax.plot([i - 0.3, i + 0.3], [statistics.median(proven)] * 2, color="C0")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yscale("symlog", linthresh=1.0)
+    lowest = min(100 * min(r["gap"] if r["gap"] is not None else r["gap_best"] for r in pts),
+                 0.0)
+    ax.set_ylim(bottom=lowest - 0.5)
+    ax.set_ylabel("% above reference")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_size(rows: list[dict], path: Path) -> Path | None:
+    """Objective (mean over seeds) against the number of layers, one panel per objective
+    kind, one series per solver configuration."""
+    import matplotlib.pyplot as plt
+
+    summary = [s for s in summarise(rows) if s["mean"] is not None and s["n_layers"]]
+    kinds = sorted({s["kind"] for s in summary})
+    if not kinds:
+        return None
+    colours = _colours({s["config"] for s in summary})
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 4), squeeze=False)
+    for ax, kind in zip(axes.flat, kinds):
+        mine = [s for s in summary if s["kind"] == kind]
+        for lab in sorted({s["config"] for s in mine}):
+            ss = sorted((s for s in mine if s["config"] == lab), key=lambda s: s["n_layers"])
+            ax.plot([s["n_layers"] for s in ss], [s["mean"] for s in ss], "o-",
+                    color=colours[lab], ms=4, lw=1, label=lab)
+        if all(s["mean"] > 0 for s in mine):
+            ax.set_yscale("log")
+        ax.set_title(f"objective {kind}")
+        ax.set_xlabel("layers in the instance")
+        ax.set_ylabel("objective (mean over seeds)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path

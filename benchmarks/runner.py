@@ -111,10 +111,13 @@ def _hard_limit(seconds: float | None):
 
 # --- the parent side -------------------------------------------------------------------
 def code_version() -> str:
-    """The package version plus the short git commit (``+dirty`` with local changes);
-    just the version outside a git checkout."""
+    """The package version plus the short git commit (``.dirty`` with local changes);
+    just the version outside a git checkout. ``OFFLOADLAB_CODE_VERSION`` overrides it
+    (to pin a campaign to one version)."""
     from offloadlab import __version__
 
+    if os.environ.get("OFFLOADLAB_CODE_VERSION"):
+        return os.environ["OFFLOADLAB_CODE_VERSION"]
     root = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],

@@ -191,13 +191,22 @@ def parse_suite(raw: dict, source: str = "<suite>", base_dir: Path | None = None
     try:
         spec = SuiteSpec.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"] if x not in ("str", "SolverEntry"))
+        # the deepest error is the telling one (a solver entry is a string or an object)
+        err = max(exc.errors(), key=lambda e: len(e["loc"]))
         reason = err["msg"] if err["type"] != "extra_forbidden" else "unknown key"
-        raise SuiteError(source, loc, reason) from None
+        raise SuiteError(source, _json_path(err["loc"]), reason) from None
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     paths = _resolve_instances(spec, source, base)
     return Suite(spec, source, paths, _resolve_solvers(spec, source))
+
+
+def _json_path(loc) -> str:
+    out = ""
+    for part in loc:
+        if part in ("str", "SolverEntry"):
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def _resolve_instances(spec: SuiteSpec, source: str, base: Path) -> list[Path]:
@@ -326,3 +335,18 @@ def _instance_header(path: Path, source: str) -> tuple[str, str, str]:
     except InstanceError as exc:
         raise SuiteError(source, "instances", str(exc)) from None
     return inst.name, inst.objective.kind, file_sha(path)
+
+
+def with_time_limit(suite: Suite, time_limit_s: float) -> Suite:
+    """``suite`` with every budget's ``time_limit_s`` (suite and solver entries) replaced."""
+
+    def fix(budgets):
+        if budgets is None:
+            return None
+        return [b.model_copy(update={"time_limit_s": time_limit_s}) for b in budgets]
+
+    spec = suite.spec
+    spec = spec.model_copy(update={"budgets": fix(spec.suite_budgets()), "time_limit_s": None,
+                                   "budget_evals": None})
+    solvers = [(e.model_copy(update={"budgets": fix(e.budgets)}), n) for e, n in suite.solvers]
+    return Suite(spec, suite.source, suite.instance_paths, solvers)

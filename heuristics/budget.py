@@ -64,6 +64,10 @@ class Evaluator:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def charge(self, n: int) -> None:
+        """Count ``n`` evaluations made outside (e.g. by a greedy seeding)."""
+        self.used += int(n)
+
     def __call__(self, assign: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
         """Objectives of the rows of ``assign`` the budget allows (fewer rows when short).
 

@@ -18,7 +18,8 @@ from offloadlab.registry import make_solution
 
 from .budget import Evaluator
 from .operators import (Encoding, key_mutation, keys_to_priority, priority_to_keys,
-                        random_genes, segment_crossover, server_mutation, tournament)
+                        random_genes, segment_crossover, segment_genes, server_mutation,
+                        tournament)
 
 
 @dataclass
@@ -37,14 +38,24 @@ def priorities(problem: Problem, keys: np.ndarray | None) -> np.ndarray:
     return keys_to_priority(problem, keys)
 
 
-def initial_population(problem: Problem, enc: Encoding, n: int, rng: np.random.Generator,
-                       search_order: bool, seeds: np.ndarray | None = None):
-    """Random genes (first rows replaced by ``seeds`` genes) and keys.
+INITS = ("greedy", "segments", "random")
 
+
+def initial_population(problem: Problem, enc: Encoding, n: int, rng: np.random.Generator,
+                       search_order: bool, seeds: np.ndarray | None = None,
+                       init: str = "segments"):
+    """Initial genes (first rows replaced by ``seeds`` genes) and order keys.
+
+    ``init`` = ``random``: every gene uniform over its allowed servers; ``segments``: half
+    of the rows as contiguous per-task segments (:func:`segment_genes`), half uniform.
     The first individual's keys decode to the default priority, so the fixed-order plan
     space is always represented.
     """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
     genes = random_genes(enc, n, rng)
+    if init != "random":
+        genes[: n // 2] = segment_genes(problem, enc, n // 2, rng)
     if seeds is not None and len(seeds):
         k = min(n, len(seeds))
         genes[:k] = seeds[:k]
@@ -100,12 +111,29 @@ def ga_generations(problem: Problem, enc: Encoding, evaluator: Evaluator,
 
 def start_population(problem: Problem, enc: Encoding, evaluator: Evaluator,
                      rng: np.random.Generator, n: int, search_order: bool,
-                     seeds: np.ndarray | None = None) -> Population:
-    """A scored random population (rows beyond the budget score ``inf``)."""
-    genes, keys = initial_population(problem, enc, n, rng, search_order, seeds)
+                     seeds: np.ndarray | None = None, init: str = "segments") -> Population:
+    """A scored initial population (rows beyond the budget score ``inf``)."""
+    genes, keys = initial_population(problem, enc, n, rng, search_order, seeds, init)
     values = evaluate(problem, enc, evaluator, genes, keys)
     values = np.concatenate([values, np.full(n - len(values), np.inf)])
     return Population(genes, keys, values)
+
+
+def greedy_seed(problem: Problem, enc: Encoding, evaluator: Evaluator, init: str,
+                seed_plans=None) -> np.ndarray | None:
+    """Genes of the plans that start the search: ``seed_plans``, plus the greedy plan
+    when ``init`` is ``greedy`` and the budget can pay for it (its simulator calls are
+    charged to the budget)."""
+    rows = [] if seed_plans is None else list(np.atleast_2d(np.asarray(seed_plans)))
+    left = evaluator.left()
+    cost = int(problem.allowed.sum())
+    if init == "greedy" and (left is None or left > 2 * cost):
+        from .baselines import greedy_assign
+        assign, used = greedy_assign(problem)
+        evaluator.charge(used)
+        if assign is not None:
+            rows.append(assign)
+    return enc.encode(np.array(rows)) if rows else None
 
 
 def default_budget(budget_evals, pop_size, generations):
@@ -117,8 +145,8 @@ def default_budget(budget_evals, pop_size, generations):
 
 
 def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_size=100,
-       generations=600, crossover_p=0.9, mutation_p=0.3, search_order=False,
-       two_step=False):
+       generations=600, crossover_p=0.9, mutation_p=0.3, search_order=True,
+       init="greedy", two_step=False, seed_plans=None):
     """Genetic algorithm (EosDNN's GA baseline), seeded and budgeted.
 
     Parameters
@@ -134,21 +162,29 @@ def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_si
     crossover_p, mutation_p : float
         Probability that a child takes a mate's segment / a one-position mutation.
     search_order : bool
-        Also evolve the priority order (random keys); default False as in EosDNN.
+        Also evolve the priority order (random keys); default True as PSO-GA's default.
+    init : {"greedy", "segments", "random"}
+        Initial population (see :func:`initial_population`; ``greedy`` = ``segments``
+        plus the greedy plan).
     two_step : bool
         Two-step migration (:mod:`.two_step`) for models with inception/residual blocks.
+    seed_plans : array_like, shape (K, L), optional
+        Assignments placed in the initial population.
     """
     started = time.perf_counter()
     seed = 0 if seed is None else int(seed)
     budget = default_budget(budget_evals, pop_size, generations)
     params = dict(pop_size=pop_size, generations=generations, crossover_p=crossover_p,
-                  mutation_p=mutation_p, search_order=search_order, two_step=two_step,
-                  budget_evals=budget, time_limit_s=time_limit_s)
+                  mutation_p=mutation_p, search_order=search_order, init=init,
+                  two_step=two_step, budget_evals=budget, time_limit_s=time_limit_s)
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)
 
     def search(enc: Encoding, seeds=None):
-        pop = start_population(problem, enc, evaluator, rng, pop_size, search_order, seeds)
+        if seeds is None:
+            seeds = greedy_seed(problem, enc, evaluator, init, seed_plans)
+        pop = start_population(problem, enc, evaluator, rng, pop_size, search_order, seeds,
+                               init)
         return ga_generations(problem, enc, evaluator, rng, pop, None, crossover_p,
                               mutation_p)
 

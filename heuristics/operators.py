@@ -109,6 +109,39 @@ def random_genes(enc: Encoding, n: int, rng: np.random.Generator) -> np.ndarray:
     return servers[np.arange(enc.n_genes)[None, :], picks]
 
 
+def segment_genes(problem: Problem, enc: Encoding, n: int, rng: np.random.Generator,
+                  max_cuts: int = 3) -> np.ndarray:
+    """(n, G) genes where each task runs in a few contiguous segments of its layers.
+
+    Each task's layers (topological order) are cut at up to ``max_cuts`` random points;
+    each segment draws one server allowed for all of its genes (else each gene draws its
+    own). Random plans that switch servers at every layer pay a transfer per layer; these
+    look like the plans worth searching around.
+    """
+    servers, counts = enc.table
+    genes = random_genes(enc, n, rng)
+    segment_of_layer = np.zeros((n, problem.n_layers), dtype=np.int64)
+    for layers in problem.task_layers:
+        cuts = rng.integers(0, len(layers), size=(n, max_cuts))
+        pos = np.arange(len(layers))[None, :, None]
+        segment_of_layer[:, layers] = (pos > cuts[:, None, :]).sum(axis=2)
+    segment_of_layer += (max_cuts + 1) * problem.layer_task[None, :]
+    # one server per (plan, segment): the server of the segment's first gene
+    tied = np.flatnonzero(enc.gene_of_layer >= 0)
+    gene_ids = enc.gene_of_layer[tied]
+    first_gene = np.full((n, (max_cuts + 1) * problem.n_tasks), -1, dtype=np.int64)
+    rows = np.repeat(np.arange(n), len(tied))
+    segs = segment_of_layer[:, tied].ravel()
+    first_gene[rows[::-1], segs[::-1]] = np.tile(gene_ids, n)[::-1]
+    lead = first_gene[np.arange(n)[:, None], segment_of_layer[:, tied]]
+    candidate = genes[np.arange(n)[:, None], lead]
+    ok = enc.allowed[gene_ids[None, :], candidate]
+    out = genes.copy()
+    out[np.arange(n)[:, None], gene_ids[None, :]] = np.where(ok, candidate,
+                                                             genes[:, gene_ids])
+    return out
+
+
 def segment_crossover(pop: np.ndarray, donors: np.ndarray, apply: np.ndarray,
                       rng: np.random.Generator) -> np.ndarray:
     """EosDNN Fig. 4(a): copy the donor's segment ``[ind1, ind2]`` into each row.

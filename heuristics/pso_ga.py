@@ -34,7 +34,7 @@ from offloadlab.registry import make_solution
 
 from .budget import Evaluator
 from . import ga as ga_module
-from .ga import Population, evaluate, start_population
+from .ga import Population, evaluate, greedy_seed, start_population
 from .operators import (Encoding, adaptive_inertia, key_mutation, linear, segment_crossover,
                         server_mutation)
 
@@ -96,8 +96,8 @@ def paper_budget(particles: int, iterations: int, ga_gens: int) -> int:
 
 def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
            particles=100, iterations=600, ga_generations=10, w_max=0.8, w_min=0.2,
-           eps1=(0.9, 0.2), eps2=(0.4, 0.9), search_order=False, two_step=False,
-           seed_plans=None, name="pso-ga"):
+           eps1=(0.9, 0.2), eps2=(0.4, 0.9), search_order=True, init="greedy",
+           two_step=False, seed_plans=None, encoding=None, name="pso-ga"):
     """PSO-GA of EosDNN, seeded and budgeted.
 
     Parameters
@@ -119,11 +119,19 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
     eps1, eps2 : (float, float)
         Start and end of the linear schedules of the crossover probabilities.
     search_order : bool
-        Search the priority order too (default False: the paper keeps it fixed).
+        Search the priority order too (default True, see the module docstring).
+    init : {"greedy", "segments", "random"}
+        The GA's initial population: ``random`` (uniform servers), ``segments`` (half of
+        it contiguous per-task segments), ``greedy`` (``segments`` plus the greedy plan).
     two_step : bool
         Two-step migration (:mod:`.two_step`) for models with inception/residual blocks.
     seed_plans : array_like, shape (K, L), optional
-        Assignments placed in the initial GA population (e.g. the greedy plan).
+        Assignments placed in the initial GA population.
+    encoding : Encoding, optional
+        Genes other than one per layer (prePSO's merged layers); ignored with
+        ``two_step``.
+    name : str
+        Solver name recorded in the Solution.
     """
     started = time.perf_counter()
     seed = 0 if seed is None else int(seed)
@@ -132,15 +140,16 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
               else int(budget_evals))
     params = dict(particles=particles, iterations=iterations, ga_generations=ga_generations,
                   w_max=w_max, w_min=w_min, eps1=eps1, eps2=eps2, search_order=search_order,
-                  two_step=two_step, budget_evals=budget, time_limit_s=time_limit_s,
-                  seeded=seed_plans is not None)
+                  init=init, two_step=two_step, budget_evals=budget,
+                  time_limit_s=time_limit_s, seed_plans=seed_plans is not None)
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)
 
     def search(enc: Encoding, seeds=None):
-        if seeds is None and seed_plans is not None:
-            seeds = enc.encode(np.asarray(seed_plans))
-        swarm = start_population(problem, enc, evaluator, rng, particles, search_order, seeds)
+        if seeds is None:
+            seeds = greedy_seed(problem, enc, evaluator, init, seed_plans)
+        swarm = start_population(problem, enc, evaluator, rng, particles, search_order, seeds,
+                                 init)
         swarm = ga_module.ga_generations(problem, enc, evaluator, rng, swarm, ga_generations)
         return swarm_search(problem, enc, evaluator, rng, swarm, w_max, w_min, eps1, eps2)
 
@@ -148,7 +157,7 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
         from .two_step import two_step_search
         two_step_search(problem, evaluator, search)
     else:
-        search(Encoding.identity(problem))
+        search(encoding if encoding is not None else Encoding.identity(problem))
     return make_solution(problem, name, evaluator.best_assign, evaluator.best_priority,
                          started=started, status=evaluator.status(), params=params,
                          seed=seed, evaluations=evaluator.used, history=evaluator.history)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from offloadlab.instance import InstanceError, load_instance
+from offloadlab.instance import SCHEMA_PATH, InstanceError, json_schema_text, load_instance
 
 
 def register(main: click.Group) -> None:
@@ -118,6 +118,8 @@ def build(out_dir):
     folder.mkdir(parents=True, exist_ok=True)
     for name in track(list(BUILDERS), description="building", transient=True):
         (folder / f"{name}.json").write_text(build_one(name).to_json())
+    if out_dir is None:
+        SCHEMA_PATH.write_text(json_schema_text())
     click.echo(f"wrote {len(BUILDERS)} instances to {folder}")
 
 
@@ -131,12 +133,13 @@ def import_workbook_cmd(workbook, out_dir, as_json):
     from offloadlab.cli import UserError, emit
 
     try:
-        from .workbook import import_workbook, write_models
+        from .models import write_models
+        from .workbook import import_workbook
     except ModuleNotFoundError as exc:
         raise UserError(f"needs {exc.name!r}: pip install 'offloadlab[workbook]'") from None
     models, issues = import_workbook(workbook)
     folder = Path(out_dir) if out_dir else Path(__file__).parent / "models"
-    write_models(folder)
+    write_models(folder, workbook)
     out = {"models": {k: len(v["layers"]) for k, v in models.items()},
            "issues": [{"sheet": i.sheet, "row": i.row, "layer": i.layer, "kind": i.kind,
                        "message": i.message, "repair": i.repair} for i in issues],

@@ -22,6 +22,8 @@ ARCHITECTURE_MODELS = ("resnet34", "vgg16", "nin", "resnet32")
 MODEL_NAMES = WORKBOOK_MODELS + ARCHITECTURE_MODELS
 #: Environment variable naming the workbook when no path is given.
 WORKBOOK_ENV = "OFFLOADLAB_WORKBOOK"
+#: The public layer-profile workbook, shipped with the package.
+DEFAULT_WORKBOOK = Path(__file__).resolve().parent / "data" / "dnn-layer-profiles.xlsx"
 SIGNIFICANT_DIGITS = 12
 
 
@@ -42,10 +44,10 @@ def model_json(entry: dict) -> str:
 
 
 def _workbook_path(workbook_path: str | Path | None) -> Path:
-    path = workbook_path or os.environ.get(WORKBOOK_ENV)
-    if not path:
-        raise FileNotFoundError(f"give the layer-profile workbook's path or set {WORKBOOK_ENV}")
-    return Path(path)
+    path = Path(workbook_path or os.environ.get(WORKBOOK_ENV) or DEFAULT_WORKBOOK)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no layer-profile workbook there")
+    return path
 
 
 def build_models(workbook_path: str | Path | None = None) -> dict[str, dict]:

@@ -7,29 +7,11 @@ each marked "Chosen:" with the reason.
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
-
 import numpy as np
 
 from offloadlab.instance import Instance, parse_instance
 
-MODELS_DIR = Path(__file__).parent / "models"
-
-
-@lru_cache(maxsize=None)
-def _model_json(name: str) -> str:
-    path = MODELS_DIR / f"{name}.json"
-    if not path.exists():
-        known = sorted(p.stem for p in MODELS_DIR.glob("*.json"))
-        raise FileNotFoundError(f"{path}: no such model profile; known: {known}")
-    return path.read_text()
-
-
-def load_model(name: str) -> dict:
-    """A model profile of the library (``{"input_mb", "layers"}``), as a fresh dict."""
-    return json.loads(_model_json(name))
+from .models import load_model
 
 
 def truncate(model: dict, n_layers: int) -> dict:

@@ -19,7 +19,7 @@ README):
   of a stage (where the feature map shrinks) and Fig. 6 cannot be reproduced.
 * Workload: 30 tasks per second in total, spread evenly over the x nodes (each node an
   M/M/1 queue with arrival rate 30/x per second); the period of the energy budget is 1 s.
-* Latency limit T_max = 0.25 s per task (edge part: queueing + execution, edge-to-cloud
+* Latency limit T_max = 0.3 s per task (edge part: queueing + execution, edge-to-cloud
   transfer, uplink; C2 of eq. 22 does not count the cloud's processing).
 * Energy: static power e = 4 W (gateway), 3 W (hub), 2 W (board); computational energy
   coefficient omega = 0.004 J per (G-op x G-ops/s) (eq. 19: E^c = omega * Zt_j * F); budget
@@ -59,7 +59,7 @@ class TmoaSetting:
     uplink_samples_mb_per_s: tuple[float, ...] | None = None  # KDE option (eqs. 16-17)
     arrival_per_s: float = 30.0        # total task arrival rate over all nodes
     period_s: float = 1.0              # period of the energy budget
-    t_max_s: float = 0.25              # T_max of C2
+    t_max_s: float = 0.3               # T_max of C2
     lambda0: float = 0.8               # memory margin of eq. 10
 
     @property

@@ -372,9 +372,20 @@ def load_instance(path: str | Path) -> Instance:
     return parse_instance(data, str(path))
 
 
+SCHEMA_PATH = Path(__file__).parent / "schema" / "instance-1.json"
+
+
 def json_schema() -> dict:
-    """The JSON Schema of the instance format, generated from the models."""
+    """The JSON Schema of the instance format, generated from the models.
+
+    The package ships it as ``offloadlab/schema/instance-1.json`` (rewritten by
+    ``offloadlab instances build``).
+    """
     schema = Instance.model_json_schema(by_alias=True)
-    schema["$id"] = "https://offloadlab.invalid/schema/instance-1.json"
     schema["title"] = FORMAT
     return schema
+
+
+def json_schema_text() -> str:
+    """The schema as the shipped file holds it."""
+    return json.dumps(json_schema(), indent=1, sort_keys=True) + "\n"

@@ -34,6 +34,14 @@ class SolverInfo:
 
 SOLVERS: dict[str, SolverInfo] = {}
 
+# what each extra brings: checked before a solver is handed out, so a missing optional
+# dependency is named with its extra even when the solver imports it lazily
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {
+    "exact": ("pyomo", "highspy"), "moo": ("pymoo",), "learn": ("torch", "gymnasium"),
+    "plot": ("matplotlib",), "dask": ("dask", "distributed"), "workbook": ("openpyxl",),
+    "peers": ("pymoo",),
+}
+
 
 def register(name: str, target: str, summary: str, extra: str | None = None,
              kinds: tuple[str, ...] | None = None) -> None:
@@ -58,15 +66,14 @@ def get_solver(name: str) -> Callable[..., Solution]:
     if name not in SOLVERS:
         raise SolverError(f"unknown solver {name!r}; known: {', '.join(sorted(SOLVERS))}")
     info = SOLVERS[name]
+    for dep in EXTRA_MODULES.get(info.extra, ()):
+        try:
+            importlib.import_module(dep)
+        except ImportError:
+            raise SolverError(f"solver {name!r} needs the missing module {dep!r}: "
+                              f"pip install 'offloadlab[{info.extra}]'") from None
     module, func = info.target.split(":")
-    try:
-        return getattr(importlib.import_module(module), func)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] == "offloadlab":
-            raise
-        extra = f"pip install 'offloadlab[{info.extra}]'" if info.extra else "its dependency"
-        raise SolverError(f"solver {name!r} needs the missing module {exc.name!r}: "
-                          f"install {extra}") from None
+    return getattr(importlib.import_module(module), func)
 
 
 def available(name: str) -> bool:
@@ -122,3 +129,22 @@ register("edge-only", f"{_B}:edge_only", "earliest-finish layer by layer over ed
 register("cloud-only", f"{_B}:cloud_only", "earliest-finish layer by layer over cloud servers")
 register("random", f"{_B}:random_search", "best of random feasible plans (budget_evals)")
 register("greedy", f"{_B}:greedy", "layer by layer, the server with the earliest finish")
+# makespan family (ATSA paper §2.3)
+register("atsa", "offloadlab.heuristics.aco:atsa",
+         "ATSA: ant colony with the memory heuristic (alpha 1, beta 5, rho 0.5, Q 5)",
+         kinds=("makespan",))
+register("aco", "offloadlab.heuristics.aco:aco", "basic ant colony (eta = 1/et)",
+         kinds=("makespan",))
+register("pso", "offloadlab.heuristics.pso_makespan:pso",
+         "particle swarm over task-to-node vectors with memory repair", kinds=("makespan",))
+register("fcfs", "offloadlab.heuristics.fcfs:fcfs",
+         "first come, first served onto the first free node with memory", kinds=("makespan",))
+register("makespan-milp", "offloadlab.formulations.makespan:solve",
+         "exact R|r_j,mem|Cmax MILP (HiGHS), optimal or best bound", extra="exact",
+         kinds=("makespan",))
+_H = "offloadlab.heuristics"
+register("pso-ga", f"{_H}.pso_ga:pso_ga", "EosDNN PSO-GA (100 particles x 600 iterations, seeded)")
+register("ga", f"{_H}.ga:ga", "genetic algorithm, same encoding and budget as PSO-GA")
+register("pre-pso", f"{_H}.pre_pso:pre_pso", "PSO-GA on the merged graph (EosDNN prePSO)")
+register("heft", f"{_H}.list_scheduling:heft", "HEFT list scheduling (upward rank, EFT)")
+register("peft", f"{_H}.list_scheduling:peft", "PEFT list scheduling (optimistic cost table)")

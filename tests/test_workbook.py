@@ -12,17 +12,17 @@ openpyxl = pytest.importorskip("openpyxl")
 
 from offloadlab.instances import architectures  # noqa: E402
 from offloadlab.instances.models import (  # noqa: E402
-    MODEL_NAMES, MODELS_DIR, WORKBOOK_ENV, dag_defects, load_model, model_json, write_models)
+    DEFAULT_WORKBOOK, MODEL_NAMES, MODELS_DIR, WORKBOOK_ENV, dag_defects, load_model, model_json, write_models)
 from offloadlab.instances.workbook import (  # noqa: E402
     INPUT_MB, import_workbook, parse_ghz, separator_fix)
 
-SHARED_WORKBOOK = Path("/work/shared/data/dnn-layer-profiles.xlsx")
+
 TABLE_V = [0.133300781, 0, 0, 2.344726563, 0, 0, 3.376464844, 5.063964844, 3.375976563, 0,
            144.015625, 64.015625, 15.6288147]
 
 
 def _workbook_path() -> Path | None:
-    path = Path(os.environ.get(WORKBOOK_ENV, SHARED_WORKBOOK))
+    path = Path(os.environ.get(WORKBOOK_ENV, DEFAULT_WORKBOOK))
     return path if path.is_file() else None
 
 

@@ -1,0 +1,188 @@
+"""The exact makespan model of the ATSA family (R|r_j, mem|C_max; MODELS.md §5).
+
+Family ``makespan`` (``instances/presets.py::atsa``): every task is a one-layer model
+without a device, each node runs one task at a time (``pools`` = 1), the tasks placed on
+a node hold ``param_mb + out_mb`` of its ``memory_mb``, and the objective is the latest
+finish minus the earliest release.
+
+Why the model is exact for the simulator: with the default priority the simulator runs the
+tasks of each node in release order, which is optimal for one machine (1|r_j|C_max), and
+that node's last finish is ``max over release values r of (r + sum of p_is over its tasks
+released at or after r)``. So the model needs no sequencing variables:
+
+* ``x[i, s]`` binary, task i on node s (allowed pairs only); ``C`` the latest finish;
+* ``one_node[i]``: sum_s x[i, s] = 1;
+* ``memory[s]``: sum_i need_i x[i, s] <= memory_mb_s;
+* ``finish[r, s]``: C >= r + sum_{i: r_i >= r} p_is x[i, s] for every release value r;
+* minimise C; makespan = C - min release.
+
+:func:`makespan_jobs` is the array view the family's heuristics share (ATSA, ACO, PSO,
+FCFS); it refuses instances outside the family with the server or task that breaks it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from offloadlab.problem import Problem
+from offloadlab.registry import make_solution
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """Independent single-layer tasks on exclusive nodes.
+
+    Attributes
+    ----------
+    et_s : numpy.ndarray
+        (T, S) execution time of task i on server s (inf where not allowed), the ET
+        matrix of eq. 1.
+    allowed : numpy.ndarray
+        (T, S) bool.
+    need_mb : numpy.ndarray
+        (T,) memory a task holds on its node.
+    cap_mb : numpy.ndarray
+        (S,) memory of each node (inf = unlimited).
+    release_s : numpy.ndarray
+        (T,).
+    order : numpy.ndarray
+        Tasks by (release, index): the arrival order.
+    """
+
+    et_s: np.ndarray
+    allowed: np.ndarray
+    need_mb: np.ndarray
+    cap_mb: np.ndarray
+    release_s: np.ndarray
+    order: np.ndarray
+
+    @property
+    def n_tasks(self) -> int:
+        return self.et_s.shape[0]
+
+    @property
+    def n_servers(self) -> int:
+        return self.et_s.shape[1]
+
+
+def makespan_jobs(problem: Problem) -> Jobs:
+    """The family's data; ``ValueError`` naming the culprit when the instance is not of
+    the makespan family (one layer per task, pools = 1 on every usable server)."""
+    inst = problem.instance
+    if inst.objective.kind != "makespan":
+        raise ValueError(f"{inst.name}: objective kind is {inst.objective.kind!r}, "
+                         "these solvers need 'makespan'")
+    counts = np.bincount(problem.layer_task, minlength=problem.n_tasks)
+    if (counts != 1).any():
+        t = int(np.flatnonzero(counts != 1)[0])
+        raise ValueError(f"{inst.name}: tasks[{t}] ({inst.tasks[t].name}) has {counts[t]} "
+                         "layers; the makespan family needs one-layer tasks")
+    usable = problem.allowed.any(axis=0)
+    multi = np.flatnonzero(usable & (problem.pools != 1))
+    if len(multi):
+        s = int(multi[0])
+        raise ValueError(f"{inst.name}: servers[{s}] ({problem.server_names[s]}) has pools="
+                         f"{problem.pools[s]}; the makespan family needs pools = 1")
+    et = np.where(problem.allowed, problem.exec_s, np.inf)
+    release = problem.release_s.copy()
+    return Jobs(et_s=et, allowed=problem.allowed.copy(),
+                need_mb=problem.param_mb + problem.out_mb, cap_mb=problem.memory_mb.copy(),
+                release_s=release,
+                order=np.lexsort((np.arange(problem.n_tasks), release)).astype(np.int64))
+
+
+def build_makespan(jobs: Jobs):
+    """The R|r_j, mem|C_max MILP as a Pyomo ``ConcreteModel`` (no solve, no I/O)."""
+    import pyomo.environ as pe
+
+    m = pe.ConcreteModel(name="makespan")
+    pairs = [(i, s) for i in range(jobs.n_tasks) for s in range(jobs.n_servers)
+             if jobs.allowed[i, s]]
+    m.P = pe.Set(initialize=pairs, dimen=2)
+    m.T = pe.RangeSet(0, jobs.n_tasks - 1)
+    m.S = pe.RangeSet(0, jobs.n_servers - 1)
+    releases = sorted(set(jobs.release_s.tolist()))
+    m.R = pe.Set(initialize=range(len(releases)))
+    m.x = pe.Var(m.P, domain=pe.Binary)
+    m.C = pe.Var(domain=pe.NonNegativeReals)
+    m.makespan = pe.Objective(expr=m.C, sense=pe.minimize)
+    on = {s: [i for (i, t) in pairs if t == s] for s in range(jobs.n_servers)}
+
+    def one_node_rule(m, i):
+        return sum(m.x[i, s] for s in range(jobs.n_servers) if jobs.allowed[i, s]) == 1
+
+    m.one_node = pe.Constraint(m.T, rule=one_node_rule)
+
+    def memory_rule(m, s):
+        if not math.isfinite(jobs.cap_mb[s]) or not on[s]:
+            return pe.Constraint.Skip
+        return sum(float(jobs.need_mb[i]) * m.x[i, s] for i in on[s]) <= float(jobs.cap_mb[s])
+
+    m.memory = pe.Constraint(m.S, rule=memory_rule)
+
+    def finish_rule(m, k, s):
+        r = releases[k]
+        late = [i for i in on[s] if jobs.release_s[i] >= r]
+        if not late:
+            return pe.Constraint.Skip
+        return m.C >= r + sum(float(jobs.et_s[i, s]) * m.x[i, s] for i in late)
+
+    m.finish = pe.Constraint(m.R, m.S, rule=finish_rule)
+    return m
+
+
+def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
+          mip_rel_gap: float = 1e-9) -> "Solution":  # noqa: F821
+    """Solve the makespan MILP with HiGHS (default time limit 60 s).
+
+    Returns a Solution with the simulator's makespan of the incumbent, the MILP's best
+    bound (``bound_source="milp"``) and status ``optimal`` or ``time_limit``.
+    ``budget_evals`` is ignored (the MILP evaluates one plan); ``seed`` seeds HiGHS.
+    """
+    import pyomo.environ as pe
+
+    started = time.perf_counter()
+    jobs = makespan_jobs(problem)
+    limit = 60.0 if time_limit_s is None else float(time_limit_s)
+    params = {"time_limit_s": limit, "mip_rel_gap": mip_rel_gap}
+    m = build_makespan(jobs)
+    solver = pe.SolverFactory("appsi_highs")
+    solver.config.time_limit = limit
+    solver.highs_options = {"mip_rel_gap": mip_rel_gap, "random_seed": int(seed or 0),
+                            "threads": 1}
+    res = solver.solve(m, load_solutions=False)
+    term = str(res.solver.termination_condition)
+    r_min = float(jobs.release_s.min())
+    lower = res.problem.lower_bound
+    bound = float(lower) - r_min if lower is not None and math.isfinite(lower) else None
+    has_incumbent = res.problem.upper_bound is not None and math.isfinite(res.problem.upper_bound)
+    if term == "infeasible" or not has_incumbent:
+        status = "infeasible" if term == "infeasible" else "time_limit"
+        return make_solution(problem, "makespan-milp", None, started=started, status=status,
+                             bound=bound, bound_source="milp", params=params, seed=seed,
+                             message=f"HiGHS: {term}")
+    m.solutions.load_from(res)
+    assign = np.full(problem.n_layers, -1, dtype=np.int64)
+    for (i, s) in m.P:
+        if m.x[i, s].value > 0.5:
+            assign[problem.task_layers[i][0]] = s
+    model_value = float(pe.value(m.C)) - r_min
+    status = "optimal" if term == "optimal" else "time_limit"
+    sol = make_solution(problem, "makespan-milp", assign, started=started, status=status,
+                        bound=bound, bound_source="milp", params=params, seed=seed,
+                        message=f"HiGHS: {term}")
+    _check_agreement(sol.objective, model_value, status)
+    return sol
+
+
+def _check_agreement(simulated: float, model_value: float, status: str) -> None:
+    """The MILP's C must equal the simulator's makespan at an optimum (never below it)."""
+    tol = 1e-6 * max(1.0, abs(model_value))
+    if simulated > model_value + tol or (status == "optimal"
+                                         and abs(simulated - model_value) > tol):
+        raise AssertionError(f"makespan MILP value {model_value} disagrees with the "
+                             f"simulator's {simulated}")

@@ -1,0 +1,116 @@
+"""Two-step migration for models with inception or residual blocks (EosDNN §V-A).
+
+Step 1 (initial migration): the condensed chain. The *chain layers* are those on every
+path from the model's input to its output; the other layers form blocks (an inception
+module or a residual branch, between two consecutive chain layers). Each block is one
+gene (all its layers on one server), each chain layer its own gene.
+
+Step 2 (secondary migration): the chain layers are fixed to their step-1 servers (so the
+block's input and output servers are fixed) and each branch of each block (a connected
+group of the block's inner layers) becomes one gene, started from the step-1 plan.
+Resolved: the evaluation (and time) budget is split ``split`` / ``1 - split`` between
+the steps (default half each); a model without blocks has no step 2 and gets it all.
+The simulator scores the whole plan in both steps (the paper's branch-maximum delay is
+what the list scheduler computes for parallel branches).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from offloadlab.problem import Problem
+
+from .budget import Evaluator
+from .operators import Encoding
+from .pre_pso import task_graph
+
+SINK = -1
+
+
+def chain_and_blocks(graph: nx.DiGraph) -> tuple[np.ndarray, np.ndarray]:
+    """Per node: is it a chain layer, and its block id (-1 for chain layers).
+
+    Chain layers are the post-dominators of the source (with one virtual sink after all
+    sinks); an inner layer's block is its nearest chain dominator.
+    """
+    rev = graph.reverse(copy=True)
+    rev.add_node(SINK)
+    rev.add_edges_from((SINK, v) for v in graph.nodes if graph.out_degree(v) == 0)
+    source = min(v for v in graph.nodes if graph.in_degree(v) == 0)
+    post = nx.immediate_dominators(rev, SINK)
+    chain = set()
+    v = source
+    while v != SINK:
+        chain.add(v)
+        v = post[v]
+    dom = nx.immediate_dominators(graph, source)
+    n = graph.number_of_nodes()
+    is_chain = np.array([v in chain for v in range(n)])
+    block = np.full(n, -1, dtype=np.int64)
+    for v in range(n):
+        if not is_chain[v]:
+            u = dom[v]
+            while not is_chain[u]:
+                u = dom[u]
+            block[v] = u
+    return is_chain, block
+
+
+def branches(graph: nx.DiGraph, is_chain: np.ndarray) -> np.ndarray:
+    """Branch id per inner layer (connected groups of inner layers), -1 for chain."""
+    inner = graph.subgraph([v for v in graph.nodes if not is_chain[v]]).to_undirected()
+    out = np.full(graph.number_of_nodes(), -1, dtype=np.int64)
+    for k, comp in enumerate(sorted(nx.connected_components(inner), key=min)):
+        out[sorted(comp)] = k
+    return out
+
+
+def _dense(keys: np.ndarray) -> np.ndarray:
+    _, inv = np.unique(keys, return_inverse=True)
+    return inv
+
+
+def step_encodings(problem: Problem):
+    """(step-1 gene map, step-2 gene map with -1 on chain layers), or None without blocks."""
+    step1 = np.empty(problem.n_layers, dtype=np.int64)
+    step2 = np.full(problem.n_layers, -1, dtype=np.int64)
+    cache: dict[str, tuple] = {}
+    any_block = False
+    for t, layers in enumerate(problem.task_layers):
+        model = problem.instance.tasks[t].model
+        if model not in cache:
+            graph = task_graph(problem, layers)
+            is_chain, block = chain_and_blocks(graph)
+            cache[model] = (is_chain, block, branches(graph, is_chain))
+        is_chain, block, branch = cache[model]
+        any_block |= bool((~is_chain).any())
+        # step 1: a chain layer is its own gene; a block's layers share one
+        step1[layers] = t * 2 * len(layers) + np.where(is_chain, np.arange(len(layers)),
+                                                       len(layers) + block)
+        step2[layers] = np.where(is_chain, -1, t * len(layers) + branch)
+    if not any_block:
+        return None
+    step2[step2 >= 0] = _dense(step2[step2 >= 0])
+    return _dense(step1), step2
+
+
+def two_step_search(problem: Problem, evaluator: Evaluator, search, split: float = 0.5):
+    """Run ``search(encoding, seeds)`` for step 1 then step 2 under one evaluator."""
+    maps = step_encodings(problem)
+    if maps is None:
+        return search(Encoding.identity(problem))
+    step1, step2 = maps
+    limit, time_limit = evaluator.limit, evaluator.time_limit_s
+    if limit is not None:
+        evaluator.limit = evaluator.used + int(split * (limit - evaluator.used))
+    if time_limit is not None:
+        evaluator.time_limit_s = evaluator.elapsed() + split * (time_limit - evaluator.elapsed())
+    search(Encoding.from_groups(problem, step1))
+    evaluator.limit, evaluator.time_limit_s = limit, time_limit
+    evaluator.timed_out = False
+    best = evaluator.best_assign
+    if best is None or evaluator.done():
+        return None
+    enc2 = Encoding.from_groups(problem, step2, best)
+    return search(enc2, enc2.encode(best[None, :]))

@@ -1,0 +1,193 @@
+"""The benchmark runner: suites, the results store, resume, errors, Dask, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from offloadlab.benchmarks.runner import run_job, run_suite
+from offloadlab.benchmarks.store import Store
+from offloadlab.benchmarks.suite import (SuiteError, builtin_suites, expand, load_suite,
+                                         parse_suite)
+from offloadlab.instances import library
+
+VERSION = "test-version"
+
+
+@pytest.fixture(autouse=True)
+def _pinned_version(monkeypatch):
+    monkeypatch.setenv("OFFLOADLAB_CODE_VERSION", VERSION)
+
+
+@pytest.fixture
+def inst_dir(tmp_path):
+    """Two tiny instances written from the library builders."""
+    out = tmp_path / "inst"
+    out.mkdir()
+    for name in ("latency-alexnet-tiny-s0", "makespan-jobs-tiny-s0"):
+        (out / f"{name}.json").write_text(library.build(name).to_json())
+    return out
+
+
+def write_suite(tmp_path: Path, **fields) -> Path:
+    raw = {"format": "offloadlab.suite/1", "name": "t", "instances": ["inst/*.json"],
+           "solvers": ["greedy"], "seeds": [0]}
+    raw.update(fields)
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def sleepy(problem, *, seed=None, time_limit_s=None, budget_evals=None):
+    """A solver that ignores its time limit (imported by workers as a suite target)."""
+    time.sleep(30)
+
+
+# --- suites -----------------------------------------------------------------------------
+@pytest.mark.parametrize("fields, where, words", [
+    ({"solverz": ["greedy"]}, "solverz", "unknown key"),
+    ({"solvers": ["greedy", "no-such-solver"]}, "solvers[1]", "unknown solver"),
+    ({"solvers": [{"name": "greedy", "parms": {}}]}, "solvers[0].parms", "unknown key"),
+    ({"instances": ["inst/*.json", "nothing-*.json"]}, "instances[1]", "matches no"),
+    ({"instances": ["no-such-library-name-*"]}, "instances[0]", "matches no library"),
+    ({"time_limit_s": 5, "budgets": [{"time_limit_s": 1}]}, "", "either"),
+])
+def test_suite_errors_name_the_field(tmp_path, inst_dir, fields, where, words):
+    path = write_suite(tmp_path, **fields)
+    with pytest.raises(SuiteError) as err:
+        load_suite(path)
+    assert str(path) in str(err.value)
+    assert where in err.value.path and words in str(err.value)
+
+
+def test_suite_expands_product_and_skips_kinds(tmp_path, inst_dir):
+    from offloadlab.registry import SOLVERS
+
+    suite = parse_suite({
+        "name": "x", "instances": ["inst/*.json"], "seeds": [0, 1],
+        "budgets": [{"budget_evals": 50}, {"budget_evals": 100}],
+        "solvers": ["greedy", {"name": "rand*", "seeds": [7], "params": {"batch": 10}}]},
+        base_dir=tmp_path)
+    jobs, skipped = expand(suite, "v")
+    # greedy: 2 instances x 2 seeds x 2 budgets; random: 2 instances x 1 seed x 2 budgets
+    assert len(jobs) == 8 + 4 and not skipped
+    assert len({j.key for j in jobs}) == len(jobs)
+    assert {j.label for j in jobs} == {"greedy", "random[batch=10]"}
+    SOLVERS["_latency_only"] = SOLVERS["greedy"].__class__(
+        "_latency_only", SOLVERS["greedy"].target, None, "test", ("latency",))
+    try:
+        suite = parse_suite({"name": "x", "instances": ["inst/*.json"],
+                             "solvers": ["_latency_only"]}, base_dir=tmp_path)
+        jobs, skipped = expand(suite, "v")
+    finally:
+        del SOLVERS["_latency_only"]
+    assert [j.instance for j in jobs] == ["latency-alexnet-tiny-s0"]
+    assert skipped[0].solver == "_latency_only" and skipped[0].instances == 1
+
+
+def test_builtin_suites_load():
+    assert "quick" in builtin_suites()
+    for name in builtin_suites():
+        suite = load_suite(name)
+        assert suite.instance_paths and suite.solvers
+
+
+# --- running ------------------------------------------------------------------------------
+def test_erroring_job_is_stored_while_the_others_finish(tmp_path, inst_dir):
+    path = write_suite(tmp_path, solvers=[
+        "greedy", {"name": "random", "params": {"bogus_knob": 1}},
+        {"name": "random", "label": "random-ok", "params": {"batch": 20}}],
+        budget_evals=200)
+    db = tmp_path / "r.sqlite"
+    summary = run_suite(path, db, workers=2, progress=False)
+    assert (summary.jobs, summary.ran, summary.errors) == (6, 6, 2)
+    with Store(db) as store:
+        rows = store.rows()
+    assert len(rows) == 6
+    bad = [r for r in rows if r["status"] == "error"]
+    assert {r["label"] for r in bad} == {"random[bogus_knob=1]"}
+    assert all("bogus_knob" in r["error"] for r in bad)
+    good = [r for r in rows if r["status"] != "error"]
+    assert all(r["objective"] is not None and r["error"] is None for r in good)
+    assert all(r["evaluations"] == 201 for r in good if r["label"] == "random-ok")
+    # a rerun reuses everything; --retry-errors runs only the errors again
+    again = run_suite(path, db, workers=1, progress=False)
+    assert (again.reused, again.ran) == (6, 0)
+    retried = run_suite(path, db, workers=1, progress=False, retry_errors=True)
+    assert (retried.reused, retried.ran, retried.errors) == (4, 2, 2)
+    with Store(db) as store:
+        assert store.count() == 6
+
+
+def test_hard_limit_stops_a_solver_that_overruns(tmp_path, inst_dir):
+    job = {"instance_path": str(inst_dir / "latency-alexnet-tiny-s0.json"),
+           "solver": "sleepy", "target": f"{__name__}:sleepy", "params": {}, "seed": 0,
+           "time_limit_s": 0.1, "budget_evals": None, "kill_after_s": 0.5}
+    started = time.perf_counter()
+    out = run_job(job)
+    assert time.perf_counter() - started < 10
+    assert out["status"] == "error" and out["error"].startswith("JobTimeout")
+
+
+def test_resume_after_the_runner_is_killed(tmp_path, inst_dir):
+    """Kill the runner mid-run; the rerun adds exactly the missing rows."""
+    n_seeds = 8
+    path = write_suite(tmp_path, instances=["inst/latency-*.json"], seeds=list(range(n_seeds)),
+                       solvers=["random"], time_limit_s=0.4, budget_evals=10**9)
+    db = tmp_path / "r.sqlite"
+    cmd = [sys.executable, "-m", "offloadlab.cli", "bench", "run", str(path), "--db",
+           str(db), "--workers", "1", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        first = _wait_for_rows(db, 2, proc, timeout_s=60)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with Store(db) as store:
+        before = {r["key"]: r["finished_at"] for r in store.rows()}
+    assert first <= len(before) < n_seeds
+    summary = run_suite(path, db, workers=2, progress=False)
+    assert summary.reused == len(before) and summary.ran == n_seeds - len(before)
+    with Store(db) as store:
+        rows = store.rows()
+    assert len(rows) == n_seeds == len({r["key"] for r in rows})
+    assert sorted(r["seed"] for r in rows) == list(range(n_seeds))
+    assert all(before[r["key"]] == r["finished_at"] for r in rows if r["key"] in before)
+    assert all(r["status"] == "time_limit" for r in rows)
+
+
+def _wait_for_rows(db: Path, n: int, proc, timeout_s: float) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the runner ended before it could be killed"
+        if db.exists():
+            with Store(db) as store:
+                count = store.count()
+            if count >= n:
+                return count
+        time.sleep(0.05)
+    raise AssertionError(f"no {n} rows within {timeout_s} s")
+
+
+def test_dask_local_cluster_gives_the_local_results(tmp_path, inst_dir):
+    pytest.importorskip("dask.distributed")
+    path = write_suite(tmp_path, solvers=["greedy", "random"], seeds=[0, 1],
+                       budget_evals=300)
+    local = run_suite(path, tmp_path / "a.sqlite", workers=2, progress=False)
+    on_dask = run_suite(path, tmp_path / "b.sqlite", workers=2, dask="local",
+                        progress=False)
+    assert on_dask.ran == local.ran == 6 and on_dask.errors == 0
+    with Store(tmp_path / "a.sqlite") as a, Store(tmp_path / "b.sqlite") as b:
+        ra = {r["key"]: r for r in a.rows()}
+        rb = {r["key"]: r for r in b.rows()}
+    assert ra.keys() == rb.keys()
+    for key, row in ra.items():
+        assert (row["objective"], row["plan"]) == (rb[key]["objective"], rb[key]["plan"])
