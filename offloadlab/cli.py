@@ -22,6 +22,7 @@ from .registry import SOLVERS, SolverError, get_solver
 COMMAND_MODULES = [
     "offloadlab.instances.commands",
     "offloadlab.benchmarks.commands",
+    "offloadlab.formulations.tmoa_commands",
     "offloadlab.heuristics.upload_commands",
 ]
 

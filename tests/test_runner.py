@@ -184,7 +184,7 @@ def test_dask_local_cluster_gives_the_local_results(tmp_path, inst_dir):
     local = run_suite(path, tmp_path / "a.sqlite", workers=2, progress=False)
     on_dask = run_suite(path, tmp_path / "b.sqlite", workers=2, dask="local",
                         progress=False)
-    assert on_dask.ran == local.ran == 6 and on_dask.errors == 0
+    assert on_dask.ran == local.ran == 8 and on_dask.errors == 0
     with Store(tmp_path / "a.sqlite") as a, Store(tmp_path / "b.sqlite") as b:
         ra = {r["key"]: r for r in a.rows()}
         rb = {r["key"]: r for r in b.rows()}
