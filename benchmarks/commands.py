@@ -180,10 +180,10 @@ def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors
         suite = load_suite(ref)
         if time_limit_s is not None:
             suite = with_time_limit(suite, time_limit_s)
+        summary = run_suite(suite, db, workers=workers, dask=dask,
+                            retry_errors=retry_errors, progress=not as_json)
     except SuiteError as exc:
         raise UserError(str(exc)) from None
-    summary = run_suite(suite, db, workers=workers, dask=dask, retry_errors=retry_errors,
-                        progress=not as_json)
     with Store(db) as store:
         rows = with_gaps(store.rows(keys=summary.keys), store.references())
     out = {"suite": summary.suite, "db": summary.db, "jobs": summary.jobs,

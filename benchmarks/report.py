@@ -42,11 +42,15 @@ def load_rows(db: str | Path, suite: str | None = None) -> list[dict]:
     for r in rows:
         ident = (r["instance"], r["instance_sha"], r["solver"], r["label"],
                  str(r["params"]), r["seed"], r["time_limit_s"], r["budget_evals"])
-        if ident not in latest or (r["finished_at"] or 0) > (latest[ident]["finished_at"] or 0):
+        if ident not in latest or _when(r) > _when(latest[ident]):
             latest[ident] = r
     rows = with_gaps(sorted(latest.values(), key=_order), refs)
     _set_configs(rows)
     return rows
+
+
+def _when(r):
+    return (r["finished_at"] or 0.0, r["row_id"])
 
 
 def _order(r):

@@ -21,7 +21,6 @@ import subprocess
 import threading
 import time
 import traceback
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,15 +60,13 @@ def _solve(job: dict) -> dict:
     from offloadlab.solution import Solution
 
     problem = Problem.from_instance(load_instance(job["instance_path"]))
-    sizes = {"kind": problem.instance.objective.kind, "n_tasks": problem.n_tasks,
-             "n_layers": problem.n_layers, "n_servers": problem.n_servers}
     fn = _solver_function(job)
     sol = fn(problem, seed=job["seed"], time_limit_s=job["time_limit_s"],
              budget_evals=job["budget_evals"], **job["params"])
     if not isinstance(sol, Solution):
         raise TypeError(f"solver {job['solver']!r} returned {type(sol).__name__}, "
                         "not a Solution")
-    return dict(sizes, status=sol.status, objective=sol.objective, bound=sol.bound,
+    return dict(status=sol.status, objective=sol.objective, bound=sol.bound,
                 bound_source=sol.bound_source, wall_s=sol.wall_s,
                 evaluations=sol.evaluations, history=[list(h) for h in sol.history],
                 plan=None if sol.assign is None else sol.assign.tolist(),
@@ -196,31 +193,40 @@ def run_suite(suite: Suite | str | Path, db: str | Path = DEFAULT_DB, *, workers
 
 
 def _run_local(jobs: list[Job], record, workers: int) -> None:
-    """A spawn-context process pool; a pool broken by a dying worker is rebuilt, and a
-    job caught in two broken pools is stored as an error."""
+    """A spawn-context process pool. When a worker process dies the pool breaks and every
+    job in it is suspect: the suspects run again one per pool, so a job that kills its
+    worker is stored as an error and the others finish."""
+    suspects = _run_pool(jobs, record, workers)
+    for job in suspects:
+        if _run_pool([job], record, 1):
+            record(job, {"status": "error", "error": "WorkerDied: the worker process "
+                                                     "running this job died"})
+
+
+def _run_pool(jobs: list[Job], record, workers: int) -> list[Job]:
+    """Run ``jobs`` on a fresh pool; returns those lost to a broken pool."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = multiprocessing.get_context("spawn")
-    pending, attempts = list(jobs), Counter()
-    while pending:
-        retry = []
-        with ProcessPoolExecutor(max_workers=min(workers, len(pending)),
-                                 mp_context=ctx) as pool:
-            futures = {pool.submit(run_job, j.as_dict()): j for j in pending}
-            for fut in as_completed(futures):
-                job = futures[fut]
-                try:
-                    record(job, fut.result())
-                except BrokenProcessPool:
-                    attempts[job.key] += 1
-                    if attempts[job.key] >= 2:
-                        record(job, {"status": "error",
-                                     "error": "WorkerDied: the worker process died"})
-                    else:
-                        retry.append(job)
-        pending = retry
+    lost = []
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                               mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(run_job, j.as_dict()): j for j in jobs}
+        for fut in as_completed(futures):
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                lost.append(futures[fut])
+                continue
+            record(futures[fut], result)
+    except BaseException:
+        # Ctrl-C or a store failure: drop the queued jobs instead of running them all
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return lost
 
 
 def _run_dask(jobs: list[Job], record, address: str, workers: int) -> None:

@@ -102,7 +102,7 @@ class Store:
 
     def rows(self, keys=None, suite: str | None = None) -> list[dict]:
         """Rows as dicts (JSON columns decoded), optionally only ``keys`` or a suite."""
-        sql, args = "SELECT * FROM runs", []
+        sql, args = "SELECT rowid AS row_id, * FROM runs", []
         if suite is not None:
             sql, args = sql + " WHERE suite = ?", [suite]
         cur = self.db.execute(sql + " ORDER BY instance, solver, seed", args)

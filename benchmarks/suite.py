@@ -25,7 +25,8 @@ Resolved choices:
   the shared library (``instances/library``); any other entry is a file glob, relative to
   the suite file's folder. Every entry must match at least one file.
 * A solver entry is a registered name or a glob over registered names (``"*"`` = every
-  registered solver); an entry matching nothing is an error. ``target``
+  registered solver); an entry matching nothing is an error unless it says
+  ``"optional": true`` (then it is reported as skipped). ``target``
   (``"module:function"``) benchmarks a solver that is not registered, under ``name``.
 * ``seeds`` and ``budgets`` of a solver entry replace the suite's. ``time_limit_s`` and
   ``budget_evals`` at suite level are shorthand for a single budget.
@@ -77,6 +78,8 @@ class SolverEntry(_Strict):
     params: dict = Field(default_factory=dict)
     seeds: list[int] | None = Field(None, min_length=1)
     budgets: list[Budget] | None = Field(None, min_length=1)
+    optional: bool = Field(False, description="Skip, not fail, when nothing registered "
+                                              "matches the name.")
 
 
 class SuiteSpec(_Strict):
@@ -129,6 +132,10 @@ class Job:
     code_version: str
     suite: str
     key: str = field(default="")
+    kind: str = ""
+    n_tasks: int = 0
+    n_layers: int = 0
+    n_servers: int = 0
 
     def as_dict(self) -> dict:
         from dataclasses import asdict
@@ -144,6 +151,7 @@ class Suite:
     source: str
     instance_paths: list[Path]
     solvers: list[tuple[SolverEntry, str]]  # (entry, resolved registered/target name)
+    missing: list[str] = field(default_factory=list)  # optional entries not registered
 
     @property
     def name(self) -> str:
@@ -197,7 +205,8 @@ def parse_suite(raw: dict, source: str = "<suite>", base_dir: Path | None = None
         raise SuiteError(source, _json_path(err["loc"]), reason) from None
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     paths = _resolve_instances(spec, source, base)
-    return Suite(spec, source, paths, _resolve_solvers(spec, source))
+    solvers, missing = _resolve_solvers(spec, source)
+    return Suite(spec, source, paths, solvers, missing)
 
 
 def _json_path(loc) -> str:
@@ -227,21 +236,23 @@ def _resolve_instances(spec: SuiteSpec, source: str, base: Path) -> list[Path]:
     return out
 
 
-def _resolve_solvers(spec: SuiteSpec, source: str) -> list[tuple[SolverEntry, str]]:
+def _resolve_solvers(spec: SuiteSpec, source: str):
     from offloadlab.registry import SOLVERS
 
-    out = []
+    out, missing = [], []
     for i, item in enumerate(spec.solvers):
         entry = SolverEntry(name=item) if isinstance(item, str) else item
         if entry.target:
             out.append((entry, entry.name))
             continue
         names = [n for n in SOLVERS if fnmatch.fnmatchcase(n, entry.name)]
-        if not names:
+        if not names and entry.optional:
+            missing.append(entry.name)
+        elif not names:
             raise SuiteError(source, f"solvers[{i}]", f"unknown solver {entry.name!r}; "
                              f"registered: {', '.join(sorted(SOLVERS))}")
         out.extend((entry, n) for n in names)
-    return out
+    return out, missing
 
 
 def canonical(obj) -> str:
@@ -280,7 +291,8 @@ def expand(suite: Suite, code_version: str) -> tuple[list[Job], list[Skipped]]:
 
     headers = [(p, _instance_header(p, suite.source)) for p in suite.instance_paths]
     jobs: list[Job] = []
-    skipped: dict[str, Skipped] = {}
+    skipped = {name: Skipped(name, "not registered in this installation (optional)")
+               for name in suite.missing}
     seen: set[str] = set()
     for entry, name in suite.solvers:
         if not entry.target:
@@ -290,20 +302,22 @@ def expand(suite: Suite, code_version: str) -> tuple[list[Job], list[Skipped]]:
                 skipped[name] = Skipped(name, str(exc))
                 continue
         kinds = SOLVERS[name].kinds if not entry.target else None
-        for path, (inst_name, kind, sha) in headers:
-            if kinds is not None and kind not in kinds:
-                old = skipped.get(name, Skipped(name, f"objective kinds {', '.join(kinds)}"))
+        for path, head in headers:
+            if kinds is not None and head["kind"] not in kinds:
+                reason = f"supports only the objective kinds {', '.join(kinds)}"
+                old = skipped.get(name, Skipped(name, reason))
                 skipped[name] = Skipped(name, old.reason, old.instances + 1)
                 continue
-            for job in _entry_jobs(suite, entry, name, path, inst_name, sha, code_version):
+            for job in _entry_jobs(suite, entry, name, path, head, code_version):
                 if job.key not in seen:
                     seen.add(job.key)
                     jobs.append(job)
     return jobs, list(skipped.values())
 
 
-def _entry_jobs(suite, entry, name, path, inst_name, sha, code_version):
+def _entry_jobs(suite, entry, name, path, head, code_version):
     spec = suite.spec
+    inst_name, sha = head["name"], head["sha"]
     for budget in entry.budgets or spec.suite_budgets():
         for seed in entry.seeds or spec.seeds:
             key_params = dict(entry.params, time_limit_s=budget.time_limit_s,
@@ -316,7 +330,8 @@ def _entry_jobs(suite, entry, name, path, inst_name, sha, code_version):
                       entry.label or solver_label(name, entry.params), dict(entry.params),
                       seed, budget.time_limit_s, budget.budget_evals, kill, code_version,
                       spec.name, job_key(inst_name, sha, name, key_params, seed,
-                                         code_version))
+                                         code_version),
+                      head["kind"], head["n_tasks"], head["n_layers"], head["n_servers"])
 
 
 def solver_label(name: str, params: dict) -> str:
@@ -326,15 +341,18 @@ def solver_label(name: str, params: dict) -> str:
     return name + "[" + ",".join(f"{k}={canonical(v)}" for k, v in sorted(params.items())) + "]"
 
 
-def _instance_header(path: Path, source: str) -> tuple[str, str, str]:
-    """(name, objective kind, content hash) of an instance file, validated."""
+def _instance_header(path: Path, source: str) -> dict:
+    """Name, objective kind, sizes and content hash of an instance file, validated."""
     from offloadlab.instance import InstanceError, load_instance
 
     try:
         inst = load_instance(path)
     except InstanceError as exc:
         raise SuiteError(source, "instances", str(exc)) from None
-    return inst.name, inst.objective.kind, file_sha(path)
+    n_layers = sum(len(inst.models[t.model].layers) for t in inst.tasks)
+    return {"name": inst.name, "kind": inst.objective.kind, "sha": file_sha(path),
+            "n_tasks": len(inst.tasks), "n_layers": n_layers,
+            "n_servers": len(inst.servers)}
 
 
 def with_time_limit(suite: Suite, time_limit_s: float) -> Suite:
@@ -349,4 +367,4 @@ def with_time_limit(suite: Suite, time_limit_s: float) -> Suite:
     spec = spec.model_copy(update={"budgets": fix(spec.suite_budgets()), "time_limit_s": None,
                                    "budget_evals": None})
     solvers = [(e.model_copy(update={"budgets": fix(e.budgets)}), n) for e, n in suite.solvers]
-    return Suite(spec, suite.source, suite.instance_paths, solvers)
+    return Suite(spec, suite.source, suite.instance_paths, solvers, suite.missing)

@@ -102,6 +102,22 @@ def _reachability(problem: Problem) -> list[set]:
     return desc
 
 
+def _width(layers: list[int], desc: list[set]) -> int:
+    """Largest antichain among ``layers`` (Dilworth: n minus a maximum matching in the
+    comparability bipartite graph)."""
+    import networkx as nx
+
+    if len(layers) <= 1:
+        return len(layers)
+    g = nx.Graph()
+    left = [("a", i) for i in layers]
+    g.add_nodes_from(left)
+    g.add_nodes_from(("b", j) for j in layers)
+    g.add_edges_from((("a", i), ("b", j)) for i in layers for j in layers if j in desc[i])
+    matching = nx.bipartite.hopcroft_karp_matching(g, top_nodes=left)
+    return len(layers) - len(matching) // 2
+
+
 def list_horizon(problem: Problem) -> float:
     """An upper bound on every finish time of any list schedule of any plan."""
     exec_max = np.where(problem.allowed, problem.exec_s, 0).max(axis=1)
@@ -188,8 +204,8 @@ def _contention(data: MilpData, keep: np.ndarray) -> None:
         users = {}
         for g in cands:
             users.setdefault(int(problem.layer_task[g]), []).append(int(g))
-        # a chain task runs one layer at a time; a DAG task at most its candidate count
-        busy = sum(1 if chain else len(v) for v in users.values())
+        # a task runs at most a largest antichain of its layers at once (1 for a chain)
+        busy = sum(1 if chain else _width(v, desc) for v in users.values())
         slots = int(min(problem.pools[s], busy))
         if busy <= problem.pools[s]:
             continue
@@ -204,6 +220,15 @@ def _contention(data: MilpData, keep: np.ndarray) -> None:
             data.units[(s, q)] = [int(g) for r, g in enumerate(cands) if r >= q]
         pair_set.update(meet)
     data.order_pairs = sorted(pair_set)
+
+
+def disjunctive_rows(data: MilpData) -> int:
+    """How many pool-order constraint pairs the model would have."""
+    total = 0
+    for cands in data.units.values():
+        here = set(cands)
+        total += sum(1 for i, j in data.order_pairs if i in here and j in here)
+    return total
 
 
 # --- the model -----------------------------------------------------------------------
@@ -597,7 +622,8 @@ def incumbent(problem: Problem) -> tuple[np.ndarray | None, np.ndarray | None, f
 
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
           mip_rel_gap: float = 1e-6, threads: int = 1, warm_start: bool = True,
-          write_model_path: str | None = None, log: bool = False):
+          write_model_path: str | None = None, log: bool = False,
+          max_rows: int = 150_000):
     """Solve the placement-and-scheduling MILP with HiGHS.
 
     Parameters
@@ -615,6 +641,9 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         Hand the best of greedy and the contention-free plan to HiGHS.
     write_model_path : str, optional
         Also write the model there (``.lp`` or ``.mps``).
+    max_rows : int
+        Above this many pool-order rows the model is not built (paper-size instances):
+        the result is the incumbent with the contention-free bound.
 
     Returns
     -------
@@ -632,14 +661,24 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     started = time.perf_counter()
     params = {"mip_rel_gap": mip_rel_gap, "threads": threads, "warm_start": warm_start,
               "time_limit_s": time_limit_s}
-    pb = path_bound(problem) if problem.instance.objective.kind != "ddpqn" or is_chain(
-        problem) else None
-    if pb is not None and not np.isfinite(pb.bound):
+    if problem.instance.objective.kind == "ddpqn" and not is_chain(problem):
+        raise MilpError("ddpqn MILP needs chain models: a layer with several predecessors "
+                        "has a schedule-dependent critical predecessor")
+    pb = path_bound(problem)
+    if not np.isfinite(pb.bound):
         return make_solution(problem, "milp", None, started=started, status="infeasible",
                              params=params, message=pb.reason)
     assign0, prio0, upper = incumbent(problem) if warm_start else (None, None, None)
     try:
-        m = build_placement_milp(problem, upper_bound=upper)
+        data = prepare(problem, upper)
+        rows = disjunctive_rows(data)
+        if rows > max_rows:
+            return make_solution(
+                problem, "milp", assign0, prio0, started=started, status="feasible",
+                bound=pb.bound, bound_source="contention-free DP", params=params, seed=seed,
+                message=f"MILP not solved: {rows} disjunctive rows > max_rows={max_rows}; "
+                        "incumbent from greedy/DP")
+        m = build_placement_milp(problem, data=data)
     except MilpError as exc:
         if "latency budget" in str(exc):
             return make_solution(problem, "milp", None, started=started,

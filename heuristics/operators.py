@@ -113,7 +113,7 @@ def segment_genes(problem: Problem, enc: Encoding, n: int, rng: np.random.Genera
                   max_cuts: int = 3) -> np.ndarray:
     """(n, G) genes where each task runs in a few contiguous segments of its layers.
 
-    Each task's layers (topological order) are cut at up to ``max_cuts`` random points;
+    Each task's layers (topological order) are cut at 0 to ``max_cuts`` random points;
     each segment draws one server allowed for all of its genes (else each gene draws its
     own). Random plans that switch servers at every layer pay a transfer per layer; these
     look like the plans worth searching around.
@@ -123,6 +123,8 @@ def segment_genes(problem: Problem, enc: Encoding, n: int, rng: np.random.Genera
     segment_of_layer = np.zeros((n, problem.n_layers), dtype=np.int64)
     for layers in problem.task_layers:
         cuts = rng.integers(0, len(layers), size=(n, max_cuts))
+        n_cuts = rng.integers(0, max_cuts + 1, size=(n, 1))  # 0 cuts: the task on one server
+        cuts = np.where(np.arange(max_cuts)[None, :] < n_cuts, cuts, len(layers))
         pos = np.arange(len(layers))[None, :, None]
         segment_of_layer[:, layers] = (pos > cuts[:, None, :]).sum(axis=2)
     segment_of_layer += (max_cuts + 1) * problem.layer_task[None, :]

@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "offloadlab.benchmarks.commands",
     "offloadlab.formulations.tmoa_commands",
     "offloadlab.heuristics.upload_commands",
+    "offloadlab.formulations.commands",
+    "offloadlab.heuristics.commands",
 ]
 
 

@@ -148,3 +148,14 @@ register("ga", f"{_H}.ga:ga", "genetic algorithm, same encoding and budget as PS
 register("pre-pso", f"{_H}.pre_pso:pre_pso", "PSO-GA on the merged graph (EosDNN prePSO)")
 register("heft", f"{_H}.list_scheduling:heft", "HEFT list scheduling (upward rank, EFT)")
 register("peft", f"{_H}.list_scheduling:peft", "PEFT list scheduling (optimistic cost table)")
+register("pymoo-ga", f"{_H}.peers:pymoo_ga", "pymoo GA around the simulator (peer)", extra="moo")
+register("pymoo-pso", f"{_H}.peers:pymoo_pso", "pymoo PSO around the simulator (peer)",
+         extra="moo")
+_F = "offloadlab.formulations"
+register("milp", f"{_F}.milp:solve", "placement-and-scheduling MILP (HiGHS): optimum or "
+         "best bound", extra="exact", kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"))
+register("dp", f"{_F}.dp:solve", "contention-free shortest paths: exact when no pool binds, "
+         "else a bound", kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"))
+register("exact", f"{_F}.exact:solve", "cheapest proof: DP when it is exact, else the MILP "
+         "(makespan: its own MILP)", extra="exact",
+         kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"))

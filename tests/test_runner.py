@@ -15,7 +15,7 @@ import pytest
 from offloadlab.benchmarks.runner import run_job, run_suite
 from offloadlab.benchmarks.store import Store
 from offloadlab.benchmarks.suite import (SuiteError, builtin_suites, expand, load_suite,
-                                         parse_suite)
+                                         parse_suite, with_time_limit)
 from offloadlab.instances import library
 
 VERSION = "test-version"
@@ -50,6 +50,11 @@ def sleepy(problem, *, seed=None, time_limit_s=None, budget_evals=None):
     time.sleep(30)
 
 
+def die(problem, **kwargs):
+    """A solver that kills its worker process."""
+    os._exit(3)
+
+
 # --- suites -----------------------------------------------------------------------------
 @pytest.mark.parametrize("fields, where, words", [
     ({"solverz": ["greedy"]}, "solverz", "unknown key"),
@@ -80,6 +85,9 @@ def test_suite_expands_product_and_skips_kinds(tmp_path, inst_dir):
     assert len(jobs) == 8 + 4 and not skipped
     assert len({j.key for j in jobs}) == len(jobs)
     assert {j.label for j in jobs} == {"greedy", "random[batch=10]"}
+    capped, _ = expand(with_time_limit(suite, 3.0), "v")
+    assert {(j.time_limit_s, j.budget_evals) for j in capped} == {(3.0, 50), (3.0, 100)}
+    assert {j.kill_after_s for j in capped} == {1.5 * 3.0 + 10.0}
     SOLVERS["_latency_only"] = SOLVERS["greedy"].__class__(
         "_latency_only", SOLVERS["greedy"].target, None, "test", ("latency",))
     try:
@@ -90,6 +98,10 @@ def test_suite_expands_product_and_skips_kinds(tmp_path, inst_dir):
         del SOLVERS["_latency_only"]
     assert [j.instance for j in jobs] == ["latency-alexnet-tiny-s0"]
     assert skipped[0].solver == "_latency_only" and skipped[0].instances == 1
+    suite = parse_suite({"name": "x", "instances": ["inst/*.json"], "solvers": [
+        "greedy", {"name": "no-such-learner*", "optional": True}]}, base_dir=tmp_path)
+    jobs, skipped = expand(suite, "v")
+    assert len(jobs) == 2 and [s.solver for s in skipped] == ["no-such-learner*"]
 
 
 def test_builtin_suites_load():
@@ -124,6 +136,18 @@ def test_erroring_job_is_stored_while_the_others_finish(tmp_path, inst_dir):
     assert (retried.reused, retried.ran, retried.errors) == (4, 2, 2)
     with Store(db) as store:
         assert store.count() == 6
+
+
+def test_a_job_that_kills_its_worker_is_stored_and_the_others_finish(tmp_path, inst_dir):
+    path = write_suite(tmp_path, instances=["inst/latency-*.json"], budget_evals=100,
+                       solvers=["greedy", {"name": "die", "target": f"{__name__}:die"},
+                                "random"])
+    summary = run_suite(path, tmp_path / "r.sqlite", workers=2, progress=False)
+    assert (summary.ran, summary.errors) == (3, 1)
+    with Store(tmp_path / "r.sqlite") as store:
+        status = {r["solver"]: (r["status"], r["error"]) for r in store.rows()}
+    assert status["die"][0] == "error" and "WorkerDied" in status["die"][1]
+    assert status["greedy"][0] == status["random"][0] == "feasible"
 
 
 def test_hard_limit_stops_a_solver_that_overruns(tmp_path, inst_dir):
@@ -177,17 +201,18 @@ def _wait_for_rows(db: Path, n: int, proc, timeout_s: float) -> int:
     raise AssertionError(f"no {n} rows within {timeout_s} s")
 
 
-def test_dask_local_cluster_gives_the_local_results(tmp_path, inst_dir):
+def test_dask_local_cluster_gives_the_in_process_results(tmp_path, inst_dir):
     pytest.importorskip("dask.distributed")
     path = write_suite(tmp_path, solvers=["greedy", "random"], seeds=[0, 1],
                        budget_evals=300)
-    local = run_suite(path, tmp_path / "a.sqlite", workers=2, progress=False)
+    jobs, _ = expand(load_suite(path), VERSION)
+    expected = {j.key: run_job(j.as_dict()) for j in jobs}
     on_dask = run_suite(path, tmp_path / "b.sqlite", workers=2, dask="local",
                         progress=False)
-    assert on_dask.ran == local.ran == 8 and on_dask.errors == 0
-    with Store(tmp_path / "a.sqlite") as a, Store(tmp_path / "b.sqlite") as b:
-        ra = {r["key"]: r for r in a.rows()}
-        rb = {r["key"]: r for r in b.rows()}
-    assert ra.keys() == rb.keys()
-    for key, row in ra.items():
-        assert (row["objective"], row["plan"]) == (rb[key]["objective"], rb[key]["plan"])
+    assert on_dask.ran == len(jobs) == 8 and on_dask.errors == 0
+    with Store(tmp_path / "b.sqlite") as b:
+        rows = {r["key"]: r for r in b.rows()}
+    assert rows.keys() == expected.keys()
+    for key, row in rows.items():
+        assert row["objective"] == expected[key]["objective"]
+        assert row["plan"] == expected[key]["plan"]

@@ -269,3 +269,14 @@ def test_upload_command_errors(files):
     assert r.exit_code == 2 and "zz" in r.output
     r = CliRunner().invoke(main, ["upload", str(path), "--planner", "greedy"])
     assert r.exit_code == 2
+
+
+def test_fig12_rows_put_every_planner_at_or_above_the_exact_optimum():
+    from offloadlab.benchmarks.eosdnn_fig12 import plan_rows
+
+    rows = plan_rows("alexnet", "edge")
+    assert {r["planner"] for r in rows} == {"non-uploading", "ionn", "efficiency", "lmu",
+                                            "exact"}
+    assert all(r["exact_status"] == "optimal" and r["gap_pct"] >= -1e-6 for r in rows)
+    assert next(r for r in rows if r["planner"] == "exact")["gap_pct"] == pytest.approx(0)
+    assert next(r for r in rows if r["planner"] == "non-uploading")["largest_fraction"] == 1.0
