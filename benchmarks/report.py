@@ -255,7 +255,7 @@ def _num(x) -> str:
 
 
 def _pct(x) -> str:
-    return "-" if x is None else f"{100 * x:.2f}"
+    return "-" if x is None else f"{100 * x + 0.0:.2f}".replace("-0.00", "0.00")
 
 
 def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> Path:

@@ -623,7 +623,7 @@ def incumbent(problem: Problem) -> tuple[np.ndarray | None, np.ndarray | None, f
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
           mip_rel_gap: float = 1e-6, threads: int = 1, warm_start: bool = True,
           write_model_path: str | None = None, log: bool = False,
-          max_rows: int = 150_000):
+          max_rows: int = 150_000, max_layers: int = 300):
     """Solve the placement-and-scheduling MILP with HiGHS.
 
     Parameters
@@ -641,9 +641,9 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         Hand the best of greedy and the contention-free plan to HiGHS.
     write_model_path : str, optional
         Also write the model there (``.lp`` or ``.mps``).
-    max_rows : int
-        Above this many pool-order rows the model is not built (paper-size instances):
-        the result is the incumbent with the contention-free bound.
+    max_rows, max_layers : int
+        Above this many pool-order rows or layers the model is not built (paper-size
+        instances): the result is the incumbent with the contention-free bound.
 
     Returns
     -------
@@ -670,14 +670,15 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
                              params=params, message=pb.reason)
     assign0, prio0, upper = incumbent(problem) if warm_start else (None, None, None)
     try:
-        data = prepare(problem, upper)
-        rows = disjunctive_rows(data)
+        # a cheap size guard first: pair enumeration itself is quadratic in the layers
+        data = prepare(problem, upper) if problem.n_layers <= max_layers else None
+        rows = disjunctive_rows(data) if data is not None else max_rows + 1
         if rows > max_rows:
             return make_solution(
                 problem, "milp", assign0, prio0, started=started, status="feasible",
                 bound=pb.bound, bound_source="contention-free DP", params=params, seed=seed,
-                message=f"MILP not solved: {rows} disjunctive rows > max_rows={max_rows}; "
-                        "incumbent from greedy/DP")
+                message=f"MILP not solved: over max_layers={max_layers} or "
+                        f"max_rows={max_rows} pool-order rows; incumbent from greedy/DP")
         m = build_placement_milp(problem, data=data)
     except MilpError as exc:
         if "latency budget" in str(exc):

@@ -42,7 +42,7 @@ REASONS = {
 @njit(cache=True, nogil=True)  # no fastmath: inf bandwidth on the diagonal is meaningful
 def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, release,
               layer_task, out_mb, input_mb, pred_ptr, pred_idx, is_sink, unlimited,
-              return_out, start, finish, ready, transfer, crit, task_end, status):
+              return_out, start, finish, exec_out, transfer, wait, crit, task_end, status):
     n_plans, n_layers = assign.shape
     slot_free = np.empty(slot_ptr[-1])
     shared_priority = priority.shape[0] == 1
@@ -94,7 +94,6 @@ def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, rele
                     break
                 if best > r:
                     r = best
-            ready[p, g] = r
             transfer[p, g] = tr
             crit[p, g] = crit_layer
             st = r
@@ -111,6 +110,8 @@ def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, rele
                     st = earliest
                 slot_free[slot] = st + dur
             start[p, g] = st
+            wait[p, g] = st - r
+            exec_out[p, g] = dur
             fin = st + dur
             f_row[g] = fin
             if is_sink[g]:
@@ -187,7 +188,7 @@ def simulate(problem: Problem, assign, priority=None) -> Evaluation:
     n_plans, n_layers = assign.shape
     obj = problem.instance.objective
     unlimited = obj.kind == "dmro"
-    start, finish, ready, transfer = (np.empty((n_plans, n_layers)) for _ in range(4))
+    start, finish, exec_s, transfer, wait = (np.empty((n_plans, n_layers)) for _ in range(5))
     crit = np.empty((n_plans, n_layers), dtype=np.int64)
     task_end = np.empty((n_plans, problem.n_tasks))
     status = np.empty(n_plans, dtype=np.int64)
@@ -197,7 +198,11 @@ def simulate(problem: Problem, assign, priority=None) -> Evaluation:
               problem.allowed, problem.task_device, problem.release_s, problem.layer_task,
               problem.out_mb, problem.input_mb, problem.pred_ptr, problem.pred_idx,
               problem.is_sink, unlimited, obj.return_output,
-              start, finish, ready, transfer, crit, task_end, status)
+              start, finish, exec_s, transfer, wait, crit, task_end, status)
+    stopped = status != FEASIBLE  # the kernel stopped early: unscheduled layers hold garbage
+    if stopped.any():
+        for arr in (exec_s, transfer, wait):
+            arr[stopped] = 0.0
     latency = task_end - problem.release_s[None, :]
     ok = status == FEASIBLE
     late = (latency > problem.deadline_s[None, :] * (1 + 1e-9) + 1e-12).any(axis=1)
@@ -206,13 +211,12 @@ def simulate(problem: Problem, assign, priority=None) -> Evaluation:
         over = (memory_use(problem, assign) > problem.memory_mb[None, :] * (1 + 1e-9)).any(1)
         status[(status == FEASIBLE) & over] = MEMORY
     ok = status == FEASIBLE
-    exec_s = problem.exec_s[np.arange(n_layers)[None, :], assign]
     from .objectives import score  # local: objectives import this module's constants
-    value, terms = score(problem, assign, exec_s, transfer, start - ready, crit, latency)
+    value, terms = score(problem, assign, exec_s, transfer, wait, crit, latency)
     value = np.where(ok, value, np.inf)
     return Evaluation(objective=value, feasible=ok, status=status, start_s=start,
                       finish_s=finish, exec_s=exec_s, transfer_s=transfer,
-                      wait_s=start - ready, latency_s=latency, crit_pred=crit, terms=terms)
+                      wait_s=wait, latency_s=latency, crit_pred=crit, terms=terms)
 
 
 def memory_use(problem: Problem, assign: np.ndarray, weights=None) -> np.ndarray:
