@@ -150,33 +150,41 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     limit = 60.0 if time_limit_s is None else float(time_limit_s)
     params = {"time_limit_s": limit, "mip_rel_gap": mip_rel_gap}
     m = build_makespan(jobs)
-    solver = pe.SolverFactory("appsi_highs")
-    solver.config.time_limit = limit
-    solver.highs_options = {"mip_rel_gap": mip_rel_gap, "random_seed": int(seed or 0),
-                            "threads": 1}
-    res = solver.solve(m, load_solutions=False)
-    term = str(res.solver.termination_condition)
+    res = highs_solve(m, limit, {"mip_rel_gap": mip_rel_gap, "random_seed": int(seed or 0),
+                                 "threads": 1})
+    term = res.termination_condition.name
     r_min = float(jobs.release_s.min())
-    lower = res.problem.lower_bound
+    lower = res.objective_bound
     bound = float(lower) - r_min if lower is not None and math.isfinite(lower) else None
-    has_incumbent = res.problem.upper_bound is not None and math.isfinite(res.problem.upper_bound)
-    if term == "infeasible" or not has_incumbent:
-        status = "infeasible" if term == "infeasible" else "time_limit"
+    if res.incumbent_objective is None:
+        status = "infeasible" if "infeasible" in term.lower() else "time_limit"
         return make_solution(problem, "makespan-milp", None, started=started, status=status,
                              bound=bound, bound_source="milp", params=params, seed=seed,
                              message=f"HiGHS: {term}")
-    m.solutions.load_from(res)
+    res.solution_loader.load_vars()
     assign = np.full(problem.n_layers, -1, dtype=np.int64)
     for (i, s) in m.P:
         if m.x[i, s].value > 0.5:
             assign[problem.task_layers[i][0]] = s
     model_value = float(pe.value(m.C)) - r_min
-    status = "optimal" if term == "optimal" else "time_limit"
+    status = "optimal" if term == "convergenceCriteriaSatisfied" else "time_limit"
     sol = make_solution(problem, "makespan-milp", assign, started=started, status=status,
                         bound=bound, bound_source="milp", params=params, seed=seed,
                         message=f"HiGHS: {term}")
     _check_agreement(sol.objective, model_value, status)
     return sol
+
+
+def highs_solve(m, time_limit_s: float | None, options: dict | None = None):
+    """Solve a Pyomo model with HiGHS through Pyomo's current solver interface (it
+    honours the time limit); never raises on a non-optimal end, loads nothing."""
+    from pyomo.contrib.solver.common.factory import SolverFactory
+
+    kwargs = {"load_solutions": False, "raise_exception_on_nonoptimal_result": False,
+              "solver_options": options or {}}
+    if time_limit_s is not None:
+        kwargs["time_limit"] = float(time_limit_s)
+    return SolverFactory("highs").solve(m, **kwargs)
 
 
 def _check_agreement(simulated: float, model_value: float, status: str) -> None:

@@ -157,7 +157,7 @@ def uplink_s(setting: TmoaSetting, input_mb: float) -> float:
     lam = sigma * (4.0 / (3.0 * len(v))) ** 0.2
     grid = np.linspace(v.min() / 2, v.max() + 4 * lam, 4001)
     dens = np.exp(-(((grid[:, None] - v[None, :]) / lam) ** 2)).sum(axis=1)
-    return input_mb * float(np.trapz(dens / grid, grid) / np.trapz(dens, grid))
+    return input_mb * float(np.trapezoid(dens / grid, grid) / np.trapezoid(dens, grid))
 
 
 def build_tmoa(setting: TmoaSetting | None = None,
@@ -297,8 +297,7 @@ def solve_milp(model: TmoaModel, time_limit_s: float | None = 60.0) -> SplitResu
     import pyomo.environ as pe
 
     m = build_pyomo(model)
-    _highs_solve(m, time_limit_s)
-    if m.x[0].value is None:
+    if _highs_solve(m, time_limit_s).incumbent_objective is None:
         return SplitResult("milp", None, math.inf, status="infeasible")
     value = pe.value(m.delay)
     # prefer the deepest split among the optimal ones
@@ -318,15 +317,11 @@ def solve_milp(model: TmoaModel, time_limit_s: float | None = 60.0) -> SplitResu
 
 def _highs_solve(m, time_limit_s):
     """Solve ``m`` with HiGHS; load the values only when a solution exists."""
-    import pyomo.environ as pe
+    from offloadlab.formulations.makespan import highs_solve
 
-    solver = pe.SolverFactory("appsi_highs")
-    if time_limit_s is not None:
-        solver.config.time_limit = float(time_limit_s)
-    res = solver.solve(m, load_solutions=False)
-    if str(res.solver.termination_condition) in ("optimal", "maxTimeLimit") \
-            and res.problem.upper_bound is not None and math.isfinite(res.problem.upper_bound):
-        m.solutions.load_from(res)
+    res = highs_solve(m, time_limit_s, {"mip_rel_gap": 0.0})
+    if res.incumbent_objective is not None:
+        res.solution_loader.load_vars()
     return res
 
 
@@ -383,8 +378,8 @@ def lagrangian(model: TmoaModel, mu: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(model.delay_s), val, np.inf)
 
 
-def solve_lagrangian(model: TmoaModel, iterations: int = 400, theta: float = 1.0,
-                     patience: int = 15, tol: float = 1e-9) -> DualResult:
+def solve_lagrangian(model: TmoaModel, iterations: int = 3000, theta: float = 1.0,
+                     patience: int = 50, tol: float = 1e-9) -> DualResult:
     """Maximise the dual of eq. 23 by projected subgradient with Polyak steps.
 
     Step = theta (UB - q(mu)) / ||c(j*)||^2 along the constraint values at the Lagrangian
