@@ -1,8 +1,8 @@
 """ATSA (the improved ant colony of the TMOA/ATSA paper §2.3) and basic ACO, for the
 makespan family.
 
-An ant assigns the tasks of the window one by one in arrival order; task i goes to node j
-with probability (eq. 2)
+An ant assigns the tasks of the window one by one; task i goes to node j with
+probability (eq. 2)
 
     P_ij = tau_ij^alpha eta_ij^beta / sum over nodes with room of tau^alpha eta^beta.
 
@@ -10,6 +10,9 @@ with probability (eq. 2)
   ``mu_j`` the node's memory usage after the task is placed (``mu_j += P_cur / P_vj``).
   Resolved: nodes without room for the task get probability 0 (memory limits are hard);
   a node without a memory limit has mu = 0.
+* Resolved: the whole window is known, so ants take its tasks in decreasing memory need
+  (the first-fit-decreasing order of bin packing), which keeps tight memory feasible; the
+  nodes then run their tasks in arrival order (the simulator's default priority).
 * Basic ACO uses the classic speed heuristic ``eta_ij = 1 / et_ij``.
 * Pheromone (eq. 3): initialised to the reciprocal of the node's average execution time,
   ``tau = (1 - rho) tau + sum over ants of Q / Z_y`` on each ant's (task, node) pairs.
@@ -47,7 +50,7 @@ def construct(jobs: Jobs, tau: np.ndarray, rng: np.random.Generator, n_ants: int
     out = np.empty((n_ants, n_tasks), dtype=np.int64)
     speed_eta = np.where(jobs.allowed, 1.0 / np.where(jobs.allowed, jobs.et_s, 1.0), 0.0)
     rows = np.arange(n_ants)
-    for i in jobs.order:
+    for i in np.argsort(-jobs.need_mb, kind="stable"):
         need = jobs.need_mb[i]
         fits = jobs.allowed[i][None, :] & (left >= need * (1 - 1e-12))
         if heuristic == "memory":

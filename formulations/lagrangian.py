@@ -1,0 +1,481 @@
+"""A contention-aware lower bound for the latency-type objectives (``latency``, ``deadline``).
+
+The time-indexed Lagrangian relaxation of the pool capacities. Time ``[0, H)`` is cut
+into buckets of ``delta_s``; every feasible schedule satisfies, for every server ``s``
+and bucket ``k``, the aggregated capacity constraint
+
+    busy time of s inside bucket k  <=  pools_s * delta_s .
+
+Relaxing these with multipliers ``lam[s, k] >= 0`` leaves one independent problem per
+task: choose a server and a start time per layer, respecting precedence and transfer
+lags, minimising latency plus the price ``integral of lam over the layer's run``. The
+dual function ``L(lam) = sum_t min_t(lam) - sum_{s,k} lam[s, k] pools_s delta_s`` is a
+lower bound on the optimum for any ``lam >= 0``; it is raised by a subgradient method.
+
+Each task's problem is solved by a dynamic programme over (layer, server, start bucket)
+that is itself a relaxation, so the bound stays valid with discretised time:
+
+* the state ``j`` of a layer means "starts in ``[j delta, (j+1) delta)``"; its price is
+  the minimum of the exact price over that interval (at the interval ends or where the
+  finish crosses a bucket boundary; the price is piecewise linear in the start);
+* precedence ``S_l >= S_p + d_p + lag`` is relaxed to ``j_l >= j_p + floor((d_p +
+  lag) / delta)``, and the latency to ``j delta + d + return - release``, both implied
+  by the true constraints (rounding only loses, at most ``delta`` per arc);
+* for a DAG, a layer takes the most expensive of its predecessors' partial values (the
+  costs of the other branches are dropped: they are nonnegative), so shared ancestors
+  are never counted twice;
+* the horizon: a plan better than the incumbent ``UB`` has every task latency at most
+  ``UB - sum of the other tasks' contention-free latencies``, so starts beyond that
+  horizon are never needed and the reported bound is ``min(UB, max_lam L(lam))``.
+
+Tasks with the same model, device, release and deadline have identical subproblems and
+are solved once. Every iterate's relaxed schedule (servers and start order) is also
+scored by the simulator as a candidate plan (a Lagrangian heuristic).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from offloadlab.problem import Problem
+from offloadlab.simulator import simulate
+
+from .dp import edge_lag, input_lag, path_bound, return_lag
+
+KINDS = ("latency", "deadline")
+BIG = np.int64(1) << 40
+
+
+@dataclass
+class LagrangianResult:
+    """Outcome of :func:`lagrangian_bound`.
+
+    Attributes
+    ----------
+    bound : float
+        Proven lower bound (seconds of summed latency): ``min(upper, best L(lam))``.
+    dual_values : list of float
+        ``L(lam)`` per iteration.
+    delta_s : float
+        Bucket length.
+    iterations : int
+    best_assign, best_priority : numpy.ndarray or None
+        Best plan found among the relaxed schedules (scored by the simulator).
+    best_objective : float
+        Its simulated objective (inf without one).
+    """
+
+    bound: float
+    dual_values: list = field(default_factory=list)
+    delta_s: float = 0.0
+    iterations: int = 0
+    best_assign: np.ndarray | None = None
+    best_priority: np.ndarray | None = None
+    best_objective: float = np.inf
+    evaluations: int = 0
+
+
+# --- the per-task dynamic programme (compiled) -----------------------------------------
+
+
+@njit(cache=True)
+def _price(cum, lam, s, start, dur, delta, n_t):
+    """Integral of lam[s] over [start, start + dur) (lam = 0 beyond the horizon)."""
+    return _cum_at(cum, lam, s, start + dur, delta, n_t) - _cum_at(cum, lam, s, start,
+                                                                    delta, n_t)
+
+
+@njit(cache=True)
+def _cum_at(cum, lam, s, x, delta, n_t):
+    k = int(np.floor(x / delta))
+    if k >= n_t:
+        return cum[s, n_t]
+    if k < 0:
+        return 0.0
+    return cum[s, k] + lam[s, k] * (x - k * delta)
+
+
+@njit(cache=True)
+def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, lam,
+             delta, n_t, sink_time, last_bucket, f, pmin, parg, cost, best_start):
+    """Fill f[l, b, j] (minimum partial value) for one task's layers in topological
+    order; pmin/parg hold prefix minima over j; cost/best_start the bucket prices.
+
+    Returns the task's value: max over sinks of min_{b,j} f + time term.
+    """
+    n, n_s = dur.shape
+    inf = np.inf
+    value = -inf
+    for l in range(n):
+        for b in range(n_s):
+            d = dur[l, b]
+            if not np.isfinite(d):
+                for j in range(n_t):
+                    f[l, b, j] = inf
+                    pmin[l, b, j] = inf
+                    parg[l, b, j] = -1
+                continue
+            # prices per start bucket
+            for j in range(n_t):
+                lo = j * delta
+                if not priced[b]:
+                    cost[l, b, j] = 0.0
+                    best_start[l, b, j] = lo
+                    continue
+                c0 = _price(cum, lam, b, lo, d, delta, n_t)
+                bs = lo
+                c1 = _price(cum, lam, b, lo + delta, d, delta, n_t)
+                if c1 < c0:
+                    c0, bs = c1, lo + delta
+                m = np.floor((lo + d) / delta) + 1.0
+                x = m * delta - d
+                if x > lo and x < lo + delta:
+                    c2 = _price(cum, lam, b, x, d, delta, n_t)
+                    if c2 < c0:
+                        c0, bs = c2, x
+                cost[l, b, j] = c0
+                best_start[l, b, j] = bs
+            # predecessors
+            p0, p1 = pred_ptr[l], pred_ptr[l + 1]
+            if p0 == p1:
+                first = src_bucket[l, b]
+                for j in range(n_t):
+                    f[l, b, j] = cost[l, b, j] if j >= first else inf
+            else:
+                for j in range(n_t):
+                    worst = -inf
+                    for k in range(p0, p1):
+                        p = pred_loc[k]
+                        arc = arc_of[k]
+                        best = inf
+                        for a in range(n_s):
+                            c = shift[arc, a, b]
+                            if c >= BIG:
+                                continue
+                            jj = j - c
+                            if jj < 0:
+                                continue
+                            v = pmin[p, a, jj]
+                            if v < best:
+                                best = v
+                        if best > worst:
+                            worst = best
+                    f[l, b, j] = cost[l, b, j] + worst
+            # prefix minima
+            run = inf
+            arg = -1
+            for j in range(n_t):
+                if f[l, b, j] < run:
+                    run = f[l, b, j]
+                    arg = j
+                pmin[l, b, j] = run
+                parg[l, b, j] = arg
+        if np.isfinite(sink_time[l, 0]) or np.isfinite(sink_time[l, :]).any():
+            best = inf
+            for b in range(n_s):
+                if not np.isfinite(sink_time[l, b]):
+                    continue
+                top = min(n_t, last_bucket[l, b] + 1)
+                for j in range(top):
+                    v = f[l, b, j] + j * delta + sink_time[l, b]
+                    if v < best:
+                        best = v
+            if best > value:
+                value = best
+    return value
+
+
+@njit(cache=True)
+def _backtrack(pred_ptr, pred_loc, shift, arc_of, dur, delta, n_t, sink_time, last_bucket,
+               f, pmin, parg, best_start, server, start):
+    """A relaxed schedule attaining the value (first choice wins on shared ancestors)."""
+    n, n_s = dur.shape
+    server[:] = -1
+    bucket = np.full(n, -1, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int64)
+    top = 0
+    for l in range(n):
+        if not np.isfinite(sink_time[l, :]).any():
+            continue
+        best, bb, bj = np.inf, -1, -1
+        for b in range(n_s):
+            if not np.isfinite(sink_time[l, b]):
+                continue
+            for j in range(min(n_t, last_bucket[l, b] + 1)):
+                v = f[l, b, j] + j * delta + sink_time[l, b]
+                if v < best:
+                    best, bb, bj = v, b, j
+        if bb < 0 or server[l] >= 0:
+            continue
+        server[l], bucket[l] = bb, bj
+        stack[top] = l
+        top += 1
+    while top > 0:
+        top -= 1
+        l = stack[top]
+        b, j = server[l], bucket[l]
+        start[l] = best_start[l, b, j]
+        for k in range(pred_ptr[l], pred_ptr[l + 1]):
+            p = pred_loc[k]
+            if server[p] >= 0:
+                continue
+            arc = arc_of[k]
+            best, ba, bj = np.inf, -1, -1
+            for a in range(n_s):
+                c = shift[arc, a, b]
+                if c >= BIG or j - c < 0:
+                    continue
+                v = pmin[p, a, j - c]
+                if v < best:
+                    best, ba, bj = v, a, parg[p, a, j - c]
+            if ba < 0:
+                continue
+            server[p], bucket[p] = ba, bj
+            stack[top] = p
+            top += 1
+
+
+@njit(cache=True)
+def _occupy(occ, b, start, dur, delta, n_t, weight):
+    """Add weight * overlap of [start, start + dur) with every bucket of server b."""
+    end = start + dur
+    k = int(np.floor(start / delta))
+    while k < n_t and k * delta < end:
+        if k >= 0:
+            lo = max(start, k * delta)
+            hi = min(end, (k + 1) * delta)
+            if hi > lo:
+                occ[b, k] += weight * (hi - lo)
+        k += 1
+
+
+# --- preparing the task classes ---------------------------------------------------------
+
+
+@dataclass
+class _TaskClass:
+    tasks: list            # task indices sharing this subproblem
+    layers: np.ndarray     # global layer indices (topological)
+    pred_ptr: np.ndarray
+    pred_loc: np.ndarray
+    arc_of: np.ndarray
+    shift: np.ndarray      # (arcs, S, S)
+    src_bucket: np.ndarray  # (n, S)
+    dur: np.ndarray        # (n, S) inf where not allowed
+    sink_time: np.ndarray  # (n, S) d + return - release, inf where not a sink/allowed
+    last_bucket: np.ndarray  # (n, S) last start bucket meeting the horizon/deadline
+
+
+def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
+    """Group identical tasks and build their DP data."""
+    inst = problem.instance
+    groups: dict = {}
+    for t, task in enumerate(inst.tasks):
+        key = (task.model, int(problem.task_device[t]), float(problem.release_s[t]),
+               float(problem.deadline_s[t]), float(horizon_lat[t]))
+        groups.setdefault(key, []).append(t)
+    out = []
+    for tasks in groups.values():
+        t = tasks[0]
+        layers = problem.task_layers[t]
+        loc = {int(g): i for i, g in enumerate(layers)}
+        n = len(layers)
+        rel = problem.release_s[t]
+        dur = np.where(problem.allowed[layers], problem.exec_s[layers], np.inf)
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        pl, shifts = [], []
+        src = np.full((n, problem.n_servers), BIG, dtype=np.int64)
+        sink = np.full((n, problem.n_servers), np.inf)
+        last = np.full((n, problem.n_servers), -1, dtype=np.int64)
+        limit = min(horizon_lat[t], problem.deadline_s[t])  # latency cap
+        for i, g in enumerate(layers):
+            preds = problem.preds(g)
+            ptr[i + 1] = ptr[i] + len(preds)
+            for p in preds:
+                pi = loc[int(p)]
+                pl.append(pi)
+                with np.errstate(invalid="ignore"):
+                    tot = dur[pi][:, None] + edge_lag(problem, p)
+                sh = np.where(np.isfinite(tot), np.floor(np.where(np.isfinite(tot), tot, 0)
+                                                         / delta), BIG)
+                shifts.append(sh.astype(np.int64))
+            if not len(preds):
+                arrive = rel + input_lag(problem, g)
+                ok = np.isfinite(arrive) & np.isfinite(dur[i])
+                src[i, ok] = np.floor(arrive[ok] / delta).astype(np.int64)
+            if problem.is_sink[g]:
+                st = dur[i] + return_lag(problem, g) - rel
+                sink[i] = np.where(np.isfinite(st), st, np.inf)
+                with np.errstate(invalid="ignore"):
+                    lastf = np.floor((rel + limit - st) / delta + 1e-9)
+                last[i] = np.where(np.isfinite(lastf), np.minimum(lastf, n_t - 1), -1)
+        out.append(_TaskClass(tasks, np.asarray(layers), ptr,
+                              np.array(pl, dtype=np.int64),
+                              np.arange(len(pl), dtype=np.int64),
+                              np.array(shifts, dtype=np.int64).reshape(
+                                  len(shifts), problem.n_servers, problem.n_servers),
+                              src, dur, sink, last))
+    return out
+
+
+def contended_servers(problem: Problem) -> np.ndarray:
+    """(S,) True where more layers may run at once than the server has slots."""
+    from .milp import _reachability, _width
+
+    chain = all(len(s) <= 1 for s in problem.succs) and (np.diff(problem.pred_ptr) <= 1).all()
+    desc = None if chain else _reachability(problem)
+    out = np.zeros(problem.n_servers, dtype=bool)
+    for s in range(problem.n_servers):
+        busy = 0
+        for t, layers in enumerate(problem.task_layers):
+            mine = [int(g) for g in layers if problem.allowed[g, s]]
+            if mine:
+                busy += 1 if chain else _width(mine, desc)
+            if busy > problem.pools[s]:
+                out[s] = True
+                break
+    return out
+
+
+# --- the subgradient method ------------------------------------------------------------
+
+
+def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20.0,
+                     max_iter: int = 400, n_buckets: int | None = None,
+                     work_per_iter: float = 6e7, log=None) -> LagrangianResult:
+    """Maximise the time-indexed Lagrangian dual (see the module docstring).
+
+    Parameters
+    ----------
+    problem : Problem
+        A ``latency`` or ``deadline`` instance.
+    upper : float
+        Objective of a feasible plan (sets the horizon and the Polyak step).
+    time_limit_s : float
+        Wall-clock budget for the iterations.
+    max_iter : int
+    n_buckets : int, optional
+        Buckets over the horizon; default: as many as ``work_per_iter`` DP steps allow
+        (between 200 and 6000).
+    """
+    kind = problem.instance.objective.kind
+    if kind not in KINDS:
+        raise ValueError(f"the Lagrangian bound covers {KINDS}, not {kind!r}")
+    started = time.perf_counter()
+    pb = path_bound(problem)
+    if not np.isfinite(pb.bound):
+        return LagrangianResult(np.inf)
+    if not np.isfinite(upper):
+        raise ValueError("the Lagrangian bound needs a finite incumbent value")
+    lb_t = pb.task_value
+    horizon_lat = upper - (lb_t.sum() - lb_t)           # per-task latency cap
+    horizon = float((problem.release_s + horizon_lat).max()) * (1 + 1e-9) + 1e-12
+    priced = contended_servers(problem)
+    if not priced.any():
+        return LagrangianResult(min(upper, pb.bound))
+    if n_buckets is None:
+        steps = sum(len(ls) for ls in _distinct_layers(problem)) * problem.n_servers ** 2
+        n_buckets = int(np.clip(work_per_iter / max(steps, 1), 200, 6000))
+    delta = horizon / n_buckets
+    classes = _classes(problem, delta, n_buckets, horizon_lat)
+    n_s = problem.n_servers
+    lam = np.zeros((n_s, n_buckets))
+    cap = (problem.pools * delta).astype(float)[:, None] * priced[:, None]
+    res = LagrangianResult(-np.inf, delta_s=delta)
+    theta = 1.0
+    stall = 0
+    best_dual = -np.inf
+    ws = _workspace(classes, n_s, n_buckets)
+    for it in range(max_iter):
+        if it and time.perf_counter() - started > time_limit_s:
+            break
+        cum = np.zeros((n_s, n_buckets + 1))
+        np.cumsum(lam * delta, axis=1, out=cum[:, 1:])
+        occ = np.zeros((n_s, n_buckets))
+        total = 0.0
+        servers = np.full(problem.n_layers, -1, dtype=np.int64)
+        starts = np.zeros(problem.n_layers)
+        for c, w in zip(classes, ws):
+            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket, c.dur,
+                         priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket,
+                         *w)
+            if not np.isfinite(v):
+                # no relaxed schedule within the horizon: no plan beats the incumbent
+                res.bound = upper
+                res.iterations = it + 1
+                return res
+            total += v * len(c.tasks)
+            srv = np.empty(len(c.layers), dtype=np.int64)
+            st = np.zeros(len(c.layers))
+            _backtrack(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.dur, delta, n_buckets,
+                       c.sink_time, c.last_bucket, w[0], w[1], w[2], w[4], srv, st)
+            srv = np.where(srv >= 0, srv, np.argmin(np.where(np.isfinite(c.dur), c.dur,
+                                                             np.inf), axis=1))
+            for i in range(len(c.layers)):
+                if priced[srv[i]]:
+                    _occupy(occ, srv[i], st[i], c.dur[i, srv[i]], delta, n_buckets,
+                            float(len(c.tasks)))
+            for t in c.tasks:
+                g = problem.task_layers[t]
+                servers[g] = srv
+                starts[g] = st + problem.release_s[t] - problem.release_s[c.tasks[0]]
+        dual = total - float((lam * cap).sum())
+        res.dual_values.append(dual)
+        if dual > best_dual + 1e-9 * abs(best_dual if np.isfinite(best_dual) else 1):
+            best_dual, stall = dual, 0
+        else:
+            stall += 1
+            if stall >= 8:
+                theta, stall = theta / 2, 0
+        _candidate(problem, res, servers, starts)
+        if log:
+            log(it, dual, best_dual, res.best_objective)
+        grad = (occ - cap) * priced[:, None]
+        grad[(lam <= 0) & (grad < 0)] = 0.0
+        norm = float((grad ** 2).sum())
+        target = min(upper, res.best_objective)
+        if norm <= 0 or best_dual >= target - 1e-12 or theta < 1e-4:
+            res.iterations = it + 1
+            break
+        lam = np.maximum(0.0, lam + theta * (target - dual) / norm * grad)
+        res.iterations = it + 1
+    res.bound = float(min(upper, max(best_dual, pb.bound)))
+    return res
+
+
+def _distinct_layers(problem: Problem):
+    seen, out = set(), []
+    for t, task in enumerate(problem.instance.tasks):
+        key = (task.model, int(problem.task_device[t]), float(problem.release_s[t]))
+        if key not in seen:
+            seen.add(key)
+            out.append(problem.task_layers[t])
+    return out
+
+
+def _workspace(classes, n_s, n_t):
+    out = []
+    for c in classes:
+        n = len(c.layers)
+        out.append((np.empty((n, n_s, n_t)), np.empty((n, n_s, n_t)),
+                    np.empty((n, n_s, n_t), dtype=np.int64), np.empty((n, n_s, n_t)),
+                    np.empty((n, n_s, n_t))))
+    return out
+
+
+def _candidate(problem: Problem, res: LagrangianResult, servers, starts) -> None:
+    """Score the relaxed schedule's servers, listed by relaxed start, with the simulator."""
+    from .milp import start_order
+
+    if (servers < 0).any():
+        return
+    prio = start_order(problem, starts)
+    value = float(simulate(problem, servers, prio).objective[0])
+    res.evaluations += 1
+    if value < res.best_objective:
+        res.best_objective = value
+        res.best_assign, res.best_priority = servers.copy(), prio
