@@ -110,6 +110,7 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
     n, n_s = dur.shape
     inf = np.inf
     value = -inf
+    is_sink = _sinks(sink_time)
     for l in range(n):
         for b in range(n_s):
             d = dur[l, b]
@@ -146,25 +147,25 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                 for j in range(n_t):
                     f[l, b, j] = cost[l, b, j] if j >= first else inf
             else:
+                worst = np.full(n_t, -inf)
+                best = np.empty(n_t)
+                for k in range(p0, p1):
+                    p = pred_loc[k]
+                    arc = arc_of[k]
+                    best[:] = inf
+                    for a in range(n_s):
+                        c = shift[arc, a, b]
+                        if c >= BIG or c >= n_t:
+                            continue
+                        for j in range(c, n_t):
+                            v = pmin[p, a, j - c]
+                            if v < best[j]:
+                                best[j] = v
+                    for j in range(n_t):
+                        if best[j] > worst[j]:
+                            worst[j] = best[j]
                 for j in range(n_t):
-                    worst = -inf
-                    for k in range(p0, p1):
-                        p = pred_loc[k]
-                        arc = arc_of[k]
-                        best = inf
-                        for a in range(n_s):
-                            c = shift[arc, a, b]
-                            if c >= BIG:
-                                continue
-                            jj = j - c
-                            if jj < 0:
-                                continue
-                            v = pmin[p, a, jj]
-                            if v < best:
-                                best = v
-                        if best > worst:
-                            worst = best
-                    f[l, b, j] = cost[l, b, j] + worst
+                    f[l, b, j] = cost[l, b, j] + worst[j]
             # prefix minima
             run = inf
             arg = -1
@@ -174,7 +175,7 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                     arg = j
                 pmin[l, b, j] = run
                 parg[l, b, j] = arg
-        if np.isfinite(sink_time[l, 0]) or np.isfinite(sink_time[l, :]).any():
+        if is_sink[l]:
             best = inf
             for b in range(n_s):
                 if not np.isfinite(sink_time[l, b]):
@@ -187,6 +188,16 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
             if best > value:
                 value = best
     return value
+
+
+@njit(cache=True)
+def _sinks(sink_time):
+    out = np.zeros(sink_time.shape[0], dtype=np.bool_)
+    for l in range(sink_time.shape[0]):
+        for b in range(sink_time.shape[1]):
+            if np.isfinite(sink_time[l, b]):
+                out[l] = True
+    return out
 
 
 @njit(cache=True)
