@@ -99,6 +99,14 @@ def _cum_at(cum, lam, s, x, delta, n_t):
     return cum[s, k] + lam[s, k] * (x - k * delta)
 
 
+@njit(cache=True, inline="always")
+def _cum_idx(cum, lam, s, k, r, n_t):
+    """Integral of lam[s] over [0, k delta + r) for 0 <= r < delta."""
+    if k >= n_t:
+        return cum[s, n_t]
+    return cum[s, k] + lam[s, k] * r
+
+
 @njit(cache=True)
 def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, lam,
              delta, n_t, sink_time, last_bucket, f, pmin, parg, cost, best_start):
@@ -120,26 +128,30 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                     pmin[l, b, j] = inf
                     parg[l, b, j] = -1
                 continue
-            # prices per start bucket
-            for j in range(n_t):
-                lo = j * delta
-                if not priced[b]:
+            # prices per start bucket: at the bucket's two ends and where the finish
+            # crosses a bucket boundary (the price is piecewise linear in the start)
+            if not priced[b]:
+                for j in range(n_t):
                     cost[l, b, j] = 0.0
-                    best_start[l, b, j] = lo
-                    continue
-                c0 = _price(cum, lam, b, lo, d, delta, n_t)
-                bs = lo
-                c1 = _price(cum, lam, b, lo + delta, d, delta, n_t)
-                if c1 < c0:
-                    c0, bs = c1, lo + delta
-                m = np.floor((lo + d) / delta) + 1.0
-                x = m * delta - d
-                if x > lo and x < lo + delta:
-                    c2 = _price(cum, lam, b, x, d, delta, n_t)
-                    if c2 < c0:
-                        c0, bs = c2, x
-                cost[l, b, j] = c0
-                best_start[l, b, j] = bs
+                    best_start[l, b, j] = j * delta
+            else:
+                q = int(np.floor(d / delta))
+                r = d - q * delta
+                for j in range(n_t):
+                    e0 = j + q
+                    c0 = _cum_idx(cum, lam, b, e0, r, n_t) - cum[b, j]
+                    bs = j * delta
+                    if j + 1 <= n_t:
+                        c1 = _cum_idx(cum, lam, b, e0 + 1, r, n_t) - cum[b, j + 1]
+                        if c1 < c0:
+                            c0, bs = c1, (j + 1) * delta
+                    if r > 0.0:
+                        c2 = _cum_idx(cum, lam, b, e0 + 1, 0.0, n_t) - (
+                            cum[b, j] + lam[b, j] * (delta - r))
+                        if c2 < c0:
+                            c0, bs = c2, j * delta + (delta - r)
+                    cost[l, b, j] = max(c0, 0.0)
+                    best_start[l, b, j] = bs
             # predecessors
             p0, p1 = pred_ptr[l], pred_ptr[l + 1]
             if p0 == p1:

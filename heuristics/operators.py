@@ -258,3 +258,69 @@ def tournament(values: np.ndarray, n: int, rng: np.random.Generator, size: int =
     """Indices of ``n`` winners of ``size``-way tournaments (lower value wins)."""
     cand = rng.integers(0, len(values), size=(n, size))
     return cand[np.arange(n), np.argmin(values[cand], axis=1)]
+
+
+def gene_spans(problem: Problem, enc: Encoding) -> tuple[np.ndarray, np.ndarray]:
+    """Per gene, the first and last gene index of its task's genes: ``(lo, hi)``.
+
+    A gene's task is the task of its layers (one task per gene: every encoding here ties
+    layers of one task only). The genes of a task are consecutive indices (true of the
+    identity, prePSO and two-step encodings), in topological order for the identity.
+    """
+    task = np.full(enc.n_genes, -1, dtype=np.int64)
+    tied = np.flatnonzero(enc.gene_of_layer >= 0)
+    task[enc.gene_of_layer[tied]] = problem.layer_task[tied]
+    lo = np.zeros(enc.n_genes, dtype=np.int64)
+    hi = np.zeros(enc.n_genes, dtype=np.int64)
+    for t in np.unique(task):
+        idx = np.flatnonzero(task == t)
+        lo[idx], hi[idx] = idx.min(), idx.max()
+    return lo, hi
+
+
+def segment_mutation(pop: np.ndarray, enc: Encoding, spans: tuple[np.ndarray, np.ndarray],
+                     apply: np.ndarray, rng: np.random.Generator,
+                     whole_task_p: float = 0.25) -> np.ndarray:
+    """Move a contiguous segment of one task's genes to one server, in each applied row.
+
+    A random gene picks the task; with probability ``whole_task_p`` the segment is all of
+    the task's genes, else it runs between two uniform positions of the task. The server
+    is drawn uniformly among the first gene's allowed servers; genes of the segment that
+    may not use it keep theirs. The one-position mutation of Fig. 4(b) cannot move a task
+    off a server (every intermediate plan pays two extra transfers); this one can.
+    """
+    out = pop.copy()
+    rows = np.flatnonzero(apply)
+    if len(rows) == 0 or enc.n_genes == 0:
+        return out
+    lo, hi = spans
+    servers, counts = enc.table
+    pick = rng.integers(0, enc.n_genes, size=len(rows))
+    a, b = lo[pick], hi[pick]
+    ends = np.sort(a[:, None] + (rng.random((len(rows), 2)) * (b - a + 1)[:, None])
+                   .astype(np.int64), axis=1)
+    whole = rng.random(len(rows)) < whole_task_p
+    start = np.where(whole, a, ends[:, 0])
+    stop = np.where(whole, b, ends[:, 1])
+    server = servers[start, (rng.random(len(rows)) * counts[start]).astype(np.int64)]
+    pos = np.arange(enc.n_genes)[None, :]
+    seg = (pos >= start[:, None]) & (pos <= stop[:, None]) & enc.allowed[:, server].T
+    out[rows] = np.where(seg, server[:, None], pop[rows])
+    return out
+
+
+def mutate(pop: np.ndarray, enc: Encoding, spans, apply: np.ndarray,
+           rng: np.random.Generator, segment_p: float) -> np.ndarray:
+    """The mutation M(): a segment move with probability ``segment_p``, else Fig. 4(b)'s
+    one-position change."""
+    seg = apply & (rng.random(len(apply)) < segment_p)
+    out = server_mutation(pop, enc, apply & ~seg, rng)
+    return segment_mutation(out, enc, spans, seg, rng) if seg.any() else out
+
+
+def task_plans(problem: Problem, enc: Encoding) -> np.ndarray:
+    """(S, G) genes: plan s puts every gene on server s where allowed (else its first
+    allowed server) — whole tasks on one server, the plans a per-layer search finds last."""
+    servers, _ = enc.table
+    cols = np.arange(problem.n_servers)[:, None]
+    return np.where(enc.allowed.T, cols, servers[None, :, 0])
