@@ -13,8 +13,9 @@ import numpy as np
 
 # proven optima (offloadlab solve NAME --solver exact): the reference of the quality goal
 OPTIMA = {"latency-alexnet-tiny-s0": None, "latency-vgg19-tiny-s0": None,
-          "latency-alexnet-small-s0": 0.791419, "latency-vgg19-small-s0": 0.421187}
-TOL = 1e-5  # relative: reached the optimum (the optima above have 6 digits)
+          "latency-alexnet-small-s0": 0.7914187507270505,
+          "latency-vgg19-small-s0": 0.4211874273224043}
+TOL = 1e-6  # relative: reached the optimum
 
 
 def optimum(name: str, problem) -> float:

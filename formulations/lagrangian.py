@@ -82,23 +82,6 @@ class LagrangianResult:
 # --- the per-task dynamic programme (compiled) -----------------------------------------
 
 
-@njit(cache=True)
-def _price(cum, lam, s, start, dur, delta, n_t):
-    """Integral of lam[s] over [start, start + dur) (lam = 0 beyond the horizon)."""
-    return _cum_at(cum, lam, s, start + dur, delta, n_t) - _cum_at(cum, lam, s, start,
-                                                                    delta, n_t)
-
-
-@njit(cache=True)
-def _cum_at(cum, lam, s, x, delta, n_t):
-    k = int(np.floor(x / delta))
-    if k >= n_t:
-        return cum[s, n_t]
-    if k < 0:
-        return 0.0
-    return cum[s, k] + lam[s, k] * (x - k * delta)
-
-
 @njit(cache=True, inline="always")
 def _cum_idx(cum, lam, s, k, r, n_t):
     """Integral of lam[s] over [0, k delta + r) for 0 <= r < delta."""
@@ -502,3 +485,100 @@ def _candidate(problem: Problem, res: LagrangianResult, servers, starts) -> None
     if value < res.best_objective:
         res.best_objective = value
         res.best_assign, res.best_priority = servers.copy(), prio
+
+
+# --- sequential insertion: a primal heuristic on the same programme -------------------
+
+
+def _full_price(problem: Problem, occ: np.ndarray, delta: float, penalty: float):
+    """Prices that make a task avoid buckets whose last slot others already use."""
+    free = problem.pools[:, None] * delta - occ
+    return penalty * np.clip((delta - free) / delta, 0.0, 1.0)
+
+
+def _occupancy(problem, assign, start, finish, skip_task, delta, n_t):
+    occ = np.zeros((problem.n_servers, n_t))
+    for g in np.flatnonzero(problem.layer_task != skip_task):
+        _occupy(occ, int(assign[g]), float(start[g]), float(finish[g] - start[g]), delta,
+                n_t, 1.0)
+    return occ
+
+
+def insertion_search(problem: Problem, upper: float, *, seed: int = 0,
+                     time_limit_s: float = 10.0, n_buckets: int = 2000,
+                     start_assign=None, start_priority=None):
+    """Re-plan one task at a time by the programme, others fixed (ruin and recreate).
+
+    Each task's new path is the cheapest under prices that penalise buckets where the
+    other tasks (as the simulator scheduled them) fill every slot; the candidate plan is
+    listed by start time and scored by the simulator, and kept when it is better.
+    Deterministic for a given ``seed`` (the visiting order of the tasks).
+
+    Returns
+    -------
+    (assign, priority, objective, evaluations)
+    """
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    pb = path_bound(problem)
+    lb_t = pb.task_value
+    horizon_lat = np.maximum(upper - (lb_t.sum() - lb_t), lb_t) * 1.5
+    horizon = float((problem.release_s + horizon_lat).max())
+    delta = horizon / n_buckets
+    classes = _classes(problem, delta, n_buckets, horizon_lat)
+    by_task = {}
+    for c in classes:
+        for t in c.tasks:
+            by_task[t] = c
+    n_s = problem.n_servers
+    priced = np.ones(n_s, dtype=bool)
+    ws = {id(c): _workspace([c], n_s, n_buckets)[0] for c in classes}
+    if start_assign is None:
+        assign, prio = pb.assign.copy(), problem.default_priority
+    else:
+        assign, prio = np.asarray(start_assign).copy(), np.asarray(start_priority)
+    ev = simulate(problem, assign, prio)
+    best = float(ev.objective[0])
+    evals = 1
+    penalty = 10.0 * max(upper, 1e-9)
+    improved = True
+    while improved and time.perf_counter() - started < time_limit_s:
+        improved = False
+        for t in rng.permutation(problem.n_tasks):
+            if time.perf_counter() - started > time_limit_s:
+                break
+            c = by_task[int(t)]
+            occ = _occupancy(problem, assign, ev.start_s[0], ev.finish_s[0], t, delta,
+                             n_buckets)
+            lam = _full_price(problem, occ, delta, penalty)
+            cum = np.zeros((n_s, n_buckets + 1))
+            np.cumsum(lam * delta, axis=1, out=cum[:, 1:])
+            w = ws[id(c)]
+            shift_rel = problem.release_s[t] - problem.release_s[c.tasks[0]]
+            if shift_rel:
+                continue  # the class's buckets are anchored at its first task's release
+            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket, c.dur,
+                         priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket, *w)
+            if not np.isfinite(v):
+                continue
+            srv = np.empty(len(c.layers), dtype=np.int64)
+            st = np.zeros(len(c.layers))
+            _backtrack(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.dur, delta, n_buckets,
+                       c.sink_time, c.last_bucket, w[0], w[1], w[2], w[4], srv, st)
+            if (srv < 0).any():
+                continue
+            g = problem.task_layers[t]
+            cand = assign.copy()
+            cand[g] = srv
+            starts = ev.start_s[0].copy()
+            starts[g] = st
+            from .milp import start_order
+
+            cprio = start_order(problem, starts)
+            cev = simulate(problem, cand, cprio)
+            evals += 1
+            value = float(cev.objective[0])
+            if value < best - 1e-12 * max(1.0, abs(best)):
+                best, assign, prio, ev = value, cand, cprio, cev
+                improved = True
+    return assign, prio, best, evals

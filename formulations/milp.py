@@ -623,7 +623,7 @@ def incumbent(problem: Problem) -> tuple[np.ndarray | None, np.ndarray | None, f
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
           mip_rel_gap: float = 1e-6, threads: int = 1, warm_start: bool = True,
           write_model_path: str | None = None, log: bool = False,
-          max_rows: int = 150_000, max_layers: int = 300):
+          max_rows: int = 150_000, max_layers: int = 300, hint=None):
     """Solve the placement-and-scheduling MILP with HiGHS.
 
     Parameters
@@ -641,6 +641,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         Hand the best of greedy and the contention-free plan to HiGHS.
     write_model_path : str, optional
         Also write the model there (``.lp`` or ``.mps``).
+    hint : (assign, priority), optional
+        A plan to warm-start from instead of the greedy/contention-free incumbent.
     max_rows, max_layers : int
         Above this many pool-order rows or layers the model is not built (paper-size
         instances): the result is the incumbent with the contention-free bound.
@@ -668,7 +670,13 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     if not np.isfinite(pb.bound):
         return make_solution(problem, "milp", None, started=started, status="infeasible",
                              params=params, message=pb.reason)
-    assign0, prio0, upper = incumbent(problem) if warm_start else (None, None, None)
+    if hint is not None:
+        assign0, prio0 = hint
+        upper = float(simulate(problem, assign0, prio0).objective[0])
+        if not np.isfinite(upper):
+            assign0, prio0, upper = None, None, None
+    else:
+        assign0, prio0, upper = incumbent(problem) if warm_start else (None, None, None)
     try:
         # a cheap size guard first: pair enumeration itself is quadratic in the layers
         data = prepare(problem, upper) if problem.n_layers <= max_layers else None

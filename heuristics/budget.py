@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from offloadlab.problem import Problem
-from offloadlab.simulator import simulate
+from offloadlab.simulator import objective
 
 
 class Evaluator:
@@ -82,7 +82,7 @@ class Evaluator:
             return np.empty(0)
         if priority is not None and np.ndim(priority) == 2 and priority.shape[0] > 1:
             priority = priority[:n]
-        values = simulate(self.problem, assign[:n], priority).objective
+        values = objective(self.problem, assign[:n], priority)
         self.used += n
         i = int(np.argmin(values))
         if values[i] < self.best_value:
@@ -95,6 +95,22 @@ class Evaluator:
                 self.best_priority = pr[i if pr.shape[0] > 1 else 0].copy()
             self.history.append((self.elapsed(), self.best_value))
         return values
+
+    def until(self, fraction: float) -> tuple:
+        """Shrink the budgets to ``fraction`` of what is left (evaluations and seconds);
+        returns the old limits for :meth:`restore`."""
+        old = (self.limit, self.time_limit_s)
+        if self.limit is not None:
+            self.limit = self.used + int(fraction * (self.limit - self.used))
+        if self.time_limit_s is not None:
+            self.time_limit_s = self.elapsed() + fraction * (self.time_limit_s
+                                                             - self.elapsed())
+        return old
+
+    def restore(self, old: tuple) -> None:
+        """Undo :meth:`until` (the clock of a shrunk phase does not count as timed out)."""
+        self.limit, self.time_limit_s = old
+        self.timed_out = False
 
     def status(self) -> str | None:
         """``time_limit`` when the clock stopped the run, else None (decided by the bound)."""

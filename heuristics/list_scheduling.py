@@ -117,6 +117,29 @@ def place(problem: Problem, order: np.ndarray, extra_s: np.ndarray | None = None
     return assign, evaluations
 
 
+def peft_inputs(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """PEFT's (rank, extra cost per layer and server) from the optimistic cost table."""
+    table = optimistic_cost_table(problem)
+    rank = np.where(problem.allowed, table, 0.0).sum(1) / problem.allowed.sum(1)
+    return rank, np.where(np.isfinite(table), table, 0.0)
+
+
+def heuristic_plans(problem: Problem, names=("greedy", "peft", "heft")):
+    """``(assign, order, evaluations)`` of each named constructive heuristic (assign None
+    when it finds no feasible plan; greedy's order is the default priority)."""
+    from .baselines import greedy_assign
+
+    for name in names:
+        if name == "greedy":
+            assign, used = greedy_assign(problem)
+            yield assign, problem.default_priority, used
+            continue
+        rank, extra = (upward_rank(problem), None) if name == "heft" else peft_inputs(problem)
+        order = ready_list_order(problem, rank)
+        assign, used = place(problem, order, extra)
+        yield assign, order, used
+
+
 def _solve(problem: Problem, name: str, rank: np.ndarray, extra_s=None, started=0.0):
     order = ready_list_order(problem, rank)
     assign, evals = place(problem, order, extra_s)
@@ -134,7 +157,5 @@ def heft(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
 def peft(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
     """PEFT (Arabnejad & Barbosa 2014): rank = mean OCT, server by finish + OCT."""
     started = time.perf_counter()
-    table = optimistic_cost_table(problem)
-    rank = np.where(problem.allowed, table, 0.0).sum(1) / problem.allowed.sum(1)
-    return _solve(problem, "peft", rank, np.where(np.isfinite(table), table, 0.0),
-                  started=started)
+    rank, extra = peft_inputs(problem)
+    return _solve(problem, "peft", rank, extra, started=started)

@@ -1,17 +1,19 @@
-"""A final local search for PSO-GA and GA: best-improvement over segment moves.
+"""A final local search for PSO-GA and GA: descent over segment moves.
 
 EosDNN stops PSO-GA after its iterations; the swarm's best plan is then often one move
-away from a better one (a layer or a run of layers on the wrong server). The polish
-scores, as one population per step, every plan one move away from the incumbent:
+away from a better one (a layer or a run of layers on the wrong server). A *move* puts
+the genes ``lo..hi`` of one task on one server (genes that may not use it keep theirs):
 
 * one gene to another allowed server (Fig. 4(b)'s mutation, all of them);
 * a *run* (maximal consecutive genes of one task on one server) to another server;
-* a boundary shift: the first / last ``k`` genes of a run to the neighbouring run's
-  server, every ``k``;
+* a boundary shift: the first / last ``k`` genes of a run (2 <= k < its length) to the
+  neighbouring run's server;
 * a whole task to one server.
 
-It takes the best neighbour while it improves (the priority stays the incumbent's) and
-stops at a local optimum or when the budget ends.
+The moves are scored in chunks, each one population call of the simulator, in a seeded
+random order; the best of a chunk replaces the incumbent when it improves it, and the
+moves are rebuilt around the new incumbent. A full pass without improvement is a local
+optimum; the search also stops when the budget ends. The priority stays the incumbent's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from offloadlab.problem import Problem
 from .budget import Evaluator
 from .operators import Encoding
 
+CHUNK = 512  # moves per simulator call: the whole neighbourhood on small instances
+
 
 def runs(genes: np.ndarray, spans) -> np.ndarray:
     """Run id per gene: consecutive genes of one task on one server share one."""
@@ -32,69 +36,62 @@ def runs(genes: np.ndarray, spans) -> np.ndarray:
     return np.cumsum(start) - 1
 
 
-def _apply_masks(genes: np.ndarray, enc: Encoding, masks: np.ndarray,
-                 servers: np.ndarray) -> np.ndarray:
-    """Plans: ``genes`` with the genes of ``masks[k]`` (where allowed) on ``servers[k]``."""
-    ok = masks & enc.allowed[:, servers].T
-    return np.where(ok, servers[:, None], genes[None, :])
-
-
-def neighbours(genes: np.ndarray, enc: Encoding, spans) -> np.ndarray:
-    """Every plan one move away (deduplicated, the incumbent excluded), (K, G)."""
+def moves(genes: np.ndarray, enc: Encoding, spans) -> np.ndarray:
+    """(K, 3) moves ``(lo, hi, server)`` one step away from ``genes``."""
     n_genes, n_servers = enc.allowed.shape
-    pos = np.arange(n_genes)
-    # one gene to another server
+    out = []
     g_idx, s_idx = np.nonzero(enc.allowed & (np.arange(n_servers)[None, :] != genes[:, None]))
-    single = np.repeat(genes[None, :], len(g_idx), axis=0)
-    single[np.arange(len(g_idx)), g_idx] = s_idx
-    # runs and whole tasks to every server
+    out.append(np.stack([g_idx, g_idx, s_idx], axis=1))
     run_id = runs(genes, spans)
+    first = np.flatnonzero(np.diff(np.concatenate([[-1], run_id])))
+    last = np.concatenate([first[1:] - 1, [n_genes - 1]])
+    ranges = [np.stack([first, last], axis=1)[last > first]]
     lo, hi = spans
-    groups = [run_id[:, None] == np.arange(run_id[-1] + 1)[None, :]]
-    first_of_task = np.unique(lo)
-    groups.append((pos[:, None] >= lo[first_of_task][None, :])
-                  & (pos[:, None] <= hi[first_of_task][None, :]))
-    group_masks = np.concatenate(groups, axis=1).T            # (R + T, G)
-    masks = np.repeat(group_masks, n_servers, axis=0)
-    servers = np.tile(np.arange(n_servers), len(group_masks))
-    blocks = [single, _apply_masks(genes, enc, masks, servers)]
-    # boundary shifts: the genes between a cut and a run boundary to the other side's server
-    shift_masks, shift_servers = [], []
-    for b in np.flatnonzero((pos > 0) & (run_id != np.roll(run_id, 1)) & (pos != lo)):
-        left, right = genes[b - 1], genes[b]
-        r_lo, r_hi = pos[run_id == run_id[b - 1]][0], pos[run_id == run_id[b]][-1]
-        for k in range(b + 1, r_hi + 1):      # genes b..k-1 of the right run go left
-            shift_masks.append((pos >= b) & (pos < k))
-            shift_servers.append(left)
-        for k in range(r_lo + 1, b):          # genes k..b-1 of the left run go right
-            shift_masks.append((pos >= k) & (pos < b))
-            shift_servers.append(right)
-    if shift_masks:
-        blocks.append(_apply_masks(genes, enc, np.array(shift_masks), np.array(shift_servers)))
-    plans = np.unique(np.concatenate(blocks), axis=0)
-    return plans[(plans != genes[None, :]).any(axis=1)]
+    ranges.append(np.unique(np.stack([lo, hi], axis=1), axis=0))
+    for r in ranges:
+        rows = np.repeat(r, n_servers, axis=0)
+        out.append(np.column_stack([rows, np.tile(np.arange(n_servers), len(r))]))
+    for k in range(1, len(first)):
+        b = first[k]
+        if b == lo[b]:
+            continue  # a task boundary, not a run boundary
+        a_lo, b_hi = first[k - 1], last[k]
+        stops = np.arange(b + 1, b_hi)           # genes b..stop of the right run go left
+        out.append(np.column_stack([np.full(len(stops), b), stops,
+                                    np.full(len(stops), genes[b - 1])]))
+        starts = np.arange(a_lo + 1, b - 1)      # genes start..b-1 of the left run go right
+        out.append(np.column_stack([starts, np.full(len(starts), b - 1),
+                                    np.full(len(starts), genes[b])]))
+    return np.concatenate(out).astype(np.int64)
+
+
+def apply_moves(genes: np.ndarray, enc: Encoding, mv: np.ndarray) -> np.ndarray:
+    """(K, G) plans: ``genes`` with each move applied."""
+    pos = np.arange(len(genes))[None, :]
+    mask = (pos >= mv[:, :1]) & (pos <= mv[:, 1:2]) & enc.allowed[:, mv[:, 2]].T
+    return np.where(mask, mv[:, 2:3], genes[None, :])
 
 
 def polish(problem: Problem, enc: Encoding, evaluator: Evaluator, genes: np.ndarray,
-           value: float, priority: np.ndarray, spans,
-           max_steps: int | None = None) -> tuple[np.ndarray, float]:
-    """Best-improvement descent from ``genes`` (objective ``value``) under ``priority``.
+           value: float, priority: np.ndarray, spans, rng: np.random.Generator,
+           chunk: int = CHUNK) -> tuple[np.ndarray, float]:
+    """Descent from ``genes`` (objective ``value``) under ``priority``.
 
-    Returns the final genes and objective (never worse than the start). Every neighbour is
-    scored by ``evaluator`` (so it counts in the budget and updates the best plan seen).
+    Returns the final genes and objective (never worse than the start). Every plan is
+    scored by ``evaluator`` (it counts in the budget and updates the best plan seen).
     """
-    step = 0
     priority = np.atleast_2d(priority)[:1]
-    while not evaluator.done() and (max_steps is None or step < max_steps):
-        plans = neighbours(genes, enc, spans)
-        if len(plans) == 0:
-            break
+    mv = moves(genes, enc, spans)
+    order, i = rng.permutation(len(mv)), 0
+    while i < len(mv) and not evaluator.done():
+        plans = apply_moves(genes, enc, mv[order[i:i + chunk]])
+        i += chunk
         values = evaluator(enc.decode(plans), priority)
         if len(values) == 0:
             break
         k = int(np.argmin(values))
-        if not values[k] < value:
-            break
-        genes, value = plans[k], float(values[k])
-        step += 1
+        if values[k] < value:
+            genes, value = plans[k], float(values[k])
+            mv = moves(genes, enc, spans)
+            order, i = rng.permutation(len(mv)), 0
     return genes, value

@@ -191,12 +191,17 @@ def server_mutation(pop: np.ndarray, enc: Encoding, apply: np.ndarray,
     return out
 
 
-def key_mutation(keys: np.ndarray, apply: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Redraw the order key of one random layer of each applied row."""
+def key_mutation(keys: np.ndarray, apply: np.ndarray, rng: np.random.Generator,
+                 scale: float | None = None) -> np.ndarray:
+    """Change the order key of one random layer of each applied row: redraw it uniformly
+    in [0, 1) (``scale`` None), or shift it by a uniform amount in ``(-scale, scale)``."""
     out = keys.copy()
     rows = np.flatnonzero(apply)
     cols = rng.integers(0, keys.shape[1], size=len(rows))
-    out[rows, cols] = rng.random(len(rows))
+    if scale is None:
+        out[rows, cols] = rng.random(len(rows))
+    else:
+        out[rows, cols] += scale * (2 * rng.random(len(rows)) - 1)
     return out
 
 

@@ -60,11 +60,12 @@ def _run(problem: Problem, name: str, algorithm, integer: bool, seed, budget_eva
     budget = int(budget_evals or 61101) - 1  # one left for the final re-scoring
     record = {"used": 0, "best": np.inf, "assign": None, "history": [], "t0": started}
     termination = ("n_eval", budget)
-    if time_limit_s is not None:
-        from pymoo.termination.default import DefaultSingleObjectiveTermination
-        termination = DefaultSingleObjectiveTermination(n_max_evals=budget,
-                                                        n_max_gen=10**9,
-                                                        time=float(time_limit_s))
+    if time_limit_s is not None:  # whichever comes first: the evaluations or the clock
+        from pymoo.core.termination import TerminateIfAny
+        from pymoo.termination.max_eval import MaximumFunctionCallTermination
+        from pymoo.termination.max_time import TimeBasedTermination
+        termination = TerminateIfAny(MaximumFunctionCallTermination(budget),
+                                     TimeBasedTermination(float(time_limit_s)))
     seed = 0 if seed is None else int(seed)
     minimize(_pymoo_problem(problem, budget, record, integer), algorithm, termination,
              seed=seed, verbose=False)

@@ -26,6 +26,7 @@ precedence-respecting list), crossed and mutated alongside the servers.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,35 +35,54 @@ from offloadlab.registry import make_solution
 
 from .budget import Evaluator
 from . import ga as ga_module
-from .ga import Population, evaluate, greedy_seed, start_population
-from .operators import (Encoding, adaptive_inertia, key_mutation, linear, segment_crossover,
-                        server_mutation)
+from .ga import Population, evaluate, greedy_seed, run_phases, start_population
+from .operators import (Encoding, adaptive_inertia, gene_spans, key_mutation, linear, mutate,
+                        segment_crossover)
 
 PAPER = dict(particles=100, iterations=600, w_max=0.8, w_min=0.2, eps1=(0.9, 0.2),
              eps2=(0.4, 0.9), ga_generations=10)
 
 
-def swarm_search(problem: Problem, enc: Encoding, evaluator: Evaluator,
-                 rng: np.random.Generator, swarm: Population, w_max: float = 0.8,
-                 w_min: float = 0.2, eps1=(0.9, 0.2), eps2=(0.4, 0.9)) -> Population:
-    """Run eq. 12 on ``swarm`` until the budget ends; returns the particle bests.
+@dataclass
+class Swarm:
+    """Positions (genes, keys), the particle bests, the iteration and the schedules'
+    horizon; a search can stop and resume from it."""
 
-    The schedules of ``eps1``/``eps2`` run over the iterations the evaluation budget
-    leaves (``left // particles``); without an evaluation budget, over 600 iterations.
-    """
+    genes: np.ndarray
+    keys: np.ndarray | None
+    best: Population
+    t: int = 0
+    n_iter: int = 1
+
+
+def new_swarm(evaluator: Evaluator, swarm: Population) -> Swarm:
+    """A swarm from a scored population; the schedules of ``eps1``/``eps2`` run over the
+    iterations the evaluation budget leaves (``left // particles``), without one over
+    600 iterations."""
     n = len(swarm.values)
     left = evaluator.left()
     n_iter = max(1, (left // n) if left is not None else PAPER["iterations"])
     best = Population(swarm.genes.copy(), None if swarm.keys is None else swarm.keys.copy(),
                       swarm.values.copy())
-    pos, keys = swarm.genes, swarm.keys
-    t = 0
+    return Swarm(swarm.genes, swarm.keys, best, 0, n_iter)
+
+
+def swarm_search(problem: Problem, enc: Encoding, evaluator: Evaluator,
+                 rng: np.random.Generator, state: Swarm, w_max: float = 0.8,
+                 w_min: float = 0.2, eps1=(0.9, 0.2), eps2=(0.4, 0.9), segment_p=0.0,
+                 spans=None) -> Swarm:
+    """Run eq. 12 on ``state`` until the budget ends; returns the state (particle bests
+    in ``state.best``). A mutation is a segment move with probability ``segment_p``."""
+    spans = gene_spans(problem, enc) if spans is None else spans
+    best, pos, keys, n_iter = state.best, state.genes, state.keys, state.n_iter
+    n = len(best.values)
+    t = state.t
     while not evaluator.done():
         g = int(np.argmin(best.values))
         # inertia: mutation with the adaptive probability w of eq. 16
         distance = (pos != best.genes[g]).mean(axis=1)
-        mutate = rng.random(n) < adaptive_inertia(distance, w_max, w_min)
-        new = server_mutation(pos, enc, mutate, rng)
+        do_mutate = rng.random(n) < adaptive_inertia(distance, w_max, w_min)
+        new = mutate(pos, enc, spans, do_mutate, rng, segment_p)
         # individual and social cognition: crossovers with PB and GB
         cross_pb = rng.random(n) < linear(*eps1, min(t, n_iter - 1), n_iter)
         new = segment_crossover(new, best.genes, cross_pb, rng)
@@ -71,7 +91,7 @@ def swarm_search(problem: Problem, enc: Encoding, evaluator: Evaluator,
         new = segment_crossover(new, gb, cross_gb, rng)
         new_keys = None
         if keys is not None:
-            new_keys = key_mutation(keys, mutate, rng)
+            new_keys = key_mutation(keys, do_mutate, rng)
             new_keys = segment_crossover(new_keys, best.keys, cross_pb, rng)
             new_keys = segment_crossover(new_keys, np.broadcast_to(best.keys[g], keys.shape),
                                          cross_gb, rng)
@@ -86,7 +106,7 @@ def swarm_search(problem: Problem, enc: Encoding, evaluator: Evaluator,
         if keys is not None:
             best.keys[better] = new_keys[better]
         t += 1
-    return best
+    return Swarm(pos, keys, best, t, n_iter)
 
 
 def paper_budget(particles: int, iterations: int, ga_gens: int) -> int:
@@ -96,8 +116,9 @@ def paper_budget(particles: int, iterations: int, ga_gens: int) -> int:
 
 def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
            particles=100, iterations=600, ga_generations=10, w_max=0.8, w_min=0.2,
-           eps1=(0.9, 0.2), eps2=(0.4, 0.9), search_order=True, init="greedy",
-           two_step=False, seed_plans=None, encoding=None, name="pso-ga"):
+           eps1=(0.9, 0.2), eps2=(0.4, 0.9), search_order=True, init="heuristics",
+           segment_p=0.5, polish=0.1, order_noise=None, two_step=False, seed_plans=None,
+           encoding=None, name="pso-ga"):
     """PSO-GA of EosDNN, seeded and budgeted.
 
     Parameters
@@ -140,18 +161,30 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
               else int(budget_evals))
     params = dict(particles=particles, iterations=iterations, ga_generations=ga_generations,
                   w_max=w_max, w_min=w_min, eps1=eps1, eps2=eps2, search_order=search_order,
-                  init=init, two_step=two_step, budget_evals=budget,
+                  init=init, segment_p=segment_p, polish=polish, order_noise=order_noise,
+                  two_step=two_step,
+                  budget_evals=budget,
                   time_limit_s=time_limit_s, seed_plans=seed_plans is not None)
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)
 
     def search(enc: Encoding, seeds=None):
-        if seeds is None:
-            seeds = greedy_seed(problem, enc, evaluator, init, seed_plans)
-        swarm = start_population(problem, enc, evaluator, rng, particles, search_order, seeds,
-                                 init)
-        swarm = ga_module.ga_generations(problem, enc, evaluator, rng, swarm, ga_generations)
-        return swarm_search(problem, enc, evaluator, rng, swarm, w_max, w_min, eps1, eps2)
+        spans = gene_spans(problem, enc)
+
+        def fly(state):
+            if state is None:
+                start = seeds if seeds is not None else greedy_seed(
+                    problem, enc, evaluator, init, seed_plans, search_order)
+                swarm = start_population(problem, enc, evaluator, rng, particles,
+                                         search_order, start, init, order_noise)
+                swarm = ga_module.ga_generations(problem, enc, evaluator, rng, swarm,
+                                                 ga_generations, segment_p=segment_p,
+                                                 spans=spans)
+                state = new_swarm(evaluator, swarm)
+            return swarm_search(problem, enc, evaluator, rng, state, w_max, w_min, eps1,
+                                eps2, segment_p, spans)
+
+        run_phases(problem, enc, evaluator, fly, polish, spans, rng)
 
     if two_step:
         from .two_step import two_step_search

@@ -159,3 +159,11 @@ register("dp", f"{_F}.dp:solve", "contention-free shortest paths: exact when no 
 register("exact", f"{_F}.exact:solve", "cheapest proof: DP when it is exact, else the MILP "
          "(makespan: its own MILP)", extra="exact",
          kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"))
+register("cpsat", f"{_F}.cpsat:solve", "placement-and-scheduling model in CP-SAT (interval "
+         "variables, cumulative per server): optimum or best bound", extra="exact",
+         kinds=("latency", "deadline", "makespan"))
+# HEFT/PEFT place layers by finish time and ignore memory limits (makespan family)
+register("heft", f"{_H}.list_scheduling:heft", "HEFT list scheduling (upward rank, EFT)",
+         kinds=("latency", "deadline", "dmro", "ddpqn"))
+register("peft", f"{_H}.list_scheduling:peft", "PEFT list scheduling (optimistic cost table)",
+         kinds=("latency", "deadline", "dmro", "ddpqn"))

@@ -13,6 +13,8 @@ from offloadlab.instances import presets
 from offloadlab.registry import solve
 from offloadlab.simulator import simulate
 from offloadlab.heuristics import operators as ops
+from offloadlab.heuristics.budget import Evaluator
+from offloadlab.heuristics.local_search import apply_moves, moves, polish
 from offloadlab.heuristics.pre_pso import merge_groups, merged_encoding
 from offloadlab.heuristics.two_step import chain_and_blocks, step_encodings
 
@@ -78,6 +80,62 @@ def test_mutation_changes_exactly_one_server_when_applied(dag):
     changed = (out != pop).sum(axis=1)
     assert (changed[~apply] == 0).all()
     assert (changed[apply] == 1).all()  # every layer here has at least 2 allowed servers
+
+
+def test_segment_mutation_moves_one_contiguous_task_segment(dag, tiny):
+    for problem in (dag, tiny):
+        rng = np.random.default_rng(5)
+        enc = ops.Encoding.identity(problem)
+        spans = ops.gene_spans(problem, enc)
+        pop = ops.random_genes(enc, 60, rng)
+        apply = np.arange(60) % 3 != 0
+        out = ops.segment_mutation(pop, enc, spans, apply, rng)
+        rows = np.arange(problem.n_layers)[None, :]
+        assert problem.allowed[rows, out].all()
+        assert (out[~apply] == pop[~apply]).all()
+        for before, after in zip(pop[apply], out[apply]):
+            changed = np.flatnonzero(before != after)
+            if len(changed):  # one task, one new server, inside one contiguous range
+                assert len(set(problem.layer_task[changed])) == 1
+                assert len(set(after[changed])) == 1
+        again = ops.segment_mutation(pop, enc, spans, apply, np.random.default_rng(5))
+        assert (again == ops.segment_mutation(pop, enc, spans, apply,
+                                              np.random.default_rng(5))).all()
+
+
+def test_task_plans_put_whole_tasks_on_one_server(tiny):
+    enc = ops.Encoding.identity(tiny)
+    plans = ops.task_plans(tiny, enc)
+    assert plans.shape == (tiny.n_servers, tiny.n_layers)
+    assert tiny.allowed[np.arange(tiny.n_layers)[None, :], plans].all()
+    for s in np.flatnonzero(tiny.tier > 0):  # edge and cloud take every layer
+        assert (plans[s] == s).all()
+
+
+def test_local_search_moves_are_feasible_and_polish_never_worsens(dag):
+    rng = np.random.default_rng(6)
+    enc = ops.Encoding.identity(dag)
+    spans = ops.gene_spans(dag, enc)
+    genes = ops.segment_genes(dag, enc, 1, rng)[0]
+    mv = moves(genes, enc, spans)
+    plans = apply_moves(genes, enc, mv)
+    assert dag.allowed[np.arange(dag.n_layers)[None, :], plans].all()
+    assert ((plans != genes).sum(axis=1) >= 1).mean() > 0.9
+    evaluator = Evaluator(dag, 600, None, 0.0)
+    start = float(simulate(dag, genes).objective[0])
+    out, value = polish(dag, enc, evaluator, genes, start, dag.default_priority, spans,
+                        np.random.default_rng(0))
+    assert value <= start and value == pytest.approx(simulate(dag, out).objective[0])
+    assert evaluator.used <= 599
+
+
+@pytest.mark.parametrize("params", [{}, {"segment_p": 0.0, "polish": 0.0, "init": "random"},
+                                    {"order_noise": 0.1}])
+def test_options_keep_determinism_and_feasibility(dag, params):
+    a = solve(dag, "pso-ga", seed=3, budget_evals=1200, **params)
+    b = solve(dag, "pso-ga", seed=3, budget_evals=1200, **params)
+    assert a.objective == b.objective and (a.assign == b.assign).all()
+    assert np.isfinite(a.objective) and respects_precedence(dag, a.priority)
 
 
 def test_keys_decode_to_precedence_respecting_orders(dag):
@@ -168,14 +226,16 @@ def test_fixed_order_search_stays_above_optimum(tiny):
 
 # --- prePSO merging and two-step structure -------------------------------------------------
 
-def test_pre_pso_merges_residual_blocks_and_not_chains():
-    # 0 -> 1 -> 2 -> 3 with a skip 0 -> 3: fork out 2, branch in 1 (merge); 2 -> 3: out 1,
-    # in 2 (merge); 1 -> 2: out 1, in 1 (no)
+def test_pre_pso_series_rule_merges_chains_and_literal_rule_residual_blocks():
+    # 0 -> 1 -> 2 -> 3 with a skip 0 -> 3
     graph = nx.DiGraph([(0, 1), (1, 2), (2, 3), (0, 3)])
-    groups = merge_groups(graph)
-    assert groups[0] == groups[1] and groups[2] == groups[3] and groups[0] != groups[2]
+    series = merge_groups(graph)               # only 1 -> 2 (out 1, in 1) merges
+    assert series[1] == series[2] and len(set(series)) == 3
+    literal = merge_groups(graph, "literal")   # 0 -> 1 (out 2, in 1), 2 -> 3 (out 1, in 2)
+    assert literal[0] == literal[1] and literal[2] == literal[3] and literal[0] != literal[2]
     chain = nx.DiGraph([(0, 1), (1, 2)])
-    assert len(set(merge_groups(chain))) == 3
+    assert len(set(merge_groups(chain))) == 1
+    assert len(set(merge_groups(chain, "literal"))) == 3
 
 
 def test_chain_and_blocks_find_the_inception_module():
