@@ -44,7 +44,8 @@ REASONS = {
 @njit(cache=True, nogil=True)  # no fastmath: inf bandwidth on the diagonal is meaningful
 def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, release,
               layer_task, out_mb, input_mb, pred_ptr, pred_idx, is_sink, unlimited,
-              return_out, start, finish, exec_out, transfer, wait, crit, task_end, status):
+              return_out, record, start, finish, exec_out, transfer, wait, crit, task_end,
+              status):
     n_plans, n_layers = assign.shape
     n_servers = exec_s.shape[1]
     slot_free = np.empty(slot_ptr[-1])
@@ -97,8 +98,6 @@ def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, rele
                     break
                 if best > r:
                     r = best
-            transfer[p, g] = tr
-            crit[p, g] = crit_layer
             st = r
             dur = exec_s[g, s]
             if not unlimited:
@@ -112,9 +111,12 @@ def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, rele
                 if earliest > st:
                     st = earliest
                 slot_free[slot] = st + dur
-            start[p, g] = st
-            wait[p, g] = st - r
-            exec_out[p, g] = dur
+            if record:  # per-layer detail; search loops need only the task ends
+                start[p, g] = st
+                wait[p, g] = st - r
+                exec_out[p, g] = dur
+                transfer[p, g] = tr
+                crit[p, g] = crit_layer
             fin = st + dur
             f_row[g] = fin
             if is_sink[g]:
@@ -189,7 +191,7 @@ def simulate(problem: Problem, assign, priority=None) -> Evaluation:
     """
     assign, priority = as_population(problem, assign, priority)
     arrays = _allocate(assign.shape[0], problem.n_layers, problem.n_tasks)
-    return _run(problem, assign, priority, arrays)
+    return _run(problem, assign, priority, arrays, record=True)
 
 
 def objective(problem: Problem, assign, priority=None) -> np.ndarray:
@@ -205,7 +207,9 @@ def objective(problem: Problem, assign, priority=None) -> np.ndarray:
     if arrays is None or arrays[0].shape[0] < n_plans:
         arrays = _allocate(n_plans, problem.n_layers, problem.n_tasks)
         problem.extra[key] = arrays
-    return _run(problem, assign, priority, [a[:n_plans] for a in arrays]).objective.copy()
+    record = problem.instance.objective.kind == "ddpqn"  # the only kind scored per layer
+    ev = _run(problem, assign, priority, [a[:n_plans] for a in arrays], record=record)
+    return ev.objective.copy()
 
 
 def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:
@@ -215,13 +219,13 @@ def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:
             np.empty(n_plans, dtype=np.int64)]
 
 
-def _run(problem: Problem, assign, priority, arrays) -> Evaluation:
+def _run(problem: Problem, assign, priority, arrays, record: bool) -> Evaluation:
     start, finish, exec_s, transfer, wait, crit, task_end, status = arrays
     obj = problem.instance.objective
     _schedule(assign, priority, problem.exec_s, problem.slot_ptr, problem.bw,
               problem.allowed, problem.task_device, problem.release_s, problem.layer_task,
               problem.out_mb, problem.input_mb, problem.pred_ptr, problem.pred_idx,
-              problem.is_sink, obj.kind == "dmro", obj.return_output,
+              problem.is_sink, obj.kind == "dmro", obj.return_output, record,
               start, finish, exec_s, transfer, wait, crit, task_end, status)
     stopped = status != FEASIBLE
     if stopped.any():  # the kernel stopped early: unscheduled layers hold garbage

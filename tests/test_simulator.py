@@ -151,3 +151,16 @@ def test_ddpqn_ablations_switch_terms_off():
     expected = full.objective + 0.2 * terms["coordination"] * pb.n_layers \
         - 0.2 * terms["balance"] * pb.n_layers
     assert ablated.objective == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", ["latency-alexnet-small-s0", "ddpqn-alexnet-small-s0",
+                                  "dmro-workflows-small-s0", "deadline-vgg16-small-s0",
+                                  "makespan-jobs-small-s0"])
+def test_objective_fast_path_equals_simulate(name):
+    from offloadlab.simulator import objective
+
+    pb = library_problem(name)
+    rng = np.random.default_rng(5)
+    for n in (30, 7, 30):  # buffers are reused across calls of different sizes
+        assign, prio = random_plans(pb, n, rng), pb.random_priority(rng, n)
+        assert objective(pb, assign, prio).tolist() == simulate(pb, assign, prio).objective.tolist()
