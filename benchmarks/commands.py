@@ -208,19 +208,29 @@ def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors
     emit(out, as_json, _render_run)
 
 
+def _pct(x) -> str | None:
+    return None if x is None else f"{abs(100 * x) if abs(x) < 5e-5 else 100 * x:.2f}"
+
+
 def _public(row: dict) -> dict:
     return {k: v for k, v in row.items() if k not in ("history", "plan", "instance_path")}
 
 
 def _render_run(o: dict) -> None:
+    """One table per instance (its proven bound in the title), so that columns fit."""
     from offloadlab.cli import table
 
-    table(f"bench {o['suite']}", ["instance", "solver", "seed", "status", "objective",
-                                  "bound", "gap %", "% vs best known", "wall_s"],
-          [[r["instance"], r["label"], r["seed"], r["status"], r["objective"],
-            r["ref_bound"], None if r["gap"] is None else 100 * r["gap"],
-            None if r["gap_best"] is None else 100 * r["gap_best"], r["wall_s"]]
-           for r in o["rows"]])
+    seeds = len({r["seed"] for r in o["rows"]}) > 1
+    for instance in dict.fromkeys(r["instance"] for r in o["rows"]):
+        rows = [r for r in o["rows"] if r["instance"] == instance]
+        bound = next((r["ref_bound"] for r in rows if r["ref_bound"] is not None), None)
+        title = f"{instance}: " + (f"proven bound {bound:.6g}" if bound is not None
+                                   else "no proven bound (distances vs best known)")
+        table(title, ["solver"] + (["seed"] if seeds else []) +
+              ["status", "objective", "gap %", "% vs best known", "wall_s"],
+              [[r["label"]] + ([r["seed"]] if seeds else []) +
+               [r["status"], r["objective"], _pct(r["gap"]), _pct(r["gap_best"]),
+                f"{r['wall_s']:.2f}"] for r in rows])
     for s in o["skipped"]:
         what = f" on {s['instances']} instances" if s["instances"] else ""
         click.echo(f"skipped {s['solver']}{what}: {s['reason']}")

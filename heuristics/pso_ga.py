@@ -29,17 +29,18 @@ library instances with proven optima, median of 5 seeds, default budget):
 * ``init="heuristics"`` (default): the initial GA population holds the greedy, PEFT and
   HEFT plans (PEFT/HEFT also with their own orders) and one plan per server with every
   task wholly on it (:func:`.operators.task_plans`); half of the rest are per-task
-  segment plans. Paper: ``init="random"``. Effect: latency-alexnet-small-s0 2.5 % -> 0 %,
-  latency-vgg19-small-s0 2.1 % -> 0 %.
+  segment plans. Paper: ``init="random"``. Effect (vs ``init="segments"``):
+  latency-alexnet-small-s0 2.5 % -> 0 %, latency-vgg19-small-s0 25 % -> 0 %.
 * ``segment_p=0.5``: half of the mutations M() move a contiguous segment of one task's
   layers (a quarter of them the whole task) to one server (:func:`.operators.
   segment_mutation`) — still a random change of the particle; the other half are the
-  paper's one-position change. Effect without seeding: vgg19-small 4.1 % -> 2.1 %,
-  alexnet-small 0.6 % -> 2.5 % (within seed noise), and the only way a particle moves a
-  task off a server without paying two transfers per intermediate step.
+  paper's one-position change. Effect without seeding: alexnet-small 4.8 % -> 2.5 %,
+  vgg19-small 30 % -> 25 %; it is the only way a particle moves a task off a server
+  without paying two transfers per intermediate step.
 * ``polish=0.1``: the last 10 % of the budget runs a descent over layer, run, boundary
   and whole-task moves from the global best (:mod:`.local_search`); what a local optimum
-  leaves goes back to the swarm. Effect without seeding: alexnet-small 1.6 % -> 0 %.
+  leaves goes back to the swarm. Effect without seeding: alexnet-small 3.4 % -> 2.5 %
+  (vgg19-small 23 % -> 25 %, noise).
 
 With all three the four instances reach their optimum on 20 of 20 runs (before: 10 of
 20, up to 68 % above on vgg19-small); the paper-literal configuration (``init=random
