@@ -32,7 +32,6 @@ import numpy as np
 
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
-from offloadlab.simulator import simulate
 
 from . import dp
 

@@ -420,7 +420,7 @@ class _Builder:
     def _fill_link(self, cost, prev, inner, nxt, remote) -> None:
         """cost[a, b, c]: from ``prev`` finishing (state a) to ``nxt`` ready (state c)
         through the block ``inner`` (state b), its critical path."""
-        p, client = self.p, self.client
+        client = self.client
 
         def where(g, state):
             return client if g is None or not state or g not in remote else self.assign[g]

@@ -66,7 +66,7 @@ def _ddpqn_tables(problem: Problem):
     usd_per_s = np.array([s.usd_per_hour for s in inst.servers]) / 3600.0
     active_w = np.array([s.active_w for s in inst.servers])
     idle_w = np.array([s.idle_w for s in inst.servers])
-    n_layers, n_servers = problem.n_layers, problem.n_servers
+    n_layers = problem.n_layers
     lo = np.zeros((3, n_layers))
     hi = np.zeros((3, n_layers))
     for g in range(n_layers):

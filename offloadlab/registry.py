@@ -12,6 +12,8 @@ installs it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -37,7 +39,7 @@ SOLVERS: dict[str, SolverInfo] = {}
 # what each extra brings: checked before a solver is handed out, so a missing optional
 # dependency is named with its extra even when the solver imports it lazily
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "exact": ("pyomo", "highspy"), "moo": ("pymoo",), "learn": ("torch", "gymnasium"),
+    "exact": ("pyomo", "highspy", "ortools"), "moo": ("pymoo",), "learn": ("torch", "gymnasium"),
     "plot": ("matplotlib",), "dask": ("dask", "distributed"), "workbook": ("openpyxl",),
     "peers": ("pymoo",),
 }
@@ -67,13 +69,22 @@ def get_solver(name: str) -> Callable[..., Solution]:
         raise SolverError(f"unknown solver {name!r}; known: {', '.join(sorted(SOLVERS))}")
     info = SOLVERS[name]
     for dep in EXTRA_MODULES.get(info.extra, ()):
-        try:
-            importlib.import_module(dep)
-        except ImportError:
+        if not _installed(dep):
             raise SolverError(f"solver {name!r} needs the missing module {dep!r}: "
-                              f"pip install 'offloadlab[{info.extra}]'") from None
+                              f"pip install 'offloadlab[{info.extra}]'")
     module, func = info.target.split(":")
     return getattr(importlib.import_module(module), func)
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (OR-Tools and highspy
+    cannot be loaded into one process, so the check must not load them)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def available(name: str) -> bool:
@@ -146,8 +157,6 @@ _H = "offloadlab.heuristics"
 register("pso-ga", f"{_H}.pso_ga:pso_ga", "EosDNN PSO-GA (100 particles x 600 iterations, seeded)")
 register("ga", f"{_H}.ga:ga", "genetic algorithm, same encoding and budget as PSO-GA")
 register("pre-pso", f"{_H}.pre_pso:pre_pso", "PSO-GA on the merged graph (EosDNN prePSO)")
-register("heft", f"{_H}.list_scheduling:heft", "HEFT list scheduling (upward rank, EFT)")
-register("peft", f"{_H}.list_scheduling:peft", "PEFT list scheduling (optimistic cost table)")
 register("pymoo-ga", f"{_H}.peers:pymoo_ga", "pymoo GA around the simulator (peer)", extra="moo")
 register("pymoo-pso", f"{_H}.peers:pymoo_pso", "pymoo PSO around the simulator (peer)",
          extra="moo")

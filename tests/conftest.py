@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
+import numpy as np
 import pytest
 
 from offloadlab import Problem, parse_instance
 from offloadlab.instances.library import library_path
 from offloadlab.instance import load_instance
+from offloadlab.simulator import simulate
 
 TINY = {
     "format": "offloadlab.instance/1", "name": "tiny",
@@ -46,3 +49,24 @@ def tiny():
 
 def library_problem(name: str) -> Problem:
     return Problem.from_instance(load_instance(library_path(name)))
+
+
+def linear_extensions(problem: Problem) -> np.ndarray:
+    """Every precedence-respecting order of the layers (tiny instances only)."""
+    out = []
+    for perm in itertools.permutations(range(problem.n_layers)):
+        pos = np.empty(problem.n_layers, dtype=int)
+        pos[list(perm)] = np.arange(problem.n_layers)
+        if all(pos[p] < pos[g] for g in range(problem.n_layers) for p in problem.preds(g)):
+            out.append(perm)
+    return np.array(out, dtype=np.int64)
+
+
+def brute_force(problem: Problem) -> float:
+    """min over every assignment and every priority order of the simulator."""
+    choices = [problem.allowed_servers(g) for g in range(problem.n_layers)]
+    assigns = np.array(list(itertools.product(*choices)), dtype=np.int64)
+    best = np.inf
+    for prio in linear_extensions(problem):
+        best = min(best, float(simulate(problem, assigns, prio).objective.min()))
+    return best

@@ -9,38 +9,14 @@ import math
 import numpy as np
 import pytest
 
-from offloadlab import Problem, simulate
+from offloadlab import Problem
 
 import reference
-from conftest import library_problem, tiny_problem
-
-
-def linear_extensions(pb: Problem):
-    """Every priority list that respects precedence."""
-    def rec(done, order):
-        if len(order) == pb.n_layers:
-            yield list(order)
-            return
-        for g in range(pb.n_layers):
-            if g not in done and all(q in done for q in pb.preds(g)):
-                done.add(g)
-                order.append(g)
-                yield from rec(done, order)
-                order.pop()
-                done.discard(g)
-    yield from rec(set(), [])
+from conftest import brute_force, library_problem, tiny_problem
 
 
 def all_assignments(pb: Problem):
     return itertools.product(*[np.flatnonzero(pb.allowed[g]) for g in range(pb.n_layers)])
-
-
-def simulator_minimum(pb: Problem) -> float:
-    assigns = np.array(list(all_assignments(pb)))
-    best = math.inf
-    for order in linear_extensions(pb):
-        best = min(best, simulate(pb, assigns, order).objective.min())
-    return best
 
 
 def slot_sequences(layers, pools):
@@ -115,6 +91,6 @@ def schedule_minimum(pb: Problem) -> float:
                          ids=["alexnet-tiny", "vgg19-tiny", "hand-tiny-pools2"])
 def test_simulator_minimum_is_the_schedule_optimum(make):
     pb = make()
-    sim = simulator_minimum(pb)
+    sim = brute_force(pb)
     assert sim == pytest.approx(schedule_minimum(pb), rel=1e-12)
     assert math.isfinite(sim)

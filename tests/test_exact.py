@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import numpy as np
@@ -12,6 +11,8 @@ from offloadlab import Problem, load_instance
 from offloadlab.instance import parse_instance
 from offloadlab.instances.library import library_path
 from offloadlab.simulator import simulate
+
+from conftest import brute_force
 
 pytest.importorskip("pyomo")
 pytest.importorskip("highspy")
@@ -24,27 +25,6 @@ TINY = ["latency-alexnet-tiny-s0", "latency-vgg19-tiny-s0", "ddpqn-alexnet-tiny-
 
 def load(name: str) -> Problem:
     return Problem.from_instance(load_instance(library_path(name)))
-
-
-def linear_extensions(problem: Problem) -> np.ndarray:
-    """Every precedence-respecting order of the layers."""
-    out = []
-    for perm in itertools.permutations(range(problem.n_layers)):
-        pos = np.empty(problem.n_layers, dtype=int)
-        pos[list(perm)] = np.arange(problem.n_layers)
-        if all(pos[p] < pos[g] for g in range(problem.n_layers) for p in problem.preds(g)):
-            out.append(perm)
-    return np.array(out, dtype=np.int64)
-
-
-def brute_force(problem: Problem) -> float:
-    """min over every assignment and every priority order of the simulator."""
-    choices = [problem.allowed_servers(g) for g in range(problem.n_layers)]
-    assigns = np.array(list(itertools.product(*choices)), dtype=np.int64)
-    best = np.inf
-    for prio in linear_extensions(problem):
-        best = min(best, float(simulate(problem, assigns, prio).objective.min()))
-    return best
 
 
 @pytest.fixture(scope="module")
