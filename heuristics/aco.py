@@ -31,9 +31,8 @@ import numpy as np
 
 from offloadlab.formulations.makespan import Jobs, makespan_jobs
 from offloadlab.heuristics.fcfs import to_layers
+from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
-from offloadlab.registry import make_solution
-from offloadlab.simulator import simulate
 
 
 def construct(jobs: Jobs, tau: np.ndarray, rng: np.random.Generator, n_ants: int,
@@ -74,37 +73,23 @@ def colony(problem: Problem, *, name: str, heuristic: str, seed=None, time_limit
            budget_evals=None, n_ants: int = 20, alpha: float = 1.0, beta: float = 5.0,
            rho: float = 0.5, q: float = 5.0, delta: float = 1.0):
     """The ant colony loop shared by ATSA and basic ACO."""
-    started = time.perf_counter()
     jobs = makespan_jobs(problem)
     rng = np.random.default_rng(seed)
     budget = 4000 if budget_evals is None else int(budget_evals)
+    evaluator = Evaluator(problem, budget, time_limit_s, time.perf_counter())
     node_avg = np.array([jobs.et_s[jobs.allowed[:, s], s].mean() if jobs.allowed[:, s].any()
                          else np.inf for s in range(jobs.n_servers)])
     tau = np.where(jobs.allowed, 1.0 / node_avg[None, :], 0.0)
-    best, best_value, evals, history = None, np.inf, 0, []
     task_rows = np.arange(jobs.n_tasks)
-    while evals + n_ants <= max(budget, n_ants):
+    while not evaluator.done():
         ants = construct(jobs, tau, rng, n_ants, alpha, beta, heuristic, delta)
-        values = simulate(problem, np.stack([to_layers(problem, a) for a in ants])).objective
-        evals += n_ants
-        k = int(np.argmin(values))
-        if values[k] < best_value:
-            best, best_value = ants[k].copy(), float(values[k])
-            history.append((time.perf_counter() - started, best_value))
+        values = evaluator(np.stack([to_layers(problem, a) for a in ants]))
         tau *= 1.0 - rho
-        for a in np.flatnonzero(np.isfinite(values)):
+        for a in np.flatnonzero(np.isfinite(values)):  # ants beyond the budget: unscored
             tau[task_rows, ants[a]] += q / values[a]
-        if time_limit_s is not None and time.perf_counter() - started >= time_limit_s:
-            break
-        if evals >= budget:
-            break
     params = {"n_ants": n_ants, "alpha": alpha, "beta": beta, "rho": rho, "q": q,
               "delta": delta, "budget_evals": budget, "time_limit_s": time_limit_s}
-    status = "time_limit" if evals < budget else None
-    return make_solution(problem, name, None if best is None else to_layers(problem, best),
-                         started=started, status=status if best is not None else None,
-                         params=params, seed=seed, evaluations=evals, history=history,
-                         message="" if best is not None else "no ant found a plan")
+    return evaluator.solution(name, params=params, seed=seed)
 
 
 def atsa(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None, **params):

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 from offloadlab.simulator import memory_use, simulate
@@ -62,27 +63,32 @@ def greedy_assign(problem: Problem, tiers: tuple[int, ...] = (0, 1, 2)):
     return assign, evaluations
 
 
-def _greedy_solution(problem, name, tiers):
-    started = time.perf_counter()
+def _greedy_solution(problem, name, tiers, time_limit_s=None, budget_evals=None):
+    """Greedy over ``tiers`` when the budget can pay for every candidate it scores."""
+    evaluator = Evaluator(problem, budget_evals, time_limit_s, time.perf_counter())
+    need = int((problem.allowed & np.isin(problem.tier, tiers)[None, :]).sum())
+    if not evaluator.afford(need):
+        return evaluator.solution(name, message=f"budget_evals={budget_evals} cannot pay "
+                                  f"for the {need + 1} evaluations {name} needs")
     assign, evals = greedy_assign(problem, tiers)
+    evaluator.charge(evals)
     msg = "" if assign is not None else "some layer has no feasible server"
-    return make_solution(problem, name, assign, started=started, evaluations=evals,
-                         message=msg)
+    return evaluator.solution(name, assign, message=msg)
 
 
 def greedy(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
     """Greedy earliest finish over every allowed server (deterministic)."""
-    return _greedy_solution(problem, "greedy", (0, 1, 2))
+    return _greedy_solution(problem, "greedy", (0, 1, 2), time_limit_s, budget_evals)
 
 
 def edge_only(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
     """Every layer on an edge server, chosen greedily by earliest finish."""
-    return _greedy_solution(problem, "edge-only", (1,))
+    return _greedy_solution(problem, "edge-only", (1,), time_limit_s, budget_evals)
 
 
 def cloud_only(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
     """Every layer on a cloud server, chosen greedily by earliest finish."""
-    return _greedy_solution(problem, "cloud-only", (2,))
+    return _greedy_solution(problem, "cloud-only", (2,), time_limit_s, budget_evals)
 
 
 def local_only(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
@@ -109,24 +115,12 @@ def random_plans(problem: Problem, n: int, rng: np.random.Generator) -> np.ndarr
 
 def random_search(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=1000,
                   batch=100):
-    """The best of ``budget_evals`` uniformly random plans (default priority)."""
-    started = time.perf_counter()
+    """The best of ``budget_evals`` uniformly random plans (default priority; the final
+    re-scoring is one of the ``budget_evals``)."""
+    budget = 1000 if budget_evals is None else int(budget_evals)
+    evaluator = Evaluator(problem, budget, time_limit_s, time.perf_counter())
     rng = np.random.default_rng(seed)
-    budget = int(budget_evals or 1000)
-    best, best_val, used, history = None, np.inf, 0, []
-    status = None
-    while used < budget:
-        if time_limit_s is not None and time.perf_counter() - started > time_limit_s:
-            status = "time_limit"
-            break
-        pop = random_plans(problem, min(batch, budget - used), rng)
-        values = simulate(problem, pop).objective
-        used += len(pop)
-        i = int(np.argmin(values))
-        if values[i] < best_val:
-            best, best_val = pop[i], float(values[i])
-            history.append((time.perf_counter() - started, best_val))
-    sol = make_solution(problem, "random", best, started=started, seed=seed,
-                        evaluations=used, history=history, status=status,
-                        params={"budget_evals": budget, "batch": batch})
-    return sol
+    while not evaluator.done():
+        evaluator(random_plans(problem, min(batch, evaluator.left()), rng))
+    return evaluator.solution("random", seed=seed,
+                              params={"budget_evals": budget, "batch": batch})

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from offloadlab.problem import Problem
-from offloadlab.registry import make_solution
 
-from .budget import Evaluator
+from offloadlab.budget import Evaluator
 from .operators import (Encoding, gene_spans, key_mutation, keys_to_priority, mutate,
                         priority_to_keys, random_genes, segment_crossover, segment_genes, task_plans,
                         tournament)
@@ -303,6 +302,4 @@ def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_si
         two_step_search(problem, evaluator, search)
     else:
         search(Encoding.identity(problem))
-    return make_solution(problem, "ga", evaluator.best_assign, evaluator.best_priority,
-                         started=started, status=evaluator.status(), params=params,
-                         seed=seed, evaluations=evaluator.used, history=evaluator.history)
+    return evaluator.solution("ga", params=params, seed=seed)

@@ -22,7 +22,7 @@ import numpy as np
 
 from offloadlab.problem import Problem
 
-from .budget import Evaluator
+from offloadlab.budget import Evaluator
 from .operators import Encoding
 
 CHUNK = 512  # moves per simulator call: the whole neighbourhood on small instances

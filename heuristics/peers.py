@@ -12,16 +12,15 @@ import time
 
 import numpy as np
 
+from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
-from offloadlab.registry import make_solution
-from offloadlab.simulator import simulate
 
 from .operators import Encoding
 
 PENALTY = 1e18  # pymoo needs finite objectives: infeasible plans score this
 
 
-def _pymoo_problem(problem: Problem, budget: int, record: dict, integer: bool):
+def _pymoo_problem(problem: Problem, evaluator: Evaluator, integer: bool):
     from pymoo.core.problem import Problem as PymooProblem
 
     servers, counts = Encoding.identity(problem).table
@@ -36,17 +35,9 @@ def _pymoo_problem(problem: Problem, budget: int, record: dict, integer: bool):
             idx = np.clip(np.floor(np.asarray(x, dtype=float) + (0.5 if integer else 0.0)),
                           0, counts - 1).astype(np.int64)
             assign = servers[np.arange(problem.n_layers)[None, :], idx]
-            n = max(0, min(len(assign), budget - record["used"]))
-            f = np.full(len(assign), PENALTY)
-            if n:
-                values = simulate(problem, assign[:n]).objective
-                record["used"] += n
-                f[:n] = np.where(np.isfinite(values), values, PENALTY)
-                i = int(np.argmin(values))
-                if values[i] < record["best"]:
-                    record["best"], record["assign"] = float(values[i]), assign[i].copy()
-                    record["history"].append((time.perf_counter() - record["t0"],
-                                              record["best"]))
+            f = np.full(len(assign), PENALTY)  # rows beyond the budget are not simulated
+            values = evaluator(assign)
+            f[:len(values)] = np.where(np.isfinite(values), values, PENALTY)
             out["F"] = f
 
     return Wrapped()
@@ -56,22 +47,21 @@ def _run(problem: Problem, name: str, algorithm, integer: bool, seed, budget_eva
          time_limit_s):
     from pymoo.optimize import minimize
 
-    started = time.perf_counter()
-    budget = int(budget_evals or 61101) - 1  # one left for the final re-scoring
-    record = {"used": 0, "best": np.inf, "assign": None, "history": [], "t0": started}
-    termination = ("n_eval", budget)
+    budget = int(budget_evals or 61101)
+    evaluator = Evaluator(problem, budget, time_limit_s, time.perf_counter())
+    termination = ("n_eval", evaluator.left())
     if time_limit_s is not None:  # whichever comes first: the evaluations or the clock
         from pymoo.core.termination import TerminateIfAny
         from pymoo.termination.max_eval import MaximumFunctionCallTermination
         from pymoo.termination.max_time import TimeBasedTermination
-        termination = TerminateIfAny(MaximumFunctionCallTermination(budget),
+        termination = TerminateIfAny(MaximumFunctionCallTermination(evaluator.left()),
                                      TimeBasedTermination(float(time_limit_s)))
     seed = 0 if seed is None else int(seed)
-    minimize(_pymoo_problem(problem, budget, record, integer), algorithm, termination,
+    minimize(_pymoo_problem(problem, evaluator, integer), algorithm, termination,
              seed=seed, verbose=False)
-    return make_solution(problem, name, record["assign"], started=started, seed=seed,
-                         evaluations=record["used"], history=record["history"],
-                         params={"budget_evals": budget + 1, "pop_size": 100})
+    evaluator.done()  # notes whether the clock stopped the run
+    return evaluator.solution(name, seed=seed,
+                              params={"budget_evals": budget, "pop_size": 100})
 
 
 def pymoo_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,

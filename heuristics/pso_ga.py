@@ -55,9 +55,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from offloadlab.problem import Problem
-from offloadlab.registry import make_solution
 
-from .budget import Evaluator
+from offloadlab.budget import Evaluator
 from . import ga as ga_module
 from .ga import Population, evaluate, greedy_seed, run_phases, start_population
 from .operators import (Encoding, adaptive_inertia, gene_spans, key_mutation, linear, mutate,
@@ -223,6 +222,4 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
         two_step_search(problem, evaluator, search)
     else:
         search(encoding if encoding is not None else Encoding.identity(problem))
-    return make_solution(problem, name, evaluator.best_assign, evaluator.best_priority,
-                         started=started, status=evaluator.status(), params=params,
-                         seed=seed, evaluations=evaluator.used, history=evaluator.history)
+    return evaluator.solution(name, params=params, seed=seed)

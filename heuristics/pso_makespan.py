@@ -17,9 +17,8 @@ import numpy as np
 
 from offloadlab.formulations.makespan import Jobs, makespan_jobs
 from offloadlab.heuristics.fcfs import to_layers
+from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
-from offloadlab.registry import make_solution
-from offloadlab.simulator import simulate
 
 
 def decode(jobs: Jobs, position: np.ndarray) -> np.ndarray:
@@ -51,38 +50,29 @@ def pso(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         n_particles: int = 30, w_max: float = 0.9, w_min: float = 0.4, c1: float = 1.5,
         c2: float = 1.5):
     """PSO over task-to-node vectors with memory repair."""
-    started = time.perf_counter()
     jobs = makespan_jobs(problem)
     rng = np.random.default_rng(seed)
     budget = 4000 if budget_evals is None else int(budget_evals)
-    n_iter = max(1, budget // n_particles)
+    evaluator = Evaluator(problem, budget, time_limit_s, time.perf_counter())
+    n_iter = max(1, (budget - 1) // n_particles)  # the span of the inertia schedule
     n_nodes = jobs.n_servers
     x = rng.random((n_particles, jobs.n_tasks)) * n_nodes
     v = (rng.random(x.shape) - 0.5) * n_nodes / 2
     pbest_x, pbest_f = x.copy(), np.full(n_particles, np.inf)
-    gbest, gbest_f, evals, history = None, np.inf, 0, []
-    for it in range(n_iter):
+    it = 0
+    while not evaluator.done():
         assign = decode(jobs, x)
         x = assign + np.clip(x - np.floor(x), 0.0, 0.999)  # write the repair back
-        f = simulate(problem, np.stack([to_layers(problem, a) for a in assign])).objective
-        evals += n_particles
-        better = f < pbest_f
+        f = evaluator(np.stack([to_layers(problem, a) for a in assign]))
+        better = np.flatnonzero(f < pbest_f[:len(f)])  # particles beyond the budget: unscored
         pbest_x[better], pbest_f[better] = x[better], f[better]
         k = int(np.argmin(pbest_f))
-        if pbest_f[k] < gbest_f:
-            gbest, gbest_f = decode(jobs, pbest_x[k:k + 1])[0], float(pbest_f[k])
-            history.append((time.perf_counter() - started, gbest_f))
-        if time_limit_s is not None and time.perf_counter() - started >= time_limit_s:
-            break
-        w = w_max - (w_max - w_min) * it / max(1, n_iter - 1)
+        w = w_max - (w_max - w_min) * min(it, n_iter - 1) / max(1, n_iter - 1)
         r1, r2 = rng.random(x.shape), rng.random(x.shape)
         v = w * v + c1 * r1 * (pbest_x - x) + c2 * r2 * (pbest_x[k] - x)
         v = np.clip(v, -n_nodes / 2, n_nodes / 2)
         x = np.clip(x + v, 0.0, n_nodes - 1e-9)
+        it += 1
     params = {"n_particles": n_particles, "w_max": w_max, "w_min": w_min, "c1": c1,
               "c2": c2, "budget_evals": budget, "time_limit_s": time_limit_s}
-    status = "time_limit" if evals < n_iter * n_particles else None
-    return make_solution(problem, "pso", None if gbest is None or not np.isfinite(gbest_f)
-                         else to_layers(problem, gbest), started=started, status=status,
-                         params=params, seed=seed, evaluations=evals, history=history,
-                         message="" if np.isfinite(gbest_f) else "no feasible plan found")
+    return evaluator.solution("pso", params=params, seed=seed)

@@ -21,7 +21,7 @@ import numpy as np
 
 from offloadlab.problem import Problem
 
-from .budget import Evaluator
+from offloadlab.budget import Evaluator
 from .operators import Encoding
 from .pre_pso import task_graph
 
@@ -101,14 +101,9 @@ def two_step_search(problem: Problem, evaluator: Evaluator, search, split: float
     if maps is None:
         return search(Encoding.identity(problem))
     step1, step2 = maps
-    limit, time_limit = evaluator.limit, evaluator.time_limit_s
-    if limit is not None:
-        evaluator.limit = evaluator.used + int(split * (limit - evaluator.used))
-    if time_limit is not None:
-        evaluator.time_limit_s = evaluator.elapsed() + split * (time_limit - evaluator.elapsed())
+    old = evaluator.until(split)
     search(Encoding.from_groups(problem, step1))
-    evaluator.limit, evaluator.time_limit_s = limit, time_limit
-    evaluator.timed_out = False
+    evaluator.restore(old)
     best = evaluator.best_assign
     if best is None or evaluator.done():
         return None

@@ -13,7 +13,7 @@ from offloadlab.instances import presets
 from offloadlab.registry import solve
 from offloadlab.simulator import simulate
 from offloadlab.heuristics import operators as ops
-from offloadlab.heuristics.budget import Evaluator
+from offloadlab.budget import Evaluator
 from offloadlab.heuristics.local_search import apply_moves, moves, polish
 from offloadlab.heuristics.pre_pso import merge_groups, merged_encoding
 from offloadlab.heuristics.two_step import chain_and_blocks, step_encodings

@@ -1,10 +1,16 @@
-"""Evaluation and time budgets, counted by the one simulator.
+"""One evaluation and time budget for every solver, counted by the one simulator.
 
-:class:`Evaluator` is the only door from a metaheuristic to :func:`simulate`: it scores a
-population, cuts it to the evaluations left, keeps the best plan seen and the history of
-the best objective over time. One evaluation is reserved for the final re-scoring by
-:func:`~offloadlab.registry.make_solution`, so a Solution's ``evaluations`` never exceeds
-``budget_evals``.
+:class:`Evaluator` is the door from a solver to :func:`simulate`: it scores a population,
+cuts it to the evaluations left, keeps the best plan seen and the history of the best
+objective over time, and builds the Solution (:meth:`Evaluator.solution`). One evaluation
+is reserved for the final re-scoring by :func:`~offloadlab.registry.make_solution`, so a
+Solution's ``evaluations`` never exceeds ``budget_evals``. Constructive solvers that
+score partial plans themselves (greedy) :meth:`~Evaluator.charge` what they used and ask
+:meth:`~Evaluator.afford` first.
+
+The status is honest: ``time_limit`` only when the clock stopped the run; when the
+evaluations ran out it is decided by the plan (``optimal`` against a proven bound,
+``feasible``, or ``infeasible`` when no feasible plan was found).
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import time
 import numpy as np
 
 from offloadlab.problem import Problem
+from offloadlab.registry import make_solution
 from offloadlab.simulator import objective
+from offloadlab.solution import Solution
 
 
 class Evaluator:
@@ -51,6 +59,11 @@ class Evaluator:
     def left(self) -> int | None:
         """Evaluations left (None = no evaluation budget)."""
         return None if self.limit is None else self.limit - self.used
+
+    def afford(self, n: int) -> bool:
+        """Whether ``n`` more evaluations fit in the budget."""
+        left = self.left()
+        return left is None or n <= left
 
     def done(self) -> bool:
         """True when the evaluations or the time are spent."""
@@ -115,3 +128,15 @@ class Evaluator:
     def status(self) -> str | None:
         """``time_limit`` when the clock stopped the run, else None (decided by the bound)."""
         return "time_limit" if self.timed_out else None
+
+    def solution(self, name: str, assign=None, priority=None, **kwargs) -> Solution:
+        """The Solution of the run: ``assign``/``priority`` (default: the best plan seen)
+        scored by :func:`make_solution`, with the evaluations, history and status of
+        this budget (``kwargs`` go to :func:`make_solution`: params, seed, message)."""
+        if assign is None:
+            assign, priority = self.best_assign, self.best_priority
+        if assign is None and not kwargs.get("message"):
+            kwargs["message"] = "no feasible plan found"
+        return make_solution(self.problem, name, assign, priority, started=self.started,
+                             status=self.status(),
+                             evaluations=self.used, history=self.history, **kwargs)
