@@ -34,7 +34,47 @@ class SolverInfo:
     kinds: tuple[str, ...] = ("latency", "deadline", "makespan", "dmro", "ddpqn")
 
 
-SOLVERS: dict[str, SolverInfo] = {}
+PLUGIN_GROUP = "offloadlab.solvers"
+
+
+class _Solvers(dict):
+    """The solver table; its first read also registers the installed plugins
+    (:func:`load_plugins`), so every reader sees them without loading them itself."""
+
+    loaded = False
+
+    def _plugins(self):
+        if not _Solvers.loaded:
+            _Solvers.loaded = True
+            load_plugins()
+        return self
+
+    def __getitem__(self, key):
+        return dict.__getitem__(self._plugins(), key)
+
+    def __contains__(self, key):
+        return dict.__contains__(self._plugins(), key)
+
+    def __iter__(self):
+        return dict.__iter__(self._plugins())
+
+    def __len__(self):
+        return dict.__len__(self._plugins())
+
+    def get(self, key, default=None):
+        return dict.get(self._plugins(), key, default)
+
+    def keys(self):
+        return dict.keys(self._plugins())
+
+    def values(self):
+        return dict.values(self._plugins())
+
+    def items(self):
+        return dict.items(self._plugins())
+
+
+SOLVERS: dict[str, SolverInfo] = _Solvers()
 
 # what each extra brings: checked before a solver is handed out, so a missing optional
 # dependency is named with its extra even when the solver imports it lazily
@@ -50,6 +90,36 @@ def register(name: str, target: str, summary: str, extra: str | None = None,
     """Add a solver to the registry (later registrations replace earlier ones)."""
     info = SolverInfo(name, target, extra, summary)
     SOLVERS[name] = info if kinds is None else SolverInfo(name, target, extra, summary, kinds)
+
+
+def load_plugins() -> list[str]:
+    """Register the solvers that installed distributions declare in the entry-point
+    group ``offloadlab.solvers``; returns their names.
+
+    An entry point ``name = "package.module:solve"`` registers ``solve`` as ``name``; the
+    first line of its docstring is the summary and an optional ``solve.kinds`` tuple the
+    objective kinds it supports (default: all). A plugin that fails to import, or whose
+    name is already taken, is reported on stderr and left out.
+    """
+    from importlib.metadata import entry_points
+
+    names = []
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if dict.__contains__(SOLVERS, ep.name):
+            print(f"offloadlab: plugin solver {ep.name!r} ({ep.value}) not loaded: the "
+                  "name is taken", file=sys.stderr)
+            continue
+        try:
+            solve_fn = ep.load()
+        except Exception as exc:  # a broken plugin must not break the other solvers
+            print(f"offloadlab: plugin solver {ep.name!r} ({ep.value}) not loaded: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        summary = (solve_fn.__doc__ or "").strip().split("\n")[0] or f"plugin {ep.value}"
+        kinds = getattr(solve_fn, "kinds", None)
+        register(ep.name, ep.value, summary, kinds=None if kinds is None else tuple(kinds))
+        names.append(ep.name)
+    return names
 
 
 class SolverError(LookupError):
