@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
+import os
+import subprocess
+import sys
 import typing
 
 import numpy as np
@@ -134,3 +138,61 @@ def test_clock_stops_a_search(name, kind):
 def test_unsupported_kind_is_refused(name, kind):
     with pytest.raises(SolverError, match=kind):
         solve(TINY[kind], name, seed=0, budget_evals=BUDGET_EVALS)
+
+
+PLUGIN = '''
+import time
+
+from offloadlab.registry import make_solution
+
+
+def solve(problem, *, seed=None, time_limit_s=None, budget_evals=None):
+    """Every layer on its first allowed server."""
+    started = time.perf_counter()
+    return make_solution(problem, "first-allowed", problem.allowed.argmax(axis=1),
+                         started=started, seed=seed)
+
+
+solve.kinds = ("latency",)
+'''
+
+
+def test_a_plugin_solver_is_listed_and_solves(tmp_path):
+    """An installed distribution that declares an ``offloadlab.solvers`` entry point."""
+    (tmp_path / "first_allowed.py").write_text(PLUGIN)
+    dist = tmp_path / "first_allowed-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: first-allowed\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[offloadlab.solvers]\nfirst-allowed = first_allowed:solve\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def cli(*args):
+        out = subprocess.run([sys.executable, "-m", "offloadlab.cli", *args, "--json"],
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    listed = {r["name"]: r for r in cli("solvers")}
+    assert listed["first-allowed"]["kinds"] == ["latency"]
+    assert listed["first-allowed"]["summary"] == "Every layer on its first allowed server."
+    assert listed["first-allowed"]["available"] and "greedy" in listed
+    sol = cli("solve", str(library_path("latency-alexnet-tiny-s0")), "--solver",
+              "first-allowed")
+    problem = TINY["latency"]
+    expected = simulate(problem, problem.allowed.argmax(axis=1)[None, :]).objective[0]
+    assert sol["solver"] == "first-allowed"
+    assert sol["objective"] == pytest.approx(expected)
+
+
+def test_a_plugin_cannot_take_a_builtin_name(tmp_path):
+    dist = tmp_path / "shadow-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shadow\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[offloadlab.solvers]\ngreedy = shadow:solve\n")
+    code = ("from offloadlab.registry import SOLVERS; "
+            "print(SOLVERS['greedy'].target)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=120)
+    assert out.stdout.strip() == "offloadlab.heuristics.baselines:greedy"
+    assert "plugin solver 'greedy' (shadow:solve) not loaded: the name is taken" in out.stderr
