@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from offloadlab.graph import is_chain
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 from offloadlab.simulator import simulate
@@ -129,12 +130,6 @@ def ddpqn_pair_cost(problem: Problem, g: int) -> tuple[np.ndarray, float]:
     value = np.where(np.isfinite(tr), value, np.inf)
     span = hi[0, g] - lo[0, g]
     return value, (o.phi * o.theta / span if span > 0 else 0.0)
-
-
-def is_chain(problem: Problem) -> bool:
-    """True when every layer has at most one predecessor and one successor."""
-    return bool((np.diff(problem.pred_ptr) <= 1).all()
-                and all(len(s) <= 1 for s in problem.succs))
 
 
 # --- the programme -------------------------------------------------------------------

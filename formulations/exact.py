@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from offloadlab.graph import is_chain
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 
@@ -67,7 +68,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
                                "in this tree") from None
         sol = module.solve(problem, seed=seed, time_limit_s=time_limit_s)
         return _renamed(sol, "makespan MILP", started)
-    chain = dp.is_chain(problem)
+    chain = is_chain(problem)
     if kind != "ddpqn" or chain:
         first = dp.solve(problem)
         if first.status in ("optimal", "infeasible"):

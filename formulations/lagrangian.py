@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from offloadlab.graph import is_chain
 from offloadlab.problem import Problem
 from offloadlab.simulator import simulate
 
@@ -332,7 +333,7 @@ def contended_servers(problem: Problem) -> np.ndarray:
     """(S,) True where more layers may run at once than the server has slots."""
     from .milp import _reachability, _width
 
-    chain = all(len(s) <= 1 for s in problem.succs) and (np.diff(problem.pred_ptr) <= 1).all()
+    chain = is_chain(problem)
     desc = None if chain else _reachability(problem)
     out = np.zeros(problem.n_servers, dtype=bool)
     for s in range(problem.n_servers):

@@ -55,11 +55,12 @@ from itertools import combinations
 
 import numpy as np
 
+from offloadlab.graph import is_chain
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 from offloadlab.simulator import simulate
 
-from .dp import (ddpqn_pair_cost, edge_lag, energy_cost, input_lag, is_chain, path_bound,
+from .dp import (ddpqn_pair_cost, edge_lag, energy_cost, input_lag, path_bound,
                  return_lag, time_bounds)
 
 KINDS = ("latency", "deadline", "makespan", "dmro", "ddpqn")

@@ -21,20 +21,10 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from offloadlab.graph import task_graph
 from offloadlab.problem import Problem
 
 from .operators import Encoding
-
-
-def task_graph(problem: Problem, layers: np.ndarray) -> nx.DiGraph:
-    """The DAG of one task's layers, nodes numbered from 0 in topological order."""
-    base = int(layers[0])
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(len(layers)))
-    for g in layers:
-        for q in problem.preds(int(g)):
-            graph.add_edge(int(q) - base, int(g) - base)
-    return graph
 
 
 MERGES = ("series", "literal")

@@ -16,54 +16,13 @@ what the list scheduler computes for parallel branches).
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 
+from offloadlab.budget import Evaluator
+from offloadlab.graph import branches, chain_and_blocks, task_graph
 from offloadlab.problem import Problem
 
-from offloadlab.budget import Evaluator
 from .operators import Encoding
-from .pre_pso import task_graph
-
-SINK = -1
-
-
-def chain_and_blocks(graph: nx.DiGraph) -> tuple[np.ndarray, np.ndarray]:
-    """Per node: is it a chain layer, and its block id (-1 for chain layers).
-
-    Chain layers are the post-dominators of the source (with one virtual sink after all
-    sinks); an inner layer's block is its nearest chain dominator.
-    """
-    rev = graph.reverse(copy=True)
-    rev.add_node(SINK)
-    rev.add_edges_from((SINK, v) for v in graph.nodes if graph.out_degree(v) == 0)
-    source = min(v for v in graph.nodes if graph.in_degree(v) == 0)
-    post = nx.immediate_dominators(rev, SINK)
-    chain = set()
-    v = source
-    while v != SINK:
-        chain.add(v)
-        v = post[v]
-    dom = nx.immediate_dominators(graph, source)
-    n = graph.number_of_nodes()
-    is_chain = np.array([v in chain for v in range(n)])
-    block = np.full(n, -1, dtype=np.int64)
-    for v in range(n):
-        if not is_chain[v]:
-            u = dom[v]
-            while not is_chain[u]:
-                u = dom[u]
-            block[v] = u
-    return is_chain, block
-
-
-def branches(graph: nx.DiGraph, is_chain: np.ndarray) -> np.ndarray:
-    """Branch id per inner layer (connected groups of inner layers), -1 for chain."""
-    inner = graph.subgraph([v for v in graph.nodes if not is_chain[v]]).to_undirected()
-    out = np.full(graph.number_of_nodes(), -1, dtype=np.int64)
-    for k, comp in enumerate(sorted(nx.connected_components(inner), key=min)):
-        out[sorted(comp)] = k
-    return out
 
 
 def _dense(keys: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from functools import cached_property
 import numpy as np
 from numba import njit
 
+from offloadlab.graph import chain_nodes, task_graph
 from offloadlab.problem import Problem
 
 LOCAL, EITHER, REMOTE = 0, 1, 2  # the states a unit may take
@@ -335,24 +336,9 @@ class _Builder:
         self.layers = [int(g) for g in problem.task_layers[task]]  # topological
 
     def chain_layers(self) -> list[int]:
-        """Layers on every input-to-output path: no edge jumps over their position.
-
-        With the virtual input (feeding every source) and output (fed by every sink), a
-        layer lies on every path exactly when no edge goes from before it to after it in
-        a topological order.
-        """
-        p, layers = self.p, self.layers
-        pos = {g: i for i, g in enumerate(layers)}
-        n = len(layers)
-        sources = [g for g in layers if len(p.preds(g)) == 0]
-        furthest = max(pos[g] for g in sources)  # the virtual input edges
-        out = []
-        for i, g in enumerate(layers):
-            if furthest <= i:
-                out.append(g)
-            succ = [pos[s] for s in p.succs[g]] or [n]  # sinks feed the virtual output
-            furthest = max(furthest, max(succ))
-        return out
+        """Layers on every input-to-output path (:func:`offloadlab.graph.chain_nodes`)."""
+        on_chain = chain_nodes(task_graph(self.p, np.array(self.layers)))
+        return [g for g, c in zip(self.layers, on_chain) if c]
 
     def build(self) -> UploadModel:
         p, client, assign = self.p, self.client, self.assign

@@ -16,7 +16,8 @@ from offloadlab.heuristics import operators as ops
 from offloadlab.budget import Evaluator
 from offloadlab.heuristics.local_search import apply_moves, moves, polish
 from offloadlab.heuristics.pre_pso import merge_groups, merged_encoding
-from offloadlab.heuristics.two_step import chain_and_blocks, step_encodings
+from offloadlab.graph import chain_and_blocks
+from offloadlab.heuristics.two_step import step_encodings
 
 
 @pytest.fixture(scope="module")
