@@ -25,7 +25,7 @@ PLANNERS = ("non-uploading", "ionn", "efficiency", "lmu", "exact")
 
 def upload_setting(model: str, scenario: str):
     """``(UploadModel, migration solver name)`` of task t1 in ``scenario``."""
-    from offloadlab.heuristics.upload import UploadModel
+    from offloadlab.upload_model import UploadModel
     from offloadlab.heuristics.upload_commands import migration_plan
     from offloadlab.instances import presets
     from offloadlab.problem import Problem
@@ -45,11 +45,10 @@ def upload_setting(model: str, scenario: str):
 
 def plan_rows(model_name: str, scenario: str) -> list[dict]:
     """One row per planner: SSD, largest partition, gap to the exact optimum."""
-    from offloadlab.formulations.upload_dp import exact_upload
-    from offloadlab.heuristics.upload_planners import plan
+    from offloadlab.heuristics.upload_planners import best_upload, plan
 
     model, solver = upload_setting(model_name, scenario)
-    ex = exact_upload(model)
+    ex = best_upload(model)
     rows = []
     for name in PLANNERS:
         res = ex.result if name == "exact" else plan(model, name)

@@ -21,11 +21,10 @@ PAPER_LMU_VS_NON_UPLOADING_PCT = 45.16  # EosDNN §VII-C, Fig. 13(a), AlexNet
 
 def results(model_name: str, scenario: str):
     """``(upload results by planner, exact record, migration solver)``."""
-    from offloadlab.formulations.upload_dp import exact_upload
-    from offloadlab.heuristics.upload_planners import plan
+    from offloadlab.heuristics.upload_planners import best_upload, plan
 
     model, solver = upload_setting(model_name, scenario)
-    ex = exact_upload(model)
+    ex = best_upload(model)
     res = {name: (ex.result if name == "exact" else plan(model, name)) for name in PLANNERS}
     return res, ex, solver
 

@@ -17,7 +17,10 @@ heuristic planners with a valid lower bound, the *missing-items bound*: while th
 unit uploads, n - k + 1 units are missing, so SD >= s_{n-k+1}, where s_m is the least SD
 over sets missing exactly m units (s_n = SD(size-0 units) and s_1, s_2 computed exactly;
 s_m >= s_2 for m >= 2 since SD is monotone). The least possible sum of s-coefficients
-times upload times pairs the largest coefficient with the shortest upload.
+times upload times pairs the largest coefficient with the shortest upload. The plans to
+compare there are passed in (``incumbents``, e.g. the heuristic planners'; see
+:func:`offloadlab.heuristics.upload_planners.best_upload`); without them, the
+shortest-upload-first order of single units.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import numpy as np
 from numba import njit
 
-from offloadlab.heuristics.upload import UploadModel, UploadResult
+from offloadlab.upload_model import UploadModel, UploadResult
 
 MAX_ITEMS = 22
 
@@ -72,16 +76,18 @@ def _subset_dp(sd, t):
     return f, nxt
 
 
-def exact_upload(model: UploadModel, tail_s: float = 0.0,
-                 max_items: int = MAX_ITEMS) -> ExactUpload:
-    """The least-SSD upload order (or, beyond ``max_items``, a bound and the best
-    heuristic plan). ``tail_s`` adds the same SD(all) * tail_s to every plan."""
+def exact_upload(model: UploadModel, tail_s: float = 0.0, max_items: int = MAX_ITEMS,
+                 incumbents: Callable[[], Iterable[UploadResult]] | None = None
+                 ) -> ExactUpload:
+    """The least-SSD upload order (or, beyond ``max_items``, a bound and the best of the
+    plans ``incumbents()`` returns, called only then). ``tail_s`` adds the same
+    SD(all) * tail_s to every plan."""
     started = time.perf_counter()
     items = [int(u) for u in model.items]
     zero = [int(u) for u in model.zero_units]
     head = [zero] if zero else []
     if len(items) > max_items:
-        return _beyond(model, items, zero, tail_s, started)
+        return _beyond(model, items, zero, tail_s, started, incumbents)
     t = model.upload_s[items].astype(float)
     sd = model.sd_subsets(items, base_usable=zero)
     f, nxt = _subset_dp(sd, t)
@@ -118,10 +124,14 @@ def missing_items_bound(model: UploadModel, tail_s: float = 0.0) -> float:
     return float(np.dot(coef, t) + s[0] * tail_s)
 
 
-def _beyond(model, items, zero, tail_s, started) -> ExactUpload:
-    from offloadlab.heuristics.upload_planners import PLANNERS, plan
-
-    best = min((plan(model, name, tail_s) for name in PLANNERS), key=lambda r: r.ssd)
+def _beyond(model, items, zero, tail_s, started, incumbents) -> ExactUpload:
+    if incumbents is not None:
+        plans = list(incumbents())
+    else:
+        head = [zero] if zero else []
+        by_time = sorted(items, key=lambda u: model.upload_s[u])
+        plans = [model.evaluate(head + [[u] for u in by_time], tail_s)]
+    best = min(plans, key=lambda r: r.ssd)
     bound = missing_items_bound(model, tail_s)
     return ExactUpload(best, bound, "feasible", "missing-items bound",
                        time.perf_counter() - started)

@@ -64,7 +64,7 @@ def register(main) -> None:
 def run_upload(problem, assign, task, planner, tail_s=0.0, progress=None) -> dict:
     """The ``upload`` command's JSON object for one plan, task and planner."""
     from offloadlab.cli import UserError
-    from offloadlab.heuristics.upload import UploadError, UploadModel
+    from offloadlab.upload_model import UploadError, UploadModel
     from offloadlab.heuristics.upload_planners import plan
 
     try:
@@ -75,9 +75,9 @@ def run_upload(problem, assign, task, planner, tail_s=0.0, progress=None) -> dic
         progress(f"{planner} upload plan over {len(model.items)} weighted units")
     out = {"instance": problem.instance.name, "planner": planner}
     if planner == "exact":
-        from offloadlab.formulations.upload_dp import exact_upload
+        from offloadlab.heuristics.upload_planners import best_upload
 
-        ex = exact_upload(model, tail_s=tail_s)
+        ex = best_upload(model, tail_s=tail_s)
         res = ex.result
         out.update(status=ex.status, bound=ex.bound, bound_source=ex.bound_source,
                    gap=ex.gap, wall_s=ex.wall_s)

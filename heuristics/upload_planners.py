@@ -1,5 +1,5 @@
 """Upload planners of EosDNN §VI: LMU (Principles 1–4), Non-uploading, IONN and
-Recursive-efficiency. Each returns an :class:`~offloadlab.heuristics.upload.UploadResult`
+Recursive-efficiency. Each returns an :class:`~offloadlab.upload_model.UploadResult`
 scored by the one query-delay model; the exact order is in
 :mod:`offloadlab.formulations.upload_dp`.
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .upload import EITHER, UploadModel, UploadResult
+from offloadlab.upload_model import EITHER, UploadModel, UploadResult
 
 PLANNERS = ("lmu", "non-uploading", "ionn", "efficiency")
 
@@ -40,14 +40,21 @@ PLANNERS = ("lmu", "non-uploading", "ionn", "efficiency")
 def plan(model: UploadModel, planner: str, tail_s: float = 0.0) -> UploadResult:
     """Run the planner named ``planner`` (one of :data:`PLANNERS` or ``exact``)."""
     if planner == "exact":
-        from offloadlab.formulations.upload_dp import exact_upload
-
-        return exact_upload(model, tail_s=tail_s).result
+        return best_upload(model, tail_s).result
     funcs = {"lmu": lmu, "non-uploading": non_uploading, "ionn": ionn,
              "efficiency": recursive_efficiency}
     if planner not in funcs:
         raise ValueError(f"unknown planner {planner!r}; known: exact, {', '.join(PLANNERS)}")
     return funcs[planner](model, tail_s=tail_s)
+
+
+def best_upload(model: UploadModel, tail_s: float = 0.0, **options):
+    """:func:`~offloadlab.formulations.upload_dp.exact_upload` with the planners' plans
+    as its incumbents beyond the subset DP's reach (``options``: ``max_items``)."""
+    from offloadlab.formulations.upload_dp import exact_upload
+
+    return exact_upload(model, tail_s=tail_s, **options,
+                        incumbents=lambda: [plan(model, p, tail_s) for p in PLANNERS])
 
 
 # --- shared helpers -------------------------------------------------------------------
