@@ -29,9 +29,8 @@ import time
 
 import numpy as np
 
-from offloadlab.formulations.makespan import Jobs, makespan_jobs
-from offloadlab.heuristics.fcfs import to_layers
 from offloadlab.budget import Evaluator
+from offloadlab.jobs import Jobs, makespan_jobs, to_layers
 from offloadlab.problem import Problem
 
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from offloadlab.formulations.makespan import Jobs, makespan_jobs
+from offloadlab.jobs import Jobs, makespan_jobs, to_layers
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 
@@ -30,13 +30,6 @@ def fcfs_assign(jobs: Jobs) -> np.ndarray | None:
         left_mb[s] -= jobs.need_mb[i]
         assign[i] = s
     return assign
-
-
-def to_layers(problem: Problem, task_assign: np.ndarray) -> np.ndarray:
-    """Per-task nodes as the global layer assignment (one layer per task)."""
-    out = np.empty(problem.n_layers, dtype=np.int64)
-    out[np.array([layers[0] for layers in problem.task_layers])] = task_assign
-    return out
 
 
 def fcfs(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):

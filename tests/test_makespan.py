@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from offloadlab import Problem, parse_instance, simulate, solve
-from offloadlab.formulations.makespan import makespan_jobs
+from offloadlab.jobs import makespan_jobs
 from offloadlab.heuristics.fcfs import fcfs_assign
 from offloadlab.instances import presets
 from offloadlab.simulator import memory_use
