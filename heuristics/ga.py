@@ -9,230 +9,13 @@ population call of the simulator.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
+from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
 
-from offloadlab.budget import Evaluator
-from .operators import (Encoding, gene_spans, key_mutation, keys_to_priority, mutate,
-                        priority_to_keys, random_genes, segment_crossover, segment_genes, task_plans,
-                        tournament)
-
-
-@dataclass
-class Population:
-    """Genes (P, G), order keys (P, L) or None, and objectives (P,)."""
-
-    genes: np.ndarray
-    keys: np.ndarray | None
-    values: np.ndarray
-
-
-def priorities(problem: Problem, keys: np.ndarray | None) -> np.ndarray:
-    """Priority lists for a population: decoded keys, or the default order for all."""
-    if keys is None:
-        return problem.default_priority[None, :]
-    return keys_to_priority(problem, keys)
-
-
-INITS = ("heuristics", "greedy", "segments", "random")
-
-
-@dataclass
-class Seeds:
-    """Plans that start a search: genes (K, G) and their order keys (K, L) or None (the
-    default priority)."""
-
-    genes: np.ndarray
-    keys: np.ndarray | None = None
-
-
-def initial_keys(problem: Problem, n: int, rng: np.random.Generator,
-                 order_noise: float | None) -> np.ndarray:
-    """(n, L) order keys: the default priority's keys plus uniform noise in
-    ``[0, order_noise)`` (None: uniform keys, random orders); row 0 is the default.
-
-    Uniform keys decode to orders that interleave tasks at random, and most of them are
-    poor; noise around the default priority searches orders near a good one (measured:
-    the unseeded search on latency-vgg19-small-s0 goes from 27 % to 0 % above the
-    optimum).
-    """
-    default = priority_to_keys(problem, problem.default_priority)
-    if order_noise is None:
-        keys = rng.random((n, problem.n_layers))
-    else:
-        keys = default + order_noise * rng.random((n, problem.n_layers))
-    keys[0] = default[0]
-    return keys
-
-
-def initial_population(problem: Problem, enc: Encoding, n: int, rng: np.random.Generator,
-                       search_order: bool, seeds: Seeds | np.ndarray | None = None,
-                       init: str = "segments", order_noise: float | None = None):
-    """Initial genes (first rows replaced by the ``seeds``) and order keys.
-
-    ``init`` = ``random``: every gene uniform over its allowed servers; otherwise half of
-    the rows are contiguous per-task segments (:func:`segment_genes`), half uniform. The
-    first individual's keys decode to the default priority, so the fixed-order plan
-    space is always represented; seeds keep their own keys when they have some.
-    """
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if seeds is not None and not isinstance(seeds, Seeds):
-        seeds = Seeds(np.atleast_2d(seeds))
-    genes = random_genes(enc, n, rng)
-    if init != "random":
-        genes[: n // 2] = segment_genes(problem, enc, n // 2, rng)
-    keys = None
-    if search_order:
-        keys = initial_keys(problem, n, rng, order_noise)
-    if seeds is not None and len(seeds.genes):
-        k = min(n, len(seeds.genes))
-        genes[:k] = seeds.genes[:k]
-        if keys is not None:
-            keys[:k] = (priority_to_keys(problem, problem.default_priority)
-                        if seeds.keys is None else seeds.keys[:k])
-    return genes, keys
-
-
-def evaluate(problem: Problem, enc: Encoding, evaluator: Evaluator, genes: np.ndarray,
-             keys: np.ndarray | None) -> np.ndarray:
-    """Objectives of as many rows as the budget allows."""
-    return evaluator(enc.decode(genes), priorities(problem, keys))
-
-
-def ga_generations(problem: Problem, enc: Encoding, evaluator: Evaluator,
-                   rng: np.random.Generator, pop: Population, generations: int | None,
-                   crossover_p: float = 0.9, mutation_p: float = 0.3,
-                   segment_p: float = 0.0, spans=None) -> Population:
-    """Evolve ``pop`` for ``generations`` (None: until the budget ends); returns the last
-    generation (rows the budget could not score keep their parents). A mutation is a
-    segment move with probability ``segment_p`` (:func:`.operators.mutate`)."""
-    n = len(pop.values)
-    spans = gene_spans(problem, enc) if spans is None else spans
-    gen = 0
-    while (generations is None or gen < generations) and not evaluator.done():
-        gen += 1
-        parents = tournament(pop.values, n, rng)
-        mates = tournament(pop.values, n, rng)
-        do_x = rng.random(n) < crossover_p
-        do_m = rng.random(n) < mutation_p
-        genes = segment_crossover(pop.genes[parents], pop.genes[mates], do_x, rng)
-        genes = mutate(genes, enc, spans, do_m, rng, segment_p)
-        keys = None
-        if pop.keys is not None:
-            keys = segment_crossover(pop.keys[parents], pop.keys[mates], do_x, rng)
-            keys = key_mutation(keys, do_m, rng)
-        values = evaluate(problem, enc, evaluator, genes, keys)
-        k = len(values)
-        if k < n:  # the budget ran out inside the generation: keep the parents there
-            genes[k:] = pop.genes[k:]
-            if keys is not None:
-                keys[k:] = pop.keys[k:]
-            values = np.concatenate([values, pop.values[k:]])
-        elite = int(np.argmin(pop.values))
-        worst = int(np.argmax(values))
-        if pop.values[elite] < values.min():
-            genes[worst] = pop.genes[elite]
-            values[worst] = pop.values[elite]
-            if keys is not None:
-                keys[worst] = pop.keys[elite]
-        pop = Population(genes, keys, values)
-    return pop
-
-
-def polish_best(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Population,
-                spans, rng: np.random.Generator) -> None:
-    """Run the final local search (:mod:`.local_search`) from ``pop``'s best row, and
-    write the result back into that row."""
-    from .local_search import polish
-
-    g = int(np.argmin(pop.values))
-    if not np.isfinite(pop.values[g]):
-        return
-    keys = None if pop.keys is None else pop.keys[g:g + 1]
-    genes, value = polish(problem, enc, evaluator, pop.genes[g], float(pop.values[g]),
-                          priorities(problem, keys), spans, rng)
-    pop.genes[g], pop.values[g] = genes, value
-
-
-def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,
-               polish_share: float, spans, rng: np.random.Generator,
-               best=lambda state: state.best) -> None:
-    """``search(None)`` on all but ``polish_share`` of the budget, the local search, then
-    ``search(state)`` on whatever the local search left (it stops at a local optimum).
-
-    ``search(state)`` returns its state; ``best(state)`` is the :class:`Population` whose
-    best row the local search improves in place (so the resumed search sees it).
-    """
-    old = evaluator.until(1.0 - polish_share) if polish_share > 0 else None
-    state = search(None)
-    if old is None:
-        return
-    evaluator.restore(old)
-    if not evaluator.done():
-        polish_best(problem, enc, evaluator, best(state), spans, rng)
-    if not evaluator.done():
-        search(state)
-
-
-def start_population(problem: Problem, enc: Encoding, evaluator: Evaluator,
-                     rng: np.random.Generator, n: int, search_order: bool,
-                     seeds: np.ndarray | None = None, init: str = "segments",
-                     order_noise: float | None = None) -> Population:
-    """A scored initial population (rows beyond the budget score ``inf``)."""
-    genes, keys = initial_population(problem, enc, n, rng, search_order, seeds, init,
-                                     order_noise)
-    values = evaluate(problem, enc, evaluator, genes, keys)
-    values = np.concatenate([values, np.full(n - len(values), np.inf)])
-    return Population(genes, keys, values)
-
-
-def greedy_seed(problem: Problem, enc: Encoding, evaluator: Evaluator, init: str,
-                seed_plans=None, search_order: bool = False) -> Seeds | None:
-    """The plans that start the search, each with the default priority's keys.
-
-    ``seed_plans`` first; ``init="greedy"`` adds the greedy plan; ``init="heuristics"``
-    adds the greedy, PEFT and HEFT plans (PEFT and HEFT also with their own orders when
-    ``search_order``) and the :func:`task_plans` (every task on one server). Their
-    simulator calls are charged to the budget, and skipped when it cannot pay for them
-    eight times over.
-    """
-    from .list_scheduling import heuristic_plans
-
-    rows = [] if seed_plans is None else list(np.atleast_2d(np.asarray(seed_plans)))
-    orders = [problem.default_priority] * len(rows)
-    left = evaluator.left()
-    cost = int(problem.allowed.sum())
-    if init in ("greedy", "heuristics") and (left is None or left > 8 * cost):
-        names = ("greedy",) if init == "greedy" else ("greedy", "peft", "heft")
-        for assign, order, used in heuristic_plans(problem, names):
-            evaluator.charge(used)
-            if assign is None:
-                continue
-            rows.append(assign)
-            orders.append(problem.default_priority)
-            if search_order and order is not None:
-                rows.append(assign)
-                orders.append(order)
-    genes = enc.encode(np.array(rows)) if rows else np.empty((0, enc.n_genes), np.int64)
-    if init == "heuristics":
-        plans = task_plans(problem, enc)
-        genes = np.concatenate([genes, plans])
-        orders += [problem.default_priority] * len(plans)
-    if not len(genes):
-        return None
-    return Seeds(genes, priority_to_keys(problem, np.array(orders)) if search_order else None)
-
-
-def default_budget(budget_evals, pop_size, generations):
-    """``budget_evals``, or the paper's run: a population per generation, the initial one
-    and the final re-scoring."""
-    if budget_evals is None:
-        return pop_size * (generations + 1) + 1
-    return int(budget_evals)
+from .evolution import default_budget, ga_generations, population_search
 
 
 def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_size=100,
@@ -256,7 +39,8 @@ def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_si
     search_order : bool
         Also evolve the priority order (random keys); default True as PSO-GA's default.
     init : {"heuristics", "greedy", "segments", "random"}
-        Initial population (see :func:`initial_population` and :func:`greedy_seed`).
+        Initial population (see :func:`.evolution.initial_population` and
+        :func:`.evolution.greedy_seed`).
     segment_p : float
         Share of mutations that move a task segment (0 = Fig. 4(b)'s only).
     polish : float
@@ -283,23 +67,12 @@ def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_si
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)
 
-    def search(enc: Encoding, seeds=None):
-        spans = gene_spans(problem, enc)
+    def advance(enc, spans, pop):
+        return ga_generations(problem, enc, evaluator, rng, pop, None, crossover_p,
+                              mutation_p, segment_p, spans)
 
-        def evolve(pop):
-            if pop is None:
-                start = seeds if seeds is not None else greedy_seed(
-                    problem, enc, evaluator, init, seed_plans, search_order)
-                pop = start_population(problem, enc, evaluator, rng, pop_size, search_order,
-                                       start, init, order_noise)
-            return ga_generations(problem, enc, evaluator, rng, pop, None, crossover_p,
-                                  mutation_p, segment_p, spans)
-
-        run_phases(problem, enc, evaluator, evolve, polish, spans, rng, best=lambda pop: pop)
-
-    if two_step:
-        from .two_step import two_step_search
-        two_step_search(problem, evaluator, search)
-    else:
-        search(Encoding.identity(problem))
+    population_search(problem, evaluator, rng, advance, size=pop_size,
+                      search_order=search_order, init=init, order_noise=order_noise,
+                      seed_plans=seed_plans, polish=polish, two_step=two_step,
+                      best=lambda pop: pop)
     return evaluator.solution("ga", params=params, seed=seed)

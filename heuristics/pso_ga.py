@@ -13,7 +13,7 @@ particle by eq. 12:
   crossover g() with the global best GB.
 
 Algorithm 1 line 1 seeds the swarm with a GA: ``ga_generations`` generations of
-:mod:`.ga` from a random population, whose last generation is the initial swarm (its
+:mod:`.evolution` from a random population, whose last generation is the initial swarm (its
 evaluations count in the budget). The swarm is scored with one population call of the
 simulator per iteration; operators are numpy over the whole swarm.
 
@@ -54,11 +54,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
 
-from offloadlab.budget import Evaluator
-from . import ga as ga_module
-from .ga import Population, evaluate, greedy_seed, run_phases, start_population
+from .evolution import Population, evaluate, ga_generations as ga_seeding, population_search
 from .operators import (Encoding, adaptive_inertia, gene_spans, key_mutation, linear, mutate,
                         segment_crossover)
 
@@ -199,27 +198,16 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)
 
-    def search(enc: Encoding, seeds=None):
-        spans = gene_spans(problem, enc)
+    def advance(enc, spans, state):
+        if isinstance(state, Population):  # Algorithm 1 line 1: the GA seeds the swarm
+            state = new_swarm(evaluator, ga_seeding(problem, enc, evaluator, rng, state,
+                                                    ga_generations, segment_p=segment_p,
+                                                    spans=spans))
+        return swarm_search(problem, enc, evaluator, rng, state, w_max, w_min, eps1, eps2,
+                            segment_p, spans)
 
-        def fly(state):
-            if state is None:
-                start = seeds if seeds is not None else greedy_seed(
-                    problem, enc, evaluator, init, seed_plans, search_order)
-                swarm = start_population(problem, enc, evaluator, rng, particles,
-                                         search_order, start, init, order_noise)
-                swarm = ga_module.ga_generations(problem, enc, evaluator, rng, swarm,
-                                                 ga_generations, segment_p=segment_p,
-                                                 spans=spans)
-                state = new_swarm(evaluator, swarm)
-            return swarm_search(problem, enc, evaluator, rng, state, w_max, w_min, eps1,
-                                eps2, segment_p, spans)
-
-        run_phases(problem, enc, evaluator, fly, polish, spans, rng)
-
-    if two_step:
-        from .two_step import two_step_search
-        two_step_search(problem, evaluator, search)
-    else:
-        search(encoding if encoding is not None else Encoding.identity(problem))
+    population_search(problem, evaluator, rng, advance, size=particles,
+                      search_order=search_order, init=init, order_noise=order_noise,
+                      seed_plans=seed_plans, polish=polish, two_step=two_step,
+                      encoding=encoding)
     return evaluator.solution(name, params=params, seed=seed)
