@@ -39,6 +39,7 @@ from offloadlab.graph import is_chain
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 from offloadlab.simulator import simulate
+from offloadlab.warm_start import registered_plans
 
 KINDS = ("latency", "deadline", "makespan", "dmro", "ddpqn")
 
@@ -288,11 +289,12 @@ def time_bounds(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
 # --- the solver ----------------------------------------------------------------------
 
 
-def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
+def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
+          warm_plans=None):
     """Contention-free shortest paths: the optimum when no pool binds, else a bound.
 
-    The plan (default priority; the greedy plan when that is better under contention)
-    is scored by the simulator; the status is ``optimal`` when its value meets the bound
+    The plan (default priority; one of ``warm_plans``, by default the registered greedy's
+    plan, when that is better under contention) is scored by the simulator; the status is ``optimal`` when its value meets the bound
     (within 1e-9 relative), ``infeasible`` when a task's deadline is below its
     contention-free latency, else ``feasible`` with the bound.
     """
@@ -304,12 +306,14 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
     # the bound is valid in every case, so the simulator's value meeting it proves
     # optimality (make_solution decides the status); under contention the greedy plan
     # may be the better incumbent
-    from offloadlab.heuristics.baselines import greedy_assign
-
     plans = [res.assign] if res.assign is not None else []
-    fallback, evals = greedy_assign(problem)
-    if fallback is not None:
-        plans.append(fallback)
+    evals = 0
+    if warm_plans is None:  # the budget keeps one evaluation per plan and the final one
+        greedy_budget = None if budget_evals is None else budget_evals - 3
+        if greedy_budget is None or greedy_budget >= 2:
+            found, evals = registered_plans(problem, ("greedy",), budget_evals=greedy_budget)
+            warm_plans = [a for _, a, _ in found]
+    plans += [np.asarray(a) for a in warm_plans or []]
     values = [float(simulate(problem, a).objective[0]) for a in plans]
     if not plans or not np.isfinite(min(values)):
         return make_solution(problem, "dp", None, started=started, status="error",

@@ -59,6 +59,7 @@ from offloadlab.graph import is_chain
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 from offloadlab.simulator import simulate
+from offloadlab.warm_start import registered_plans
 
 from .dp import (ddpqn_pair_cost, edge_lag, energy_cost, input_lag, path_bound,
                  return_lag, time_bounds)
@@ -606,12 +607,13 @@ def solve_highs(m, *, time_limit_s=None, mip_rel_gap=1e-6, threads=1, seed=0,
 # --- the registered solver -----------------------------------------------------------
 
 
-def incumbent(problem: Problem) -> tuple[np.ndarray | None, np.ndarray | None, float]:
-    """The better of the greedy plan and the contention-free plan (default priority)."""
-    from offloadlab.heuristics.baselines import greedy_assign
-
-    plans = [a for a in (greedy_assign(problem)[0], path_bound(problem).assign)
-             if a is not None]
+def incumbent(problem: Problem, warm_plans=None
+              ) -> tuple[np.ndarray | None, np.ndarray | None, float]:
+    """The best of ``warm_plans`` (assignments; default: the registered greedy's plan)
+    and the contention-free plan, under the default priority."""
+    if warm_plans is None:
+        warm_plans = [a for _, a, _ in registered_plans(problem, ("greedy",))[0]]
+    plans = [a for a in [*warm_plans, path_bound(problem).assign] if a is not None]
     if not plans:
         return None, None, float("inf")
     values = simulate(problem, np.array(plans)).objective

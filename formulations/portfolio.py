@@ -1,7 +1,7 @@
 """Quick incumbents for the exact solvers: the best of a small deterministic portfolio.
 
-Greedy, the contention-free plan, HEFT and PEFT (when :mod:`offloadlab.heuristics` has
-them), then, for the time objectives, the sequential re-insertion search of
+Greedy, the contention-free plan, HEFT and PEFT (when registered, see
+:mod:`offloadlab.warm_start`), then, for the time objectives, the sequential re-insertion search of
 :func:`offloadlab.formulations.lagrangian.insertion_search` started from the best of
 those. Every value comes from the simulator; the portfolio is deterministic for a seed.
 """
@@ -14,28 +14,9 @@ import numpy as np
 
 from offloadlab.problem import Problem
 from offloadlab.simulator import simulate
+from offloadlab.warm_start import registered_plans
 
 INSERTION_KINDS = ("latency", "deadline", "makespan")
-
-
-def _list_heuristics(problem: Problem):
-    """HEFT/PEFT plans when the heuristics package provides them (imported lazily)."""
-    out = []
-    try:
-        from offloadlab.heuristics import list_scheduling as ls
-    except ImportError:
-        return out
-    for name in ("heft", "peft"):
-        fn = getattr(ls, name, None)
-        if fn is None:
-            continue
-        try:
-            sol = fn(problem, seed=0)
-        except Exception:  # a colleague's heuristic failing must not break a bound
-            continue
-        if sol.assign is not None and np.isfinite(sol.objective):
-            out.append((name, sol.assign, sol.priority))
-    return out
 
 
 def best_incumbent(problem: Problem, *, seed: int = 0, time_limit_s: float = 10.0):
@@ -52,7 +33,7 @@ def best_incumbent(problem: Problem, *, seed: int = 0, time_limit_s: float = 10.
     a0, p0, v0 = incumbent(problem)
     if a0 is not None:
         cands.append(("greedy/contention-free", a0, p0))
-    cands += _list_heuristics(problem)
+    cands += registered_plans(problem, ("heft", "peft"))[0]
     best = (None, None, np.inf, None)
     for name, a, p in cands:
         v = float(simulate(problem, a, p).objective[0])
