@@ -294,9 +294,10 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     """Contention-free shortest paths: the optimum when no pool binds, else a bound.
 
     The plan (default priority; one of ``warm_plans``, by default the registered greedy's
-    plan, when that is better under contention) is scored by the simulator; the status is ``optimal`` when its value meets the bound
-    (within 1e-9 relative), ``infeasible`` when a task's deadline is below its
-    contention-free latency, else ``feasible`` with the bound.
+    plan, when that is better under contention) is scored by the simulator; the status is
+    ``optimal`` when its value meets the bound (within 1e-9 relative), ``infeasible``
+    when a task's deadline is below its contention-free latency, else ``feasible`` with
+    the bound.
     """
     started = time.perf_counter()
     res = path_bound(problem)

@@ -13,14 +13,18 @@ with a refused issue yields no model).
 What is imported
 ----------------
 * ``gcycles`` = execution seconds x the reference GHz parsed from the sheet's row 1.
-* ``out_mb`` = the workbook's output size, as given.
+Every ``_mb`` is MiB (2**20 bytes), as everywhere in offloadlab; the sheets' "Mb" is not
+one unit (:data:`SHEET_MB_BYTES`, found against the architectures' output shapes).
+
+* ``out_mb`` = the workbook's output size converted to MiB: AlexNet, GoogLeNet and
+  ResNet-101 give MiB already (AlexNet's conv1 row, 1.1, is 55x55x96 float32 in MiB;
+  GoogLeNet's and ResNet-101's conv1 rows, 6.125, are 112x112x64 x 8 bytes / 2**20); VGG19
+  gives decimal MB (its conv1_1 row, 12.8, is 224x224x64 x 4 bytes / 1e6 = 12.25 MiB).
 * ``param_mb`` = from the architecture (:mod:`.architectures`), matched by layer name.
-* ``input_mb`` = the input image in the sheet's own size convention (see
+* ``input_mb`` = the input image in MiB with the sheet's bytes per value (see
   :data:`INPUT_MB`), so that sending the input and sending an intermediate output are
-  measured alike: AlexNet 227x227x3 float32 in MiB (its conv1 row, 1.1, is 55x55x96 float32
-  in MiB); VGG19 224x224x3 float32 in decimal MB (its conv1_1 row, 12.8, is 224x224x64 x 4
-  bytes / 1e6); GoogLeNet and ResNet-101 224x224x3 x 8 bytes in MiB (their conv1 rows,
-  6.125, are 112x112x64 x 8 bytes / 2**20).
+  measured alike: float32 for AlexNet (227x227x3) and VGG19 (224x224x3), 8 bytes for
+  GoogLeNet and ResNet-101 (224x224x3).
 
 Checks (every sheet)
 --------------------
@@ -86,10 +90,13 @@ from . import architectures
 SHEETS = {"AlexNet": "alexnet", "VGG19": "vgg19", "GoogleNet": "googlenet",
           "ResNet101": "resnet101"}
 
-#: Input size per workbook model, in the sheet's own output-size convention (see above).
+#: Bytes in one "Mb" of each sheet's output sizes: VGG19's are decimal MB, the others MiB.
+SHEET_MB_BYTES = {"alexnet": 2**20, "vgg19": 10**6, "googlenet": 2**20, "resnet101": 2**20}
+
+#: Input size per workbook model in MiB, with the sheet's bytes per value (see above).
 INPUT_MB = {
     "alexnet": 227 * 227 * 3 * 4 / 2**20,
-    "vgg19": 224 * 224 * 3 * 4 / 1e6,
+    "vgg19": 224 * 224 * 3 * 4 / 2**20,
     "googlenet": 224 * 224 * 3 * 8 / 2**20,
     "resnet101": 224 * 224 * 3 * 8 / 2**20,
 }
@@ -98,7 +105,7 @@ HEADER = ("Layer", "Layer number", "Layer execution time(s)", "Size of output da
 MIN_EDGE_AGREEMENT = 0.75
 #: Output sizes differing from the architecture by more than this factor are reported.
 OUT_MB_FACTOR = 1.5
-#: ... unless the difference is below this (the sheets round small sizes), MB.
+#: ... unless the difference is below this (the sheets round small sizes), MiB.
 OUT_MB_ABS_TOL = 0.05
 
 RESIDUAL = re.compile(r"^res(?P<stage>\d+)(?P<block>[a-z]+)_branch(?P<role>1|2[abc])$")
@@ -519,20 +526,27 @@ def _check_out_sizes(sheet: str, model: str, rows: list[_Row],
                      issues: list[WorkbookIssue]) -> None:
     """Report rows whose output size disagrees with the architecture (value kept)."""
     arch = {layer.name: layer for layer in architectures.build(model).layers}
-    scale = INPUT_MB[model] / _input_elements(model)  # the sheet's MB per value
+    scale = INPUT_MB[model] / _input_elements(model)  # MiB per value in this sheet
     for row in rows:
         layer = arch.get(row.name)
         if layer is None:
             continue
         predicted = layer.out_elements * scale
-        ratio = row.out_mb / predicted if predicted else float("inf")
+        out_mb = sheet_mib(model, row.out_mb)
+        ratio = out_mb / predicted if predicted else float("inf")
         off = ratio > OUT_MB_FACTOR or ratio < 1 / OUT_MB_FACTOR
-        if off and abs(row.out_mb - predicted) > OUT_MB_ABS_TOL:
+        if off and abs(out_mb - predicted) > OUT_MB_ABS_TOL:
             issues.append(WorkbookIssue(
                 sheet, row.row, row.name, "out_mb_mismatch",
-                f"output size {row.out_mb} MB but the architecture's output "
-                f"{layer.out_shape} is {predicted:.4g} MB in this sheet's units",
+                f"output size {row.out_mb} Mb ({out_mb:.4g} MiB) but the architecture's "
+                f"output {layer.out_shape} is {predicted:.4g} MiB with this sheet's bytes "
+                "per value",
                 "kept: out_mb is the workbook's value"))
+
+
+def sheet_mib(model: str, sheet_mb: float) -> float:
+    """A size in the sheet's "Mb" (:data:`SHEET_MB_BYTES`) in MiB."""
+    return sheet_mb * SHEET_MB_BYTES[model] / 2**20
 
 
 def _input_elements(model: str) -> int:
@@ -598,7 +612,7 @@ def _model_entry(model: str, rows: list[_Row], expected: dict, ghz: float) -> di
     missing = [row.name for row in rows if row.name not in param_mb]
     if missing:
         raise WorkbookError(f"{model}: no architecture layer for {missing}")
-    layers = [{"name": row.name, "gcycles": row.seconds * ghz, "out_mb": row.out_mb,
+    layers = [{"name": row.name, "gcycles": row.seconds * ghz, "out_mb": sheet_mib(model, row.out_mb),
                "param_mb": param_mb[row.name], "next": list(expected[row.name])}
               for row in rows]
     return {"input_mb": INPUT_MB[model], "layers": layers}

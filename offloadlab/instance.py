@@ -10,6 +10,8 @@ Resolved semantics (see the README, "Semantics"):
 * Links are symmetric; ``a``/``b`` name a tier or a server; a server-pair link overrides a
   tier-pair link; a server needs no link to itself.
 * ``deadline_s`` is a hard limit on the task's latency whatever the objective kind.
+* Sizes: every ``_mb`` is MiB (2**20 bytes), ``mb_per_s`` MiB per second and ``usd_per_gb``
+  a price per GiB (1024 MiB).
 * ``memory_mb`` of a server, when set, bounds the sum of ``param_mb + out_mb`` of the
   layers placed on it (weights stay resident, every output is held until sent).
 * ``device`` of a task may be null: the input is then already where the first layer runs
@@ -66,7 +68,7 @@ class Server(_Strict):
     idle_w: NonNegFloat = Field(0.0, description="Power while its work runs elsewhere.")
     j_per_gcycle: NonNegFloat = Field(0.0, description="Energy per Gcycle (dmro).")
     usd_per_hour: NonNegFloat = Field(0.0, description="Price of its compute time.")
-    memory_mb: PositiveFloat | None = Field(None, description="Memory limit; null = none.")
+    memory_mb: PositiveFloat | None = Field(None, description="Memory limit, MiB; null = none.")
 
 
 class Link(_Strict):
@@ -74,8 +76,8 @@ class Link(_Strict):
 
     a: str = Field(min_length=1, description="A tier or a server name.")
     b: str = Field(min_length=1, description="A tier or a server name.")
-    mb_per_s: PositiveFloat = Field(description="Bandwidth, MB per second.")
-    usd_per_gb: NonNegFloat = Field(0.0, description="Transfer price (ddpqn cost).")
+    mb_per_s: PositiveFloat = Field(description="Bandwidth, MiB per second.")
+    usd_per_gb: NonNegFloat = Field(0.0, description="Transfer price per GiB (ddpqn cost).")
     tx_w: NonNegFloat = Field(0.0, description="Device transmit power while sending (ddpqn).")
 
 
@@ -84,15 +86,15 @@ class Layer(_Strict):
 
     name: str = Field(min_length=1)
     gcycles: NonNegFloat = Field(description="Computation, Gcycles.")
-    out_mb: NonNegFloat = Field(description="Size of its output, MB.")
-    param_mb: NonNegFloat = Field(0.0, description="Size of its weights, MB.")
+    out_mb: NonNegFloat = Field(description="Size of its output, MiB.")
+    param_mb: NonNegFloat = Field(0.0, description="Size of its weights, MiB.")
     next: list[str] = Field(default_factory=list, description="Successor layer names.")
 
 
 class Model(_Strict):
     """A DNN model: a DAG of layers with one input tensor."""
 
-    input_mb: NonNegFloat = Field(description="Size of the input sent by the device, MB.")
+    input_mb: NonNegFloat = Field(description="Size of the input sent by the device, MiB.")
     layers: list[Layer] = Field(min_length=1)
 
 
@@ -307,11 +309,11 @@ def _loc_to_path(loc: tuple) -> str:
 
 UNIT_HINTS = {  # unknown fields that carry another unit than the format's
     "mhz": "ghz (GHz)", "hz": "ghz (GHz)", "gflops": "gcycles", "mcycles": "gcycles (Gcycles)",
-    "cycles": "gcycles (Gcycles)", "kb": "out_mb (MB)", "out_kb": "out_mb (MB)",
-    "mbps": "mb_per_s (MB/s)", "mbit_per_s": "mb_per_s (MB/s)", "gb_per_s": "mb_per_s (MB/s)",
-    "kb_per_s": "mb_per_s (MB/s)", "bandwidth": "mb_per_s (MB/s)", "release_ms": "release_s",
-    "deadline_ms": "deadline_s", "param_kb": "param_mb (MB)", "memory_gb": "memory_mb (MB)",
-    "watts": "active_w / idle_w (W)", "usd_per_s": "usd_per_hour", "input_kb": "input_mb (MB)",
+    "cycles": "gcycles (Gcycles)", "kb": "out_mb (MiB)", "out_kb": "out_mb (MiB)",
+    "mbps": "mb_per_s (MiB/s)", "mbit_per_s": "mb_per_s (MiB/s)", "gb_per_s": "mb_per_s (MiB/s)",
+    "kb_per_s": "mb_per_s (MiB/s)", "bandwidth": "mb_per_s (MiB/s)", "release_ms": "release_s",
+    "deadline_ms": "deadline_s", "param_kb": "param_mb (MiB)", "memory_gb": "memory_mb (MiB)",
+    "watts": "active_w / idle_w (W)", "usd_per_s": "usd_per_hour", "input_kb": "input_mb (MiB)",
 }
 
 
