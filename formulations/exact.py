@@ -70,7 +70,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         return _renamed(sol, "makespan MILP", started)
     chain = is_chain(problem)
     if kind != "ddpqn" or chain:
-        first = dp.solve(problem)
+        first = dp.solve(problem, budget_evals=budget_evals)
         if first.status in ("optimal", "infeasible"):
             return _renamed(first, "contention-free DP", started)
 

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from offloadlab.budget import Evaluator
+from offloadlab.budget import Evaluator, constructive
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 from offloadlab.simulator import memory_use, simulate
@@ -65,15 +65,13 @@ def greedy_assign(problem: Problem, tiers: tuple[int, ...] = (0, 1, 2)):
 
 def _greedy_solution(problem, name, tiers, time_limit_s=None, budget_evals=None):
     """Greedy over ``tiers`` when the budget can pay for every candidate it scores."""
-    evaluator = Evaluator(problem, budget_evals, time_limit_s, time.perf_counter())
+    def build():
+        assign, used = greedy_assign(problem, tiers)
+        return assign, None, used
+
     need = int((problem.allowed & np.isin(problem.tier, tiers)[None, :]).sum())
-    if not evaluator.afford(need):
-        return evaluator.solution(name, message=f"budget_evals={budget_evals} cannot pay "
-                                  f"for the {need + 1} evaluations {name} needs")
-    assign, evals = greedy_assign(problem, tiers)
-    evaluator.charge(evals)
-    msg = "" if assign is not None else "some layer has no feasible server"
-    return evaluator.solution(name, assign, message=msg)
+    return constructive(problem, name, need, build, time_limit_s=time_limit_s,
+                        budget_evals=budget_evals, failure="some layer has no feasible server")
 
 
 def greedy(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):

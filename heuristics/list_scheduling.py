@@ -15,12 +15,11 @@ servers (0 on the same server, as in the originals).
 from __future__ import annotations
 
 import heapq
-import time
 
 import numpy as np
 
+from offloadlab.budget import constructive
 from offloadlab.problem import Problem
-from offloadlab.registry import make_solution
 from offloadlab.simulator import simulate
 
 
@@ -140,22 +139,25 @@ def heuristic_plans(problem: Problem, names=("greedy", "peft", "heft")):
         yield assign, order, used
 
 
-def _solve(problem: Problem, name: str, rank: np.ndarray, extra_s=None, started=0.0):
-    order = ready_list_order(problem, rank)
-    assign, evals = place(problem, order, extra_s)
-    msg = "" if assign is not None else "some layer has no server with a feasible finish"
-    return make_solution(problem, name, assign, order if assign is not None else None,
-                         started=started, evaluations=evals, message=msg)
+def _solve(problem: Problem, name: str, ranks, time_limit_s=None, budget_evals=None):
+    """List scheduling with ``ranks() -> (rank, extra_s or None)`` under the budget."""
+    def build():
+        rank, extra_s = ranks()
+        order = ready_list_order(problem, rank)
+        assign, used = place(problem, order, extra_s)
+        return assign, order if assign is not None else None, used
+
+    return constructive(problem, name, int(problem.allowed.sum()), build,
+                        time_limit_s=time_limit_s, budget_evals=budget_evals,
+                        failure="some layer has no server with a feasible finish")
 
 
 def heft(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
     """HEFT (Topcuoglu et al. 2002): upward rank, earliest finish time (deterministic)."""
-    started = time.perf_counter()
-    return _solve(problem, "heft", upward_rank(problem), started=started)
+    return _solve(problem, "heft", lambda: (upward_rank(problem), None), time_limit_s,
+                  budget_evals)
 
 
 def peft(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None):
     """PEFT (Arabnejad & Barbosa 2014): rank = mean OCT, server by finish + OCT."""
-    started = time.perf_counter()
-    rank, extra = peft_inputs(problem)
-    return _solve(problem, "peft", rank, extra, started=started)
+    return _solve(problem, "peft", lambda: peft_inputs(problem), time_limit_s, budget_evals)

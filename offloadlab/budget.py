@@ -140,3 +140,21 @@ class Evaluator:
         return make_solution(self.problem, name, assign, priority, started=self.started,
                              status=self.status(),
                              evaluations=self.used, history=self.history, **kwargs)
+
+
+def constructive(problem: Problem, name: str, need: int, build, *, time_limit_s=None,
+                 budget_evals=None, failure: str = "no feasible plan found") -> Solution:
+    """The Solution of a constructive solver (greedy, HEFT, PEFT) under the budget.
+
+    ``build()`` returns ``(assign, priority, evaluations)`` after scoring at most ``need``
+    plans (assign None: ``failure``); it runs only when the budget can pay for them and
+    the final score, else the Solution says what the budget lacks.
+    """
+    evaluator = Evaluator(problem, budget_evals, time_limit_s, time.perf_counter())
+    if not evaluator.afford(need):
+        return evaluator.solution(name, message=f"budget_evals={budget_evals} cannot pay "
+                                  f"for the {need + 1} evaluations {name} needs")
+    assign, priority, used = build()
+    evaluator.charge(used)
+    return evaluator.solution(name, assign, priority,
+                              message="" if assign is not None else failure)

@@ -131,6 +131,21 @@ def test_clock_stops_a_search(name, kind):
     assert sol.wall_s < 10.0
 
 
+@pytest.mark.parametrize("name,kind", CASES)
+def test_a_tight_budget_is_kept(name, kind):
+    """With room for only two evaluations a solver that scores more plans stays within
+    them, and says so when it found no plan."""
+    if not available(name):
+        pytest.skip(f"{name}: optional dependency missing")
+    if _first_run(name, kind).evaluations <= 2:
+        pytest.skip(f"{name} scores at most two plans here")
+    sol = solve(TINY[kind], name, seed=3, time_limit_s=TIME_LIMIT_S, budget_evals=2)
+    assert sol.evaluations <= 2
+    assert sol.status != "time_limit"
+    if sol.assign is None:
+        assert sol.status in ("infeasible", "error") and sol.message
+
+
 # strict: once registry.solve refuses unsupported kinds this passes and the mark must go
 @pytest.mark.xfail(strict=True, reason="registry.solve does not refuse unsupported kinds yet")
 @pytest.mark.parametrize("name,kind", [(n, k) for n in sorted(SOLVERS) for k in KINDS
