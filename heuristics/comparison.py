@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from offloadlab.graph import task_graph
 from offloadlab.instance import load_instance
 from offloadlab.problem import Problem
 from offloadlab.registry import SOLVERS, available, solve
@@ -41,10 +42,7 @@ def brute_force(problem: Problem) -> float | None:
     import networkx as nx
 
     n_assign = math.prod(int(c) for c in problem.allowed.sum(axis=1))
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(problem.n_layers))
-    for g in range(problem.n_layers):
-        graph.add_edges_from((int(q), g) for q in problem.preds(g))
+    graph = task_graph(problem, np.arange(problem.n_layers))  # every task's layers
     orders = []
     for order in nx.all_topological_sorts(graph):
         orders.append(order)

@@ -15,7 +15,8 @@ from offloadlab.problem import Problem
 
 
 def task_graph(problem: Problem, layers: np.ndarray) -> nx.DiGraph:
-    """The DAG of one task's layers, nodes numbered from 0 in topological order."""
+    """The DAG of one task's layers (or of a run of tasks' layers), nodes numbered from 0
+    in topological order."""
     base = int(layers[0])
     graph = nx.DiGraph()
     graph.add_nodes_from(range(len(layers)))
