@@ -70,6 +70,9 @@ CHEAP_MODULE_WORDS = ("Norm", "ReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", 
 class ProfileError(ValueError):
     """A network that cannot be profiled, with a one-line reason."""
 
+    def __str__(self) -> str:  # torch.fx appends its own lines to errors passing through
+        return str(self.args[0]).splitlines()[0] if self.args else ""
+
 
 @dataclass
 class Op:
@@ -135,6 +138,7 @@ def load_factory(target: str) -> Callable:
             raise ProfileError(f"{module_name}: importing it failed: "
                                f"{type(exc).__name__}: {exc}") from None
     else:
+        sys.path.insert(0, os.getcwd())  # as ``python -m`` does
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:
@@ -308,7 +312,17 @@ def trace_fx(net, x, time_ops: bool = False) -> list[Op]:
         def run_node(self, node):
             before = counter.get_total_flops() if counter else 0
             start = time.perf_counter()
-            out = super().run_node(node)
+            try:
+                out = super().run_node(node)
+            except ProfileError:
+                raise
+            except Exception as exc:
+                where = node.name
+                if node.op == "call_module":
+                    where = f"{node.target} ({type(gm.get_submodule(node.target)).__name__})"
+                shapes = [tuple(self.env[n].shape) for n in node.all_input_nodes
+                          if isinstance(self.env.get(n), torch.Tensor)]
+                raise ProfileError(_node_error(where, x, exc, shapes)) from None
             seconds = time.perf_counter() - start
             flops = (counter.get_total_flops() - before) if counter else 0
             index[node] = len(ops)
@@ -363,8 +377,7 @@ def _check_output(out) -> None:
 
 # --- front end 2: module hooks and torch function calls -------------------------------
 
-_VALUE_CALLS = {"__bool__", "item", "tolist", "__int__", "__float__", "__index__",
-                "nonzero", "numpy"}
+_VALUE_CALLS = {"bool", "item", "tolist", "int", "float", "index", "nonzero", "numpy"}
 
 
 def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
@@ -462,6 +475,12 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
             else:
                 with counter:
                     out = net(x)
+    except ProfileError:
+        raise
+    except Exception as exc:
+        module = stack[-1] if stack else net
+        where = f"{names.get(module) or 'forward'} ({type(module).__name__})"
+        raise ProfileError(_node_error(where, x, exc)) from None
     finally:
         for h in handles:
             h.remove()
@@ -472,11 +491,18 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
     return ops
 
 
+def _node_error(where: str, x, exc: Exception, shapes=()) -> str:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    shape = ",".join(map(str, x.shape))
+    got = f" (it got {', '.join(map(str, shapes))})" if shapes else ""
+    return (f"with --input-shape {shape} the network fails at {where}{got}: {reason}")
+
+
 def _control_flow_message(fn_name: str, stack: list, names: dict) -> str:
-    where = names.get(stack[-1], "?") if stack else "?"
-    where = where or f"the network ({type(stack[0]).__name__})"
-    line = _user_line()
-    return (f"data-dependent control flow in module {where!r}{line}: a Python decision "
+    name = names.get(stack[-1]) if stack else None
+    where = (f"module {name!r}" if name else
+             f"the forward of {type(stack[0]).__name__}" if stack else "the network")
+    return (f"data-dependent control flow in {where}{_user_line()}: a Python decision "
             f"on a tensor's value (Tensor.{fn_name}); the profiler needs a layer graph "
             "that does not depend on the input values")
 
