@@ -25,7 +25,8 @@ equals the library's profile of it)
   of element-wise arithmetic between layer outputs (a residual add); activations and
   normalisations count nothing.  With ``measure``: the median over timed runs of the
   layer's seconds on one thread of this CPU, times its clock in GHz.
-* ``out_mb`` = bytes of the layer's output / 2**20 (MiB), ``param_mb`` = bytes of its
+* ``out_mb`` = bytes of the layer's output (the largest of its values that other layers
+  read, e.g. not a subsampled shortcut) / 2**20 (MiB), ``param_mb`` = bytes of its
   parameters / 2**20 (buffers such as running statistics are not parameters), both in
   the tensors' own dtype (float32 unless the module says otherwise); ``input_mb`` = the
   float32 input.  The batch dimension of ``input_shape`` is part of every size.
@@ -187,17 +188,12 @@ def _required_arguments(factory: Callable) -> list[str]:
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    """``"1,3,224,224"`` -> ``(1, 3, 224, 224)``; positive integers only."""
-    parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ProfileError(f"--input-shape {text!r}: expected positive integers separated "
-                           "by commas, e.g. 1,3,224,224") from None
-    if not shape or any(d <= 0 for d in shape):
+    """``"1,3,224,224"`` (or ``"1x3x224x224"``) -> ``(1, 3, 224, 224)``."""
+    parts = text.replace("x", ",").split(",")
+    if not all(p.strip().isdigit() and int(p) > 0 for p in parts):
         raise ProfileError(f"--input-shape {text!r}: expected positive integers separated "
                            "by commas, e.g. 1,3,224,224")
-    return shape
+    return tuple(int(p) for p in parts)
 
 
 # --- classification of nodes ----------------------------------------------------------
@@ -581,6 +577,14 @@ def fold(ops: list[Op], notes: list[str] | None = None) -> tuple[list[_Group], d
     if out_group == INPUT:
         raise ProfileError("forward() returns its input with no layer applied: "
                            "nothing to place")
+    read: dict[int, int] = {}  # layer -> bytes of the largest of its values others read
+    for j, op in enumerate(ops):
+        for k in op.inputs:
+            g = group_of.get(k)
+            if g is not None and g != INPUT and group_of.get(j) != g:
+                read[g] = max(read.get(g, 0), ops[k].out_bytes)
+    for g, size in read.items():
+        groups[g].out_bytes = size
     if input_params:  # weights applied to the raw input go with the first layers
         first = next(g for g in groups if INPUT in g.preds)
         first.param_bytes += input_params
