@@ -51,7 +51,7 @@ import statistics
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -90,6 +90,7 @@ class Op:
     param_bytes: int = 0
     flops: int = 0
     seconds: float = 0.0
+    module: bool = False  # ``name`` is a module path
 
 
 @dataclass
@@ -360,7 +361,8 @@ def _fx_op(gm, node, out, flops, seconds, ops, index, env) -> Op:
     params = (sum(p.numel() * p.element_size() for p in module.parameters())
               if module is not None else 0)
     params += sum(ops[i].param_bytes for i in inputs if ops[i].kind == "const")
-    return Op(name, kind, inputs, _bytes(_first_tensor(out)), params, count, seconds)
+    return Op(name, kind, inputs, _bytes(_first_tensor(out)), params, count, seconds,
+              module is not None)
 
 
 def _check_output(out) -> None:
@@ -419,7 +421,7 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
         params = (sum(p.numel() * p.element_size() for p in module.parameters())
                   if module is not None else 0)
         ops.append(Op(unique(name), kind, inputs, _bytes(_first_tensor(out)), params,
-                      count, seconds))
+                      count, seconds, module is not None))
         for t in tensors(out):
             producer[id(t)] = len(ops) - 1
             alive.append(t)
@@ -526,6 +528,7 @@ class _Group:
     preds: list[int]
     seconds: float
     order: int
+    paths: list[str] = field(default_factory=list)  # module paths of its nodes
 
 
 def fold(ops: list[Op], notes: list[str] | None = None) -> tuple[list[_Group], dict]:
@@ -568,6 +571,7 @@ def fold(ops: list[Op], notes: list[str] | None = None) -> tuple[list[_Group], d
             g.flops += op.flops
             g.param_bytes += op.param_bytes
             g.seconds += op.seconds
+            g.paths += [op.name] if op.module else []
             g.out_bytes, g.out_op = op.out_bytes, i
             g.preds += [s for s in srcs if s != target and s not in g.preds]
             group_of[i] = target
@@ -593,8 +597,30 @@ def fold(ops: list[Op], notes: list[str] | None = None) -> tuple[list[_Group], d
 
 def _new_group(groups, op: Op, i: int, srcs: list[int]) -> int:
     groups.append(_Group(op.name, op.flops, op.param_bytes, op.out_bytes, i, list(srcs),
-                         op.seconds, len(groups)))
+                         op.seconds, len(groups), [op.name] if op.module else []))
     return len(groups) - 1
+
+
+def _common_path(paths: list[str]) -> str:
+    common = []
+    for parts in zip(*(p.split(".") for p in paths)):
+        if len(set(parts)) > 1:
+            break
+        common.append(parts[0])
+    return ".".join(common)
+
+
+def _layer_names(layers: list[_Group]) -> list[str]:
+    """Each layer's name: the module that holds all its nodes and no other layer's
+    (``stem`` for a Sequential of conv, norm and activation), else its first node's."""
+    names = []
+    for g in layers:
+        prefix = _common_path(g.paths) if len(g.paths) > 1 else ""
+        owned = prefix and prefix not in g.paths and not any(
+            p == prefix or p.startswith(prefix + ".")
+            for other in layers if other is not g for p in other.paths)
+        names.append(prefix if owned else g.name)
+    return _unique_names(names)
 
 
 def _ancestors(groups, g: int) -> set[int]:
@@ -670,7 +696,7 @@ def model_entry(ops: list[Op], input_bytes: int, notes: list[str],
     layers, _ = fold(ops, notes)
     position = {id(g): k for k, g in enumerate(layers)}
     index = {g.order: k for k, g in enumerate(layers)}
-    names = _unique_names([g.name for g in layers])
+    names = _layer_names(layers)
     nexts: list[list[str]] = [[] for _ in layers]
     sources = []
     for g in layers:
@@ -747,13 +773,7 @@ def group_blocks(entry: dict) -> dict:
 def _block_name(block: list[dict]) -> str:
     if len(block) == 1:
         return block[0]["name"]
-    paths = [layer["name"].split(".") for layer in block]
-    common = []
-    for parts in zip(*paths):
-        if len(set(parts)) > 1:
-            break
-        common.append(parts[0])
-    return ".".join(common) or block[-1]["name"]
+    return _common_path([layer["name"] for layer in block]) or block[-1]["name"]
 
 
 # --- the whole job --------------------------------------------------------------------
@@ -863,8 +883,7 @@ def _measured_ops(factory, target, input_shape, ops, method, repeats) -> list[Op
     if any(len(run) != len(ops) for run in runs):
         raise ProfileError(f"{target}: the network records a different graph on real "
                            "weights than on the meta device; cannot --measure it")
-    return [Op(op.name, op.kind, op.inputs, op.out_bytes, op.param_bytes, op.flops,
-               statistics.median(run[k].seconds for run in runs))
+    return [replace(op, seconds=statistics.median(run[k].seconds for run in runs))
             for k, op in enumerate(ops)]
 
 
