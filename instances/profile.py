@@ -353,6 +353,9 @@ def _fx_op(gm, node, out, flops, seconds, ops, index, env) -> Op:
                   param_bytes=sum(ops[i].param_bytes for i in inputs))
     args = [env[n] if isinstance(n, type(node)) else n for n in node.args]
     module, name = None, node.name
+    stack = list(node.meta.get("nn_module_stack", {}))
+    if stack:  # a function called inside a module: name it under that module
+        name = f"{stack[-1]}.{node.name}"
     if node.op == "call_module":
         module = gm.get_submodule(node.target)
         name = str(node.target)
@@ -398,9 +401,9 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
     state = {"leaf": None, "busy": False, "start": 0.0, "flops": 0, "args": None}
     used: dict[str, int] = {}
 
-    def unique(name: str) -> str:
-        used[name] = used.get(name, 0) + 1
-        return name if used[name] == 1 else f"{name}_{used[name] - 1}"
+    def unique(name: str, key: str) -> str:  # as torch.fx numbers repeated calls
+        used[key] = used.get(key, 0) + 1
+        return name if used[key] == 1 else f"{name}_{used[key] - 1}"
 
     def tensors(value) -> list:
         if isinstance(value, torch.Tensor):
@@ -420,7 +423,7 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
                                len(inputs), flops)
         params = (sum(p.numel() * p.element_size() for p in module.parameters())
                   if module is not None else 0)
-        ops.append(Op(unique(name), kind, inputs, _bytes(_first_tensor(out)), params,
+        ops.append(Op(unique(name, name if module is not None else fn_name), kind, inputs, _bytes(_first_tensor(out)), params,
                       count, seconds, module is not None))
         for t in tensors(out):
             producer[id(t)] = len(ops) - 1
@@ -459,7 +462,9 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
             seconds = time.perf_counter() - start
             flops = (counter.get_total_flops() - before) if counter else 0
             if tensors(out):
-                record(fn_name, None, fn_name, args, kwargs, out, flops, seconds)
+                inside = names.get(stack[-1]) if stack else ""
+                record(f"{inside}.{fn_name}" if inside else fn_name, None, fn_name, args,
+                       kwargs, out, flops, seconds)
             return out
 
     handles = []
