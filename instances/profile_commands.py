@@ -38,9 +38,10 @@ def profile_cmd(target, input_shape, name, granularity, measure, repeats, ghz, o
     from offloadlab.cli import UserError, emit
 
     try:
-        from .profile import ProfileError, parse_shape, profile_model
-    except ModuleNotFoundError as exc:
-        raise UserError(f"needs {exc.name!r}: pip install 'offloadlab[profile]'") from None
+        import torch  # noqa: F401
+    except ModuleNotFoundError:
+        raise UserError("needs 'torch': pip install 'offloadlab[profile]'") from None
+    from .profile import ProfileError, parse_shape, profile_model
     from .models import model_json
 
     started = time.perf_counter()

@@ -4,6 +4,8 @@ the folding rules, the commands and their errors."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import networkx as nx
@@ -376,3 +378,19 @@ def test_instances_new_errors(nets, tmp_path):
     assert "unknown preset 'latency-huge'" in out
     with pytest.raises(KeyError):
         wrap_model({}, "m", "nope", 1)
+
+
+def test_the_command_line_does_not_import_torch_until_profiling():
+    code = ("import sys, offloadlab, offloadlab.cli; "
+            "print(sorted(m for m in ('torch', 'pyomo', 'pymoo', 'dask', 'matplotlib') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_profile_without_torch_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if not installed
+    out = run("profile", f"{TORCH_MODELS}:resnet18", "--input-shape", "1,3,32,32",
+              code=2).output
+    assert "pip install 'offloadlab[profile]'" in out
