@@ -378,6 +378,7 @@ def _check_output(out) -> None:
 
 # --- front end 2: module hooks and torch function calls -------------------------------
 
+#: Calls that need a tensor's values: on the meta device, a decision the graph depends on.
 _VALUE_CALLS = {"bool", "item", "tolist", "int", "float", "index", "nonzero", "numpy"}
 
 
@@ -448,7 +449,7 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             fn_name = _fn_name(func)
-            if fn_name in _VALUE_CALLS and any(id(t) in producer for t in tensors(args)):
+            if fn_name in _VALUE_CALLS and any(t.is_meta for t in tensors(args)):
                 raise ProfileError(_control_flow_message(fn_name, stack, names))
             if state["leaf"] is not None or state["busy"]:
                 return func(*args, **kwargs)
@@ -511,12 +512,14 @@ def _control_flow_message(fn_name: str, stack: list, names: dict) -> str:
 
 
 def _user_line() -> str:
-    """`` at file:line`` of the innermost frame outside torch and this package."""
-    here = str(Path(__file__).resolve().parent.parent)
+    """`` at file:line`` of the innermost frame outside torch, this package and Python."""
+    import torch
+
+    skip = (str(Path(torch.__file__).parent), str(Path(__file__).resolve().parent.parent),
+            str(Path(os.__file__).parent))
     for frame in reversed(traceback.extract_stack()):
-        path = frame.filename
-        if "torch" not in path and not path.startswith(here) and "site-packages" not in path:
-            return f" at {Path(path).name}:{frame.lineno}"
+        if not frame.filename.startswith(skip) and not frame.filename.startswith("<"):
+            return f" at {Path(frame.filename).name}:{frame.lineno}"
     return ""
 
 
