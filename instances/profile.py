@@ -314,9 +314,9 @@ def trace_fx(net, x, time_ops: bool = False) -> list[Op]:
             except ProfileError:
                 raise
             except Exception as exc:
-                where = node.name
-                if node.op == "call_module":
-                    where = f"{node.target} ({type(gm.get_submodule(node.target)).__name__})"
+                module = gm.get_submodule(node.target) if node.op == "call_module" else None
+                where = node.name if module is None else (
+                    f"{node.target} ({type(module).__name__}{_expects(module)})")
                 shapes = [tuple(self.env[n].shape) for n in node.all_input_nodes
                           if isinstance(self.env.get(n), torch.Tensor)]
                 raise ProfileError(_node_error(where, x, exc, shapes)) from None
@@ -424,8 +424,9 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
                                len(inputs), flops)
         params = (sum(p.numel() * p.element_size() for p in module.parameters())
                   if module is not None else 0)
-        ops.append(Op(unique(name, name if module is not None else fn_name), kind, inputs, _bytes(_first_tensor(out)), params,
-                      count, seconds, module is not None))
+        name = unique(name, name if module is not None else fn_name)
+        ops.append(Op(name, kind, inputs, _bytes(_first_tensor(out)), params, count,
+                      seconds, module is not None))
         for t in tensors(out):
             producer[id(t)] = len(ops) - 1
             alive.append(t)
@@ -483,7 +484,7 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
         raise
     except Exception as exc:
         module = stack[-1] if stack else net
-        where = f"{names.get(module) or 'forward'} ({type(module).__name__})"
+        where = f"{names.get(module) or 'forward'} ({type(module).__name__}{_expects(module)})"
         raise ProfileError(_node_error(where, x, exc)) from None
     finally:
         for h in handles:
@@ -493,6 +494,15 @@ def trace_hooks(net, x, time_ops: bool = False) -> list[Op]:
         raise ProfileError("forward() returns a tensor that does not depend on its input")
     ops.append(Op("output", "output", [producer[id(out)]]))
     return ops
+
+
+def _expects(module) -> str:
+    """What a module expects of its input, when it says (channels, features)."""
+    for attr, what in (("in_channels", "channels"), ("in_features", "features"),
+                       ("num_features", "channels"), ("embed_dim", "features")):
+        if isinstance(getattr(module, attr, None), int):
+            return f", expects {getattr(module, attr)} input {what}"
+    return ""
 
 
 def _node_error(where: str, x, exc: Exception, shapes=()) -> str:

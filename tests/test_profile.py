@@ -258,7 +258,6 @@ def test_residual_add_is_folded_into_the_deeper_branch(nets):
 
 
 def test_input_fan_out_dead_branch_and_shared_weights(nets):
-    notes: list[str] = []
     result = prof.profile_model(f"{nets}:two_heads", (2, 6))
     notes = result.notes
     layers = layers_of(result.entry)
@@ -352,7 +351,7 @@ def test_resnet101_profile_validates_and_solves(tmp_path):
      "data-dependent control flow in the forward of Gate at nets.py:"),
     (["{nets}:needs_width", "--input-shape", "2,8"], "needs arguments ['width']"),
     (["{nets}:residual", "--input-shape", "1,4,8,8"],
-     "with --input-shape 1,4,8,8 the network fails at stem (Conv2d)"),
+     "with --input-shape 1,4,8,8 the network fails at stem (Conv2d, expects 3 input channels)"),
     (["{nets}:residual", "--input-shape", "1,3,x"], "expected positive integers"),
     (["{nets}:pair", "--input-shape", "2,4"], "returns tuple, not a tensor"),
     (["{nets}:not_a_module", "--input-shape", "2,4"], "returned list, not a torch.nn.Module"),
