@@ -37,6 +37,7 @@ def profile_cmd(target, input_shape, name, granularity, measure, repeats, ghz, o
     """
     from offloadlab.cli import UserError, emit
 
+    started = time.perf_counter()  # wall_s includes importing torch
     try:
         import torch  # noqa: F401
     except ModuleNotFoundError:
@@ -44,7 +45,6 @@ def profile_cmd(target, input_shape, name, granularity, measure, repeats, ghz, o
     from .profile import ProfileError, parse_shape, profile_model
     from .models import model_json
 
-    started = time.perf_counter()
     try:
         shape = parse_shape(input_shape)
         result = profile_model(target, shape, granularity, measure, repeats, ghz)
