@@ -252,8 +252,10 @@ def classify(name: str, module, fn_name: str, args: list, kwargs: dict, out,
     import torch
 
     if module is not None:
-        pool = _pool_ops(type(module).__name__, getattr(module, "kernel_size", None),
-                         args, out)
+        pool = None
+        if type(module).__module__.startswith("torch.nn"):  # not a custom "...Pool"
+            pool = _pool_ops(type(module).__name__, getattr(module, "kernel_size", None),
+                             args, out)
         if pool is not None:
             return "layer", pool
         if counted_flops > 0:
