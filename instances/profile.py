@@ -25,8 +25,9 @@ equals the library's profile of it)
   of element-wise arithmetic between layer outputs (a residual add); activations and
   normalisations count nothing.  With ``measure``: the median over timed runs of the
   layer's seconds on one thread of this CPU, times its clock in GHz.
-* ``out_mb`` = bytes of the layer's output (the largest of its values that other layers
-  read, e.g. not a subsampled shortcut) / 2**20 (MiB), ``param_mb`` = bytes of its
+* ``out_mb`` = bytes of the layer's output (the sum of its values that other layers read,
+  leaving out one computed from another it sends, such as a subsampled shortcut: the
+  reader derives it) / 2**20 (MiB), ``param_mb`` = bytes of its
   parameters / 2**20 (buffers such as running statistics are not parameters), both in
   the tensors' own dtype (float32 unless the module says otherwise); ``input_mb`` = the
   float32 input.  The batch dimension of ``input_shape`` is part of every size.
@@ -601,18 +602,39 @@ def fold(ops: list[Op], notes: list[str] | None = None) -> tuple[list[_Group], d
     if out_group == INPUT:
         raise ProfileError("forward() returns its input with no layer applied: "
                            "nothing to place")
-    read: dict[int, int] = {}  # layer -> bytes of the largest of its values others read
-    for j, op in enumerate(ops):
-        for k in op.inputs:
-            g = group_of.get(k)
-            if g is not None and g != INPUT and group_of.get(j) != g:
-                read[g] = max(read.get(g, 0), ops[k].out_bytes)
-    for g, size in read.items():
+    for g, size in _sent_bytes(ops, group_of).items():
         groups[g].out_bytes = size
     if input_params:  # weights applied to the raw input go with the first layers
         first = next(g for g in groups if INPUT in g.preds)
         first.param_bytes += input_params
     return _order(groups, out_group, notes if notes is not None else [])
+
+
+def _sent_bytes(ops: list[Op], group_of: dict) -> dict[int, int]:
+    """Bytes each layer sends: its values that other layers read, summed, leaving out a
+    value computed inside the layer from another one it sends (a shortcut's subsample
+    of a sent output is derived at the reader from what it receives)."""
+    sent: dict[int, set[int]] = {}
+    for j, op in enumerate(ops):
+        for k in op.inputs:
+            g = group_of.get(k)
+            if g is not None and g != INPUT and group_of.get(j) != g:
+                sent.setdefault(g, set()).add(k)
+    sizes = {}
+    for g, values in sent.items():
+        total = 0
+        for k in values:
+            seen, stack, derived = set(), list(ops[k].inputs), False
+            while stack and not derived:
+                i = stack.pop()
+                if i in seen or group_of.get(i) != g:
+                    continue
+                seen.add(i)
+                derived = i in values
+                stack += ops[i].inputs
+            total += 0 if derived else ops[k].out_bytes
+        sizes[g] = total
+    return sizes
 
 
 def _new_group(groups, op: Op, i: int, srcs: list[int]) -> int:

@@ -205,8 +205,25 @@ NETS = textwrap.dedent('''
             return self.b(h.reshape(int(h.shape[0]), -1))
 
 
+    class Attention(nn.Module):
+        def __init__(self, d=16):
+            super().__init__()
+            self.norm = nn.LayerNorm(d)
+            self.qkv = nn.Linear(d, 3 * d)
+            self.proj = nn.Linear(d, d)
+
+        def forward(self, x):
+            q, k, v = self.qkv(self.norm(x)).chunk(3, dim=-1)
+            a = torch.softmax(q @ k.transpose(-2, -1) / 4.0, dim=-1)
+            return x + self.proj(a @ v)
+
+
     def residual():
         return Residual()
+
+
+    def attention():
+        return Attention()
 
 
     def two_heads():
@@ -269,6 +286,17 @@ def test_input_fan_out_dead_branch_and_shared_weights(nets):
     # the product of two layers' outputs: one multiply per element, not folded into
     # shared (whose output the second call also reads)
     assert dag_defects(result.entry) == []
+
+
+def test_attention_products_are_layers_and_a_split_output_is_sent_whole(nets):
+    result = prof.profile_model(f"{nets}:attention", (1, 10, 16))
+    layers = layers_of(result.entry)
+    assert list(layers) == ["input", "qkv", "matmul", "matmul_1", "proj"]
+    assert layers["input"]["next"] == ["qkv", "proj"]  # the residual reads the input
+    assert layers["qkv"]["out_mb"] * 2**20 == 4 * 10 * 48  # q, k and v
+    assert layers["matmul"]["gcycles"] * 1e9 == 2 * 10 * 10 * 16
+    # the LayerNorm on the input goes with the first layer that reads it
+    assert layers["qkv"]["param_mb"] * 2**20 == 4 * (16 * 48 + 48 + 2 * 16)
 
 
 def test_block_granularity_merges_between_cut_layers(nets):
