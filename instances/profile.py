@@ -552,8 +552,8 @@ class _Group:
     paths: list[str] = field(default_factory=list)  # module paths of its nodes
 
 
-def fold(ops: list[Op], notes: list[str] | None = None) -> tuple[list[_Group], dict]:
-    """Fold the ops into layers; returns the layers and the successor lists.
+def fold(ops: list[Op], notes: list[str] | None = None) -> list[_Group]:
+    """Fold the ops into layers (each with its predecessors).
 
     Layers are listed in a topological order (ties by creation); ``notes`` receives
     what was dropped.
@@ -698,7 +698,8 @@ def _join_target(groups, srcs, ops, op, i, group_of, users) -> int | None:
     return None
 
 
-def _order(groups: list[_Group], out_group: int, notes: list[str]):
+def _order(groups: list[_Group], out_group: int, notes: list[str]) -> list[_Group]:
+    """The layers that reach ``out_group``, in a topological order (ties by creation)."""
     keep = _ancestors(groups, out_group) | {out_group}
     dropped = [g.name for k, g in enumerate(groups) if k not in keep]
     if dropped:
@@ -722,7 +723,7 @@ def _order(groups: list[_Group], out_group: int, notes: list[str]):
             indeg[s] -= 1
             if indeg[s] == 0:
                 heapq.heappush(heap, s)
-    return [groups[k] for k in order], {k: sorted(v) for k, v in succ.items()}
+    return [groups[k] for k in order]
 
 
 # --- the model entry ------------------------------------------------------------------
@@ -735,7 +736,7 @@ def model_entry(ops: list[Op], input_bytes: int, notes: list[str],
     With ``seconds_ghz`` the work is each layer's measured seconds times that clock;
     otherwise FLOPs / 1e9 x :data:`CYCLES_PER_FLOP`.
     """
-    layers, _ = fold(ops, notes)
+    layers = fold(ops, notes)
     position = {id(g): k for k, g in enumerate(layers)}
     index = {g.order: k for k, g in enumerate(layers)}
     names = _layer_names(layers)
@@ -753,7 +754,8 @@ def model_entry(ops: list[Op], input_bytes: int, notes: list[str],
          "out_mb": g.out_bytes / MIB, "param_mb": g.param_bytes / MIB, "next": nexts[k]}
         for k, g in enumerate(layers)]
     if len(sources) > 1:
-        name = _unique_names(["input"] + names)[0] if "input" in names else "input"
+        name = next(n for n in ["input"] + [f"input_{k}" for k in range(1, len(names) + 1)]
+                    if n not in names)
         entry_layers.insert(0, {"name": name, "gcycles": 0.0, "out_mb": input_bytes / MIB,
                                 "param_mb": 0.0, "next": [names[k] for k in sources]})
         notes.append(f"{len(sources)} layers read the network input; a weightless "
