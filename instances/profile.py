@@ -301,9 +301,8 @@ def trace_fx(net, x, time_ops: bool = False) -> list[Op]:
 
     gm = fx.symbolic_trace(net)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    if len(placeholders) != 1:
-        raise ProfileError(f"forward() takes {len(placeholders)} inputs; the profiler "
-                           "feeds one tensor (--input-shape)")
+    if len(placeholders) != 1:  # optional arguments: the hooks run forward(x) as is
+        raise TypeError(f"forward() has {len(placeholders)} arguments")
     counter = None if time_ops else FlopCounterMode(display=False)
     ops: list[Op] = []
     index: dict = {}
