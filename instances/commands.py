@@ -12,12 +12,15 @@ from offloadlab.instance import SCHEMA_PATH, InstanceError, json_schema_text, lo
 
 
 def register(main: click.Group) -> None:
+    from .profile_commands import profile_cmd
+
     main.add_command(instances)
+    main.add_command(profile_cmd)
 
 
 @click.group()
 def instances():
-    """The instance library: list, show, validate, build, import-workbook."""
+    """The instance library: list, show, validate, build, import-workbook, new."""
 
 
 @instances.command("list")
@@ -152,3 +155,41 @@ def import_workbook_cmd(workbook, out_dir, as_json):
         click.echo(f"models: {json.dumps(o['models'])} written to {o['out']}")
 
     emit(out, as_json, render)
+
+
+@instances.command()
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="A model file (what `offloadlab profile` writes).")
+@click.option("--preset", required=True, help="Environment: latency-small, "
+              "latency-paper, ddpqn-small, ddpqn-paper, dmro-paper, dmro-multiserver, "
+              "deadline-small, deadline-paper.")
+@click.option("--tasks", "n_tasks", type=click.IntRange(1), default=4, show_default=True,
+              help="Inferences of the model.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the preset's random draws (dmro, deadline).")
+@click.option("--name", default=None, help="Model name (default: the file's stem).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Instance file to write.")
+def new(model_path, preset, n_tasks, seed, name, out_path):
+    """Wrap a model file in one of the library's environments as an instance file."""
+    from offloadlab.cli import UserError
+
+    from .wrap import PRESETS, wrap_model
+
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    path = Path(model_path)
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON: {exc}") from None
+    model = name or path.stem
+    try:
+        inst = wrap_model(entry, model, preset, n_tasks, seed, source=str(path))
+    except InstanceError as exc:
+        raise UserError(str(exc)) from None
+    Path(out_path).write_text(inst.to_json())
+    click.echo(f"wrote {inst.name}: {n_tasks} x {model} ({len(entry['layers'])} layers) "
+               f"in {preset} -> {out_path}")
