@@ -1,0 +1,351 @@
+"""The incremental schedule: one compiled step that places one layer on one server.
+
+Everything that schedules calls this step: the population simulator
+(:mod:`offloadlab.simulator`), greedy, HEFT and PEFT, and the learners' environment.
+
+State
+-----
+:class:`ScheduleState` holds ``B`` independent partial schedules (episodes) of one
+:class:`~offloadlab.problem.Problem` with ``L`` layers, ``S`` servers, ``T`` tasks and
+``N = problem.slot_ptr[-1]`` pool slots. Make one with :func:`new_state`; all arrays are
+numpy and may be read (do not write them):
+
+============  ==========  ==============================================================
+field         shape       meaning
+============  ==========  ==============================================================
+slot_free_s   (B, N)      time each pool slot frees (unused when ``not contention``)
+finish_s      (B, L)      finish of each placed layer, -1 where not placed
+assign        (B, L)      server of each placed layer, -1 where not placed
+task_end_s    (B, T)      a task's current end: its release, then the latest finish of
+                          its placed layers (a final layer's includes the return of its
+                          output when the objective says ``return_output``)
+front_s       (B,)        the latest task end, starting at the earliest release
+mem_mb        (B, S)      memory held: ``param_mb + out_mb`` of the layers placed there
+n_on          (B, S)      layers placed on each server
+n_placed      (B,)        layers placed
+status        (B,)        FEASIBLE, or the code of the first failure (it stays)
+============  ==========  ==============================================================
+
+Once every layer is placed, ``task_end_s - release_s`` is exactly (bit for bit) the
+simulator's ``latency_s`` of the plan placed in that order.
+
+Step
+----
+``place_batch(problem, state, layer, server)`` places ``layer[b]`` on ``server[b]`` in
+episode ``b`` for every ``b`` (int arrays of shape (B,)), in one compiled call, and
+returns a :class:`Step` of (B,) arrays: ``start_s``, ``finish_s``, ``exec_s``,
+``transfer_s`` (the critical predecessor's transfer, or the input's from the device),
+``wait_s`` (queueing for a pool slot), ``end_s`` (the finish plus, for a final layer with
+``return_output``, the way back), ``crit`` (critical predecessor, -1 the task input),
+``status``, and ``task_end_before_s`` / ``task_end_after_s`` / ``front_before_s`` /
+``front_after_s`` (what the objectives' increments read). ``place(problem, state, layer,
+server, b=0)`` is the same for one episode and returns a dict of floats/ints.
+
+Rules (MODELS.md §0): ``ready = max(release, max over predecessors of finish + out_mb /
+bw)``, a source layer receives ``input_mb`` from its task's device from ``release`` on;
+the critical predecessor is the one whose data arrives last (ties: lowest global index);
+each server has ``pools`` identical slots and a layer takes the one that frees earliest;
+a kind without contention (``problem.objective.contention`` false, e.g. dmro) has
+unlimited pools. The step appends; it does not insert into idle gaps.
+
+Status codes (:data:`REASONS` has the messages). On the structural failures nothing is
+committed (the state keeps its times; the code is recorded in ``status``):
+
+* ``BAD_SERVER`` (6): the server index is out of range;
+* ``FOREIGN_DEVICE`` (1): the server is another task's device;
+* ``NO_DEVICE`` (7): the server is a device and the layer's task has none;
+* ``BAD_ORDER`` (8): the layer index is out of range or the layer is already placed;
+* ``PRECEDENCE`` (5): a predecessor of the layer is not placed yet;
+* ``NO_LINK`` (2): data must cross a missing link (input, predecessor's output, or the
+  return of a final output).
+
+These are committed (the times are valid) and make the plan infeasible:
+
+* ``DEADLINE`` (3): the task's end minus its release exceeds its deadline (times
+  ``1 + 1e-9``, plus 1e-12 s); known as soon as any layer of the task finishes late;
+* ``MEMORY`` (4): the memory held on the server exceeds ``memory_mb`` (times ``1 +
+  1e-9``).
+
+Incremental objective
+---------------------
+``problem.objective.increment(state, step)`` (B,) is what the objective gained by each
+placement (0 where the step failed structurally); summed over a complete plan it equals
+the simulator's objective of the plan (to ~1e-12 relative). See
+:mod:`offloadlab.objectives`; ddpqn's is exact only when the layers are placed in the
+global (MDP) order ``0..L-1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+FEASIBLE, FOREIGN_DEVICE, NO_LINK, DEADLINE, MEMORY, PRECEDENCE = range(6)
+BAD_SERVER, NO_DEVICE, BAD_ORDER = 6, 7, 8
+REASONS = {
+    FOREIGN_DEVICE: "a layer runs on a device that is not its task's",
+    NO_LINK: "data must cross a missing link",
+    DEADLINE: "a hard deadline is missed",
+    MEMORY: "a server's memory is exceeded",
+    PRECEDENCE: "the priority list runs a layer before its predecessor",
+    BAD_SERVER: "a server index is out of range",
+    NO_DEVICE: "a layer runs on a device but its task has none",
+    BAD_ORDER: "the priority list is not a permutation of the layers",
+}
+STRUCTURAL = (BAD_SERVER, FOREIGN_DEVICE, NO_DEVICE, BAD_ORDER, PRECEDENCE, NO_LINK)
+
+
+def pack(problem) -> tuple:
+    """The problem's arrays as the compiled step reads them (built once per problem).
+
+    ``(exec_s (L,S), slot_ptr (S+1,), bw (S,S), allowed (L,S), layer_dev (L,),
+    layer_release_s (L,), layer_task (L,), out_mb (L,), input_mb (L,), pred_ptr,
+    pred_idx, ret (L,) bool: a final layer whose output returns to a device,
+    late_s (T,): the latency over which a deadline is missed, release_s (T,),
+    need_mb (L,), cap_mb (S,): the memory over which a server overflows,
+    unlimited: no contention, check_memory)``.
+    """
+    key = "schedule_pack"
+    got = problem.extra.get(key)
+    if got is not None:
+        return got
+    layer_dev = problem.task_device[problem.layer_task]
+    ret = problem.is_sink & (layer_dev >= 0) & bool(problem.objective.return_output)
+    memory = problem.memory_mb
+    got = (np.ascontiguousarray(problem.exec_s), problem.slot_ptr, problem.bw,
+           problem.allowed, np.ascontiguousarray(layer_dev),
+           problem.release_s[problem.layer_task], problem.layer_task, problem.out_mb,
+           problem.input_mb, problem.pred_ptr, problem.pred_idx, ret,
+           problem.deadline_s * (1 + 1e-9) + 1e-12, problem.release_s,
+           problem.param_mb + problem.out_mb, memory * (1 + 1e-9),
+           not problem.objective.contention, bool(np.isfinite(memory).any()))
+    problem.extra[key] = got
+    return got
+
+
+@njit(cache=True, nogil=True, inline="always")
+def probe(pk, slot_free, finish, assign, g, s):
+    """Times of layer ``g`` on server ``s`` given the placed layers, without committing.
+
+    Returns ``(code, ready, start, exec, transfer, crit, slot, end)``; ``code`` is
+    FEASIBLE or a structural failure; ``slot`` is -1 without contention; ``end`` adds
+    the return of a final output.
+    """
+    (exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, layer_task, out_mb,
+     input_mb, pred_ptr, pred_idx, ret, late_s, release_s, need_mb, cap_mb, unlimited,
+     check_memory) = pk
+    n_servers = exec_s.shape[1]
+    if g < 0 or g >= exec_s.shape[0]:
+        return BAD_ORDER, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+    if s < 0 or s >= n_servers:
+        return BAD_SERVER, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+    dev = layer_dev[g]
+    if not allowed[g, s]:
+        return (FOREIGN_DEVICE if dev >= 0 else NO_DEVICE), 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+    if finish[g] >= 0.0:
+        return BAD_ORDER, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+    r = layer_release[g]
+    crit = -1
+    tr = 0.0
+    lo = pred_ptr[g]
+    hi = pred_ptr[g + 1]
+    if lo == hi:
+        if dev >= 0:
+            b = bw[dev, s]
+            if b == 0.0:
+                return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+            tr = input_mb[g] / b
+        r += tr
+    else:
+        best = -np.inf
+        for j in range(lo, hi):
+            q = pred_idx[j]
+            fq = finish[q]
+            if fq < 0.0:
+                return PRECEDENCE, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+            b = bw[assign[q], s]
+            if b == 0.0:
+                return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+            lag = out_mb[q] / b
+            if fq + lag > best:
+                best = fq + lag
+                tr = lag
+                crit = q
+        if best > r:
+            r = best
+    st = r
+    dur = exec_s[g, s]
+    slot = -1
+    if not unlimited:
+        slot = slot_ptr[s]
+        earliest = slot_free[slot]
+        for j in range(slot_ptr[s] + 1, slot_ptr[s + 1]):
+            v = slot_free[j]  # branch-free arg-min: slot order is unpredictable
+            better = v < earliest
+            earliest = min(v, earliest)
+            slot = j if better else slot
+        if earliest > st:
+            st = earliest
+    end = st + dur
+    if ret[g]:
+        b = bw[s, dev]
+        if b == 0.0:
+            return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+        end += out_mb[g] / b
+    return FEASIBLE, r, st, dur, tr, crit, slot, end
+
+
+@njit(cache=True, nogil=True, inline="always")
+def commit(pk, slot_free, finish, task_end, mem_mb, g, s, slot, start, dur, end):
+    """Record layer ``g`` on ``s`` (times from :func:`probe`); returns FEASIBLE,
+    DEADLINE or MEMORY."""
+    layer_task, late_s, release_s = pk[6], pk[12], pk[13]
+    need_mb, cap_mb, check_memory = pk[14], pk[15], pk[17]
+    fin = start + dur
+    if slot >= 0:
+        slot_free[slot] = fin
+    finish[g] = fin
+    t = layer_task[g]
+    if end > task_end[t]:
+        task_end[t] = end
+    code = FEASIBLE
+    if task_end[t] - release_s[t] > late_s[t]:
+        code = DEADLINE
+    if check_memory:
+        mem_mb[s] += need_mb[g]
+        if mem_mb[s] > cap_mb[s] and code == FEASIBLE:
+            code = MEMORY
+    return code
+
+
+@njit(cache=True, nogil=True)
+def _place_batch(pk, slot_free, finish, assign, task_end, front, mem_mb, n_on, n_placed,
+                 status, layer, server, out_f, out_i):
+    for b in range(layer.shape[0]):
+        g = layer[b]
+        s = server[b]
+        code, r, st, dur, tr, crit, slot, end = probe(pk, slot_free[b], finish[b],
+                                                      assign[b], g, s)
+        t = pk[6][g] if code != BAD_ORDER else 0
+        before = task_end[b, t]
+        front_before = front[b]
+        if code == FEASIBLE:
+            code = commit(pk, slot_free[b], finish[b], task_end[b], mem_mb[b], g, s, slot,
+                          st, dur, end)
+            assign[b, g] = s
+            n_on[b, s] += 1
+            n_placed[b] += 1
+            if end > front[b]:
+                front[b] = end
+        if status[b] == FEASIBLE:
+            status[b] = code
+        committed = code == FEASIBLE or code == DEADLINE or code == MEMORY
+        out_f[0, b] = st
+        out_f[1, b] = st + dur
+        out_f[2, b] = dur
+        out_f[3, b] = tr
+        out_f[4, b] = st - r
+        out_f[5, b] = end
+        out_f[6, b] = before
+        out_f[7, b] = task_end[b, t] if committed else before
+        out_f[8, b] = front_before
+        out_f[9, b] = front[b]
+        out_i[0, b] = crit
+        out_i[1, b] = code
+
+
+@dataclass
+class ScheduleState:
+    """``B`` partial schedules of one problem (fields: see the module docstring)."""
+
+    slot_free_s: np.ndarray
+    finish_s: np.ndarray
+    assign: np.ndarray
+    task_end_s: np.ndarray
+    front_s: np.ndarray
+    mem_mb: np.ndarray
+    n_on: np.ndarray
+    n_placed: np.ndarray
+    status: np.ndarray
+
+    @property
+    def batch(self) -> int:
+        return len(self.status)
+
+    def copy(self) -> "ScheduleState":
+        return ScheduleState(*(np.array(a) for a in self._arrays()))
+
+    def reset(self, problem, which=None) -> None:
+        """Empty the episodes ``which`` (bool mask or indices; default all)."""
+        sel = slice(None) if which is None else which
+        self.slot_free_s[sel] = 0.0
+        self.finish_s[sel] = -1.0
+        self.assign[sel] = -1
+        self.task_end_s[sel] = problem.release_s
+        self.front_s[sel] = problem.release_s.min()
+        self.mem_mb[sel] = 0.0
+        self.n_on[sel] = 0
+        self.n_placed[sel] = 0
+        self.status[sel] = FEASIBLE
+
+    def _arrays(self):
+        return (self.slot_free_s, self.finish_s, self.assign, self.task_end_s, self.front_s,
+                self.mem_mb, self.n_on, self.n_placed, self.status)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one batched step did, (B,) arrays (see the module docstring)."""
+
+    layer: np.ndarray
+    server: np.ndarray
+    start_s: np.ndarray
+    finish_s: np.ndarray
+    exec_s: np.ndarray
+    transfer_s: np.ndarray
+    wait_s: np.ndarray
+    end_s: np.ndarray
+    task_end_before_s: np.ndarray
+    task_end_after_s: np.ndarray
+    front_before_s: np.ndarray
+    front_after_s: np.ndarray
+    crit: np.ndarray
+    status: np.ndarray
+
+    @property
+    def committed(self) -> np.ndarray:
+        """Where the layer was placed (feasible, or a deadline / memory failure)."""
+        return ~np.isin(self.status, STRUCTURAL)
+
+
+def new_state(problem, batch: int = 1) -> ScheduleState:
+    """``batch`` empty schedules of ``problem``."""
+    n_l, n_s, n_t = problem.n_layers, problem.n_servers, problem.n_tasks
+    state = ScheduleState(
+        slot_free_s=np.zeros((batch, int(problem.slot_ptr[-1]))),
+        finish_s=np.empty((batch, n_l)), assign=np.empty((batch, n_l), dtype=np.int64),
+        task_end_s=np.empty((batch, n_t)), front_s=np.empty(batch),
+        mem_mb=np.zeros((batch, n_s)), n_on=np.zeros((batch, n_s), dtype=np.int64),
+        n_placed=np.zeros(batch, dtype=np.int64), status=np.zeros(batch, dtype=np.int64))
+    state.reset(problem)
+    return state
+
+
+def place_batch(problem, state: ScheduleState, layer, server) -> Step:
+    """Place ``layer[b]`` on ``server[b]`` in every episode ``b`` (one compiled call)."""
+    batch = state.batch
+    layer = np.ascontiguousarray(np.broadcast_to(np.asarray(layer, dtype=np.int64), batch))
+    server = np.ascontiguousarray(np.broadcast_to(np.asarray(server, dtype=np.int64), batch))
+    out_f = np.empty((10, batch))
+    out_i = np.empty((2, batch), dtype=np.int64)
+    _place_batch(pack(problem), *state._arrays(), layer, server, out_f, out_i)
+    return Step(layer, server, *out_f, *out_i)
+
+
+def place(problem, state: ScheduleState, layer: int, server: int, b: int = 0) -> dict:
+    """Place one layer in episode ``b``; returns the :class:`Step` fields as scalars."""
+    view = ScheduleState(*(a[b:b + 1] for a in state._arrays()))
+    step = place_batch(problem, view, [layer], [server])
+    return {k: v[0].item() for k, v in step.__dict__.items()}
