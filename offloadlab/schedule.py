@@ -82,6 +82,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+# The step is inlined into every caller and compiled without the reference-counting
+# runtime (``_nrt=False``): an array argument would otherwise cost two atomic operations
+# per call, several times the step itself.
+
 FEASIBLE, FOREIGN_DEVICE, NO_LINK, DEADLINE, MEMORY, PRECEDENCE = range(6)
 BAD_SERVER, NO_DEVICE, BAD_ORDER = 6, 7, 8
 REASONS = {
@@ -125,17 +129,15 @@ def pack(problem) -> tuple:
     return got
 
 
-@njit(cache=True, nogil=True, inline="always")
-def probe(pk, slot_free, finish, assign, g, s):
+@njit(cache=True, nogil=True, inline="always", _nrt=False)
+def probe(exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input_mb,
+          pred_ptr, pred_idx, ret, unlimited, slot_free, finish, assign, g, s):
     """Times of layer ``g`` on server ``s`` given the placed layers, without committing.
 
     Returns ``(code, ready, start, exec, transfer, crit, slot, end)``; ``code`` is
     FEASIBLE or a structural failure; ``slot`` is -1 without contention; ``end`` adds
     the return of a final output.
     """
-    (exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, layer_task, out_mb,
-     input_mb, pred_ptr, pred_idx, ret, late_s, release_s, need_mb, cap_mb, unlimited,
-     check_memory) = pk
     n_servers = exec_s.shape[1]
     if g < 0 or g >= exec_s.shape[0]:
         return BAD_ORDER, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
@@ -197,12 +199,11 @@ def probe(pk, slot_free, finish, assign, g, s):
     return FEASIBLE, r, st, dur, tr, crit, slot, end
 
 
-@njit(cache=True, nogil=True, inline="always")
-def commit(pk, slot_free, finish, task_end, mem_mb, g, s, slot, start, dur, end):
+@njit(cache=True, nogil=True, inline="always", _nrt=False)
+def commit(layer_task, late_s, release_s, need_mb, cap_mb, check_memory, slot_free, finish,
+           task_end, mem_mb, g, s, slot, start, dur, end):
     """Record layer ``g`` on ``s`` (times from :func:`probe`); returns FEASIBLE,
     DEADLINE or MEMORY."""
-    layer_task, late_s, release_s = pk[6], pk[12], pk[13]
-    need_mb, cap_mb, check_memory = pk[14], pk[15], pk[17]
     fin = start + dur
     if slot >= 0:
         slot_free[slot] = fin
@@ -220,20 +221,25 @@ def commit(pk, slot_free, finish, task_end, mem_mb, g, s, slot, start, dur, end)
     return code
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _place_batch(pk, slot_free, finish, assign, task_end, front, mem_mb, n_on, n_placed,
                  status, layer, server, out_f, out_i):
+    (exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, layer_task, out_mb,
+     input_mb, pred_ptr, pred_idx, ret, late_s, release_s, need_mb, cap_mb, unlimited,
+     check_memory) = pk
     for b in range(layer.shape[0]):
         g = layer[b]
         s = server[b]
-        code, r, st, dur, tr, crit, slot, end = probe(pk, slot_free[b], finish[b],
-                                                      assign[b], g, s)
-        t = pk[6][g] if code != BAD_ORDER else 0
+        code, r, st, dur, tr, crit, slot, end = probe(
+            exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input_mb,
+            pred_ptr, pred_idx, ret, unlimited, slot_free[b], finish[b], assign[b], g, s)
+        t = layer_task[g] if code != BAD_ORDER else 0
         before = task_end[b, t]
         front_before = front[b]
         if code == FEASIBLE:
-            code = commit(pk, slot_free[b], finish[b], task_end[b], mem_mb[b], g, s, slot,
-                          st, dur, end)
+            code = commit(layer_task, late_s, release_s, need_mb, cap_mb, check_memory,
+                          slot_free[b], finish[b], task_end[b], mem_mb[b], g, s, slot, st,
+                          dur, end)
             assign[b, g] = s
             n_on[b, s] += 1
             n_placed[b] += 1

@@ -37,18 +37,18 @@ from .schedule import (BAD_ORDER, BAD_SERVER, DEADLINE, FEASIBLE, FOREIGN_DEVICE
                        pack, probe)
 
 
-@njit(cache=True, nogil=True)  # no fastmath: inf bandwidth on the diagonal is meaningful
-def _population(pk, assign, priority, record, start, finish, exec_out, transfer, wait, crit,
-                task_end, status):
+@njit(cache=True, nogil=True, _nrt=False)  # no fastmath: inf bandwidth is meaningful
+def _population(pk, assign, priority, record, start, finish, exec_s_out, transfer, wait, crit,
+                task_end, status, slot_free, mem_mb):
     """Every plan placed layer by layer with the schedule's step (probe + commit).
 
     Stops a plan at its first failure; with ``record`` it goes on after a deadline or
     memory failure so that the per-layer arrays stay complete.
     """
+    (exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, layer_task, out_mb,
+     input_mb, pred_ptr, pred_idx, ret, late_s, release_s, need_mb, cap_mb, unlimited,
+     check_memory) = pk
     n_plans, n_layers = assign.shape
-    release_s = pk[13]
-    slot_free = np.empty(pk[1][-1])
-    mem_mb = np.empty(pk[0].shape[1])
     shared_priority = priority.shape[0] == 1
     for p in range(n_plans):
         slot_free[:] = 0.0
@@ -57,21 +57,25 @@ def _population(pk, assign, priority, record, start, finish, exec_out, transfer,
         f_row = finish[p]
         f_row[:] = -1.0
         e_row = task_end[p]
-        e_row[:] = release_s
+        for t in range(e_row.shape[0]):
+            e_row[t] = release_s[t]
         order = priority[0] if shared_priority else priority[p]
         first = FEASIBLE
         for k in range(n_layers):
             g = order[k]
             s = a_row[g] if 0 <= g < n_layers else 0
-            code, r, st, dur, tr, cl, slot, end = probe(pk, slot_free, f_row, a_row, g, s)
+            code, r, st, dur, tr, cl, slot, end = probe(
+                exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input_mb,
+                pred_ptr, pred_idx, ret, unlimited, slot_free, f_row, a_row, g, s)
             if code != FEASIBLE:
                 first = code if first == FEASIBLE else first
                 break
-            code = commit(pk, slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur, end)
+            code = commit(layer_task, late_s, release_s, need_mb, cap_mb, check_memory,
+                          slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur, end)
             if record:  # per-layer detail; search loops need only the task ends
                 start[p, g] = st
                 wait[p, g] = st - r
-                exec_out[p, g] = dur
+                exec_s_out[p, g] = dur
                 transfer[p, g] = tr
                 crit[p, g] = cl
             if code != FEASIBLE:
@@ -172,7 +176,8 @@ def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:
 def _run(problem: Problem, assign, priority, arrays, record: bool) -> Evaluation:
     start, finish, exec_s, transfer, wait, crit, task_end, status = arrays
     _population(pack(problem), assign, priority, record, start, finish, exec_s, transfer,
-                wait, crit, task_end, status)
+                wait, crit, task_end, status, np.empty(problem.slot_ptr[-1]),
+                np.empty(problem.n_servers))
     if record:
         stopped = np.isin(status, STRUCTURAL)
         if stopped.any():  # the kernel stopped early: unscheduled layers hold garbage
