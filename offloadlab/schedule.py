@@ -355,3 +355,63 @@ def place(problem, state: ScheduleState, layer: int, server: int, b: int = 0) ->
     view = ScheduleState(*(a[b:b + 1] for a in state._arrays()))
     step = place_batch(problem, view, [layer], [server])
     return {k: v[0].item() for k, v in step.__dict__.items()}
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _earliest_finish(pk, order, cand, extra_s, memory_aware, slot_free, finish, task_end,
+                     mem_mb, assign):
+    (exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, layer_task, out_mb,
+     input_mb, pred_ptr, pred_idx, ret, late_s, release_s, need_mb, cap_mb, unlimited,
+     check_memory) = pk
+    n_servers = exec_s.shape[1]
+    evaluations = 0
+    for k in range(order.shape[0]):
+        g = order[k]
+        best, best_end = -1, np.inf
+        best_st, best_dur, best_slot, best_end_s = 0.0, 0.0, -1, 0.0
+        for s in range(n_servers):
+            if not cand[g, s]:
+                continue
+            evaluations += 1
+            code, r, st, dur, tr, cl, slot, end = probe(
+                exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input_mb,
+                pred_ptr, pred_idx, ret, unlimited, slot_free, finish, assign, g, s)
+            if code != FEASIBLE:
+                continue
+            if memory_aware and mem_mb[s] + need_mb[g] > cap_mb[s]:
+                continue
+            value = end + extra_s[g, s]
+            if value < best_end:
+                best, best_end = s, value
+                best_st, best_dur, best_slot = st, dur, slot
+                best_end_s = end
+        if best < 0:
+            return False, evaluations
+        commit(layer_task, late_s, release_s, need_mb, cap_mb, True, slot_free, finish,
+               task_end, mem_mb, g, best, best_slot, best_st, best_dur, best_end_s)
+        assign[g] = best
+    return True, evaluations
+
+
+def earliest_finish_plan(problem, order, candidates=None, extra_s=None,
+                         memory_aware: bool = False):
+    """List scheduling by earliest finish: each layer of ``order`` in turn to the
+    candidate server where it ends first (plus ``extra_s[l, s]``), committed with the
+    step; ties go to the lower server index. O(L·S) probes.
+
+    ``candidates`` (L, S) bool defaults to ``problem.allowed``; the end of a final layer
+    includes the return of its output when the objective says so; probes that fail
+    structurally (missing link) are skipped, and with ``memory_aware`` so are servers
+    whose memory the layer would overflow (the layers not yet placed hold none).
+    Deadlines are not looked at. Returns ``(assign or None, probes)``.
+    """
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    cand = problem.allowed if candidates is None else np.ascontiguousarray(candidates)
+    extra = np.zeros(problem.exec_s.shape) if extra_s is None else np.ascontiguousarray(
+        extra_s, dtype=np.float64)
+    state = new_state(problem)
+    assign = problem.allowed.argmax(axis=1)  # layers off ``order`` keep their first server
+    ok, used = _earliest_finish(pack(problem), order, cand & problem.allowed, extra,
+                                memory_aware, state.slot_free_s[0], state.finish_s[0],
+                                state.task_end_s[0], state.mem_mb[0], assign)
+    return (assign if ok else None), int(used)

@@ -184,3 +184,18 @@ def test_reset_empties_chosen_episodes():
     state.reset(pb, np.array([False, True, False]))
     assert state.n_placed.tolist() == [1, 0, 1]
     assert (state.finish_s[1] == -1).all() and state.finish_s[0, 0] > 0
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_constructive_heuristics_keep_todays_plans(name):
+    from offloadlab.heuristics.baselines import greedy_assign
+    from offloadlab.heuristics.list_scheduling import heuristic_plans
+
+    pb = library_problem(name)
+    frozen = FROZEN[name]
+    for label, (assign, _, used) in zip(("greedy", "peft", "heft"), heuristic_plans(pb)):
+        assert (None if assign is None else assign.tolist()) == frozen[label], label
+        assert used > 0
+    for label, tiers in (("edge-only", (1,)), ("cloud-only", (2,))):
+        assign, _ = greedy_assign(pb, tiers)
+        assert (None if assign is None else assign.tolist()) == frozen[label], label
