@@ -104,12 +104,14 @@ STRUCTURAL = (BAD_SERVER, FOREIGN_DEVICE, NO_DEVICE, BAD_ORDER, PRECEDENCE, NO_L
 def pack(problem) -> tuple:
     """The problem's arrays as the compiled step reads them (built once per problem).
 
-    ``(exec_s (L,S), slot_ptr (S+1,), bw (S,S), allowed (L,S), layer_dev (L,),
-    layer_release_s (L,), layer_task (L,), out_mb (L,), input_mb (L,), pred_ptr,
-    pred_idx, ret (L,) bool: a final layer whose output returns to a device,
-    late_s (T,): the latency over which a deadline is missed, release_s (T,),
-    need_mb (L,), cap_mb (S,): the memory over which a server overflows,
-    unlimited: no contention, check_memory)``.
+    ``(exec_s (L, S), slot_ptr (S+1,), bw (S, S), tier (S,), lay_i (L, 5), lay_f (L, 4),
+    pred_idx, late_s (T,), release_s (T,), cap_mb (S,), unlimited, check_memory,
+    check_deadline)``. Per layer, ``lay_i`` holds (task's device or -1, first and end
+    offset of its predecessors in ``pred_idx``, task, 1 if its output returns to the
+    device) and ``lay_f`` (release, out_mb, input_mb, param_mb + out_mb): one cache line
+    or two per layer. ``late_s`` is the latency over which a task misses its deadline,
+    ``cap_mb`` the memory over which a server overflows (both with the simulator's
+    tolerances).
     """
     key = "schedule_pack"
     got = problem.extra.get(key)
@@ -117,48 +119,51 @@ def pack(problem) -> tuple:
         return got
     layer_dev = problem.task_device[problem.layer_task]
     ret = problem.is_sink & (layer_dev >= 0) & bool(problem.objective.return_output)
+    lay_i = np.stack([layer_dev, problem.pred_ptr[:-1], problem.pred_ptr[1:],
+                      problem.layer_task, ret.astype(np.int64)], axis=1).astype(np.int64)
+    lay_f = np.stack([problem.release_s[problem.layer_task], problem.out_mb,
+                      problem.input_mb, problem.param_mb + problem.out_mb], axis=1)
     memory = problem.memory_mb
+    deadline = problem.deadline_s
     got = (np.ascontiguousarray(problem.exec_s), problem.slot_ptr, problem.bw,
-           problem.allowed, np.ascontiguousarray(layer_dev),
-           problem.release_s[problem.layer_task], problem.layer_task, problem.out_mb,
-           problem.input_mb, problem.pred_ptr, problem.pred_idx, ret,
-           problem.deadline_s * (1 + 1e-9) + 1e-12, problem.release_s,
-           problem.param_mb + problem.out_mb, memory * (1 + 1e-9),
-           not problem.objective.contention, bool(np.isfinite(memory).any()))
+           problem.tier, lay_i, np.ascontiguousarray(lay_f), problem.pred_idx,
+           deadline * (1 + 1e-9) + 1e-12, problem.release_s, memory * (1 + 1e-9),
+           not problem.objective.contention, bool(np.isfinite(memory).any()),
+           bool(np.isfinite(deadline).any()))
     problem.extra[key] = got
     return got
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)
-def probe(exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input_mb,
-          pred_ptr, pred_idx, ret, unlimited, slot_free, finish, assign, g, s):
+def probe(exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free, finish,
+          assign, g, s):
     """Times of layer ``g`` on server ``s`` given the placed layers, without committing.
 
     Returns ``(code, ready, start, exec, transfer, crit, slot, end)``; ``code`` is
-    FEASIBLE or a structural failure; ``slot`` is -1 without contention; ``end`` adds
-    the return of a final output.
+    FEASIBLE or a structural failure; ``slot`` is the pool slot that frees earliest (-1
+    without contention); ``end`` adds the return of a final output. A layer may use any
+    edge or cloud server and its own task's device (``Problem.allowed``).
     """
-    n_servers = exec_s.shape[1]
     if g < 0 or g >= exec_s.shape[0]:
         return BAD_ORDER, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
-    if s < 0 or s >= n_servers:
+    if s < 0 or s >= exec_s.shape[1]:
         return BAD_SERVER, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
-    dev = layer_dev[g]
-    if not allowed[g, s]:
+    dev = lay_i[g, 0]
+    if tier[s] == 0 and s != dev:
         return (FOREIGN_DEVICE if dev >= 0 else NO_DEVICE), 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
     if finish[g] >= 0.0:
         return BAD_ORDER, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
-    r = layer_release[g]
+    r = lay_f[g, 0]
     crit = -1
     tr = 0.0
-    lo = pred_ptr[g]
-    hi = pred_ptr[g + 1]
+    lo = lay_i[g, 1]
+    hi = lay_i[g, 2]
     if lo == hi:
         if dev >= 0:
             b = bw[dev, s]
             if b == 0.0:
                 return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
-            tr = input_mb[g] / b
+            tr = lay_f[g, 2] / b
         r += tr
     else:
         best = -np.inf
@@ -170,13 +175,13 @@ def probe(exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input
             b = bw[assign[q], s]
             if b == 0.0:
                 return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
-            lag = out_mb[q] / b
-            if fq + lag > best:
-                best = fq + lag
+            lag = lay_f[q, 1] / b
+            arrival = fq + lag
+            if arrival > best:
+                best = arrival
                 tr = lag
                 crit = q
-        if best > r:
-            r = best
+        r = max(r, best)
     st = r
     dur = exec_s[g, s]
     slot = -1
@@ -188,34 +193,32 @@ def probe(exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input
             better = v < earliest
             earliest = min(v, earliest)
             slot = j if better else slot
-        if earliest > st:
-            st = earliest
+        st = max(st, earliest)
     end = st + dur
-    if ret[g]:
+    if lay_i[g, 4]:
         b = bw[s, dev]
         if b == 0.0:
             return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
-        end += out_mb[g] / b
+        end += lay_f[g, 1] / b
     return FEASIBLE, r, st, dur, tr, crit, slot, end
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)
-def commit(layer_task, late_s, release_s, need_mb, cap_mb, check_memory, slot_free, finish,
-           task_end, mem_mb, g, s, slot, start, dur, end):
+def commit(lay_i, lay_f, late_s, release_s, cap_mb, check_memory, check_deadline, slot_free,
+           finish, task_end, mem_mb, g, s, slot, start, dur, end):
     """Record layer ``g`` on ``s`` (times from :func:`probe`); returns FEASIBLE,
     DEADLINE or MEMORY."""
     fin = start + dur
     if slot >= 0:
         slot_free[slot] = fin
     finish[g] = fin
-    t = layer_task[g]
-    if end > task_end[t]:
-        task_end[t] = end
+    t = lay_i[g, 3]
+    task_end[t] = max(task_end[t], end)
     code = FEASIBLE
-    if task_end[t] - release_s[t] > late_s[t]:
+    if check_deadline and task_end[t] - release_s[t] > late_s[t]:
         code = DEADLINE
     if check_memory:
-        mem_mb[s] += need_mb[g]
+        mem_mb[s] += lay_f[g, 3]
         if mem_mb[s] > cap_mb[s] and code == FEASIBLE:
             code = MEMORY
     return code
@@ -224,22 +227,21 @@ def commit(layer_task, late_s, release_s, need_mb, cap_mb, check_memory, slot_fr
 @njit(cache=True, nogil=True, _nrt=False)
 def _place_batch(pk, slot_free, finish, assign, task_end, front, mem_mb, n_on, n_placed,
                  status, layer, server, out_f, out_i):
-    (exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, layer_task, out_mb,
-     input_mb, pred_ptr, pred_idx, ret, late_s, release_s, need_mb, cap_mb, unlimited,
-     check_memory) = pk
+    (exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+     unlimited, check_memory, check_deadline) = pk
     for b in range(layer.shape[0]):
         g = layer[b]
         s = server[b]
         code, r, st, dur, tr, crit, slot, end = probe(
-            exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input_mb,
-            pred_ptr, pred_idx, ret, unlimited, slot_free[b], finish[b], assign[b], g, s)
-        t = layer_task[g] if code != BAD_ORDER else 0
+            exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free[b],
+            finish[b], assign[b], g, s)
+        t = lay_i[g, 3] if code != BAD_ORDER else 0
         before = task_end[b, t]
         front_before = front[b]
         if code == FEASIBLE:
-            code = commit(layer_task, late_s, release_s, need_mb, cap_mb, check_memory,
-                          slot_free[b], finish[b], task_end[b], mem_mb[b], g, s, slot, st,
-                          dur, end)
+            code = commit(lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
+                          check_deadline, slot_free[b], finish[b], task_end[b], mem_mb[b], g,
+                          s, slot, st, dur, end)
             assign[b, g] = s
             n_on[b, s] += 1
             n_placed[b] += 1
@@ -360,9 +362,8 @@ def place(problem, state: ScheduleState, layer: int, server: int, b: int = 0) ->
 @njit(cache=True, nogil=True, _nrt=False)
 def _earliest_finish(pk, order, cand, extra_s, memory_aware, slot_free, finish, task_end,
                      mem_mb, assign):
-    (exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, layer_task, out_mb,
-     input_mb, pred_ptr, pred_idx, ret, late_s, release_s, need_mb, cap_mb, unlimited,
-     check_memory) = pk
+    (exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+     unlimited, check_memory, check_deadline) = pk
     n_servers = exec_s.shape[1]
     evaluations = 0
     for k in range(order.shape[0]):
@@ -373,12 +374,12 @@ def _earliest_finish(pk, order, cand, extra_s, memory_aware, slot_free, finish, 
             if not cand[g, s]:
                 continue
             evaluations += 1
-            code, r, st, dur, tr, cl, slot, end = probe(
-                exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input_mb,
-                pred_ptr, pred_idx, ret, unlimited, slot_free, finish, assign, g, s)
+            code, r, st, dur, tr, cl, slot, end = probe(exec_s, slot_ptr, bw, tier, lay_i, lay_f,
+                                                         pred_idx, unlimited, slot_free,
+                                                         finish, assign, g, s)
             if code != FEASIBLE:
                 continue
-            if memory_aware and mem_mb[s] + need_mb[g] > cap_mb[s]:
+            if memory_aware and mem_mb[s] + lay_f[g, 3] > cap_mb[s]:
                 continue
             value = end + extra_s[g, s]
             if value < best_end:
@@ -387,7 +388,7 @@ def _earliest_finish(pk, order, cand, extra_s, memory_aware, slot_free, finish, 
                 best_end_s = end
         if best < 0:
             return False, evaluations
-        commit(layer_task, late_s, release_s, need_mb, cap_mb, True, slot_free, finish,
+        commit(lay_i, lay_f, late_s, release_s, cap_mb, True, False, slot_free, finish,
                task_end, mem_mb, g, best, best_slot, best_st, best_dur, best_end_s)
         assign[g] = best
     return True, evaluations

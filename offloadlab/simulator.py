@@ -45,9 +45,8 @@ def _population(pk, assign, priority, record, start, finish, exec_s_out, transfe
     Stops a plan at its first failure; with ``record`` it goes on after a deadline or
     memory failure so that the per-layer arrays stay complete.
     """
-    (exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, layer_task, out_mb,
-     input_mb, pred_ptr, pred_idx, ret, late_s, release_s, need_mb, cap_mb, unlimited,
-     check_memory) = pk
+    (exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+     unlimited, check_memory, check_deadline) = pk
     n_plans, n_layers = assign.shape
     shared_priority = priority.shape[0] == 1
     for p in range(n_plans):
@@ -65,13 +64,14 @@ def _population(pk, assign, priority, record, start, finish, exec_s_out, transfe
             g = order[k]
             s = a_row[g] if 0 <= g < n_layers else 0
             code, r, st, dur, tr, cl, slot, end = probe(
-                exec_s, slot_ptr, bw, allowed, layer_dev, layer_release, out_mb, input_mb,
-                pred_ptr, pred_idx, ret, unlimited, slot_free, f_row, a_row, g, s)
+                exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
+                f_row, a_row, g, s)
             if code != FEASIBLE:
                 first = code if first == FEASIBLE else first
                 break
-            code = commit(layer_task, late_s, release_s, need_mb, cap_mb, check_memory,
-                          slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur, end)
+            code = commit(lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
+                          check_deadline, slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur,
+                          end)
             if record:  # per-layer detail; search loops need only the task ends
                 start[p, g] = st
                 wait[p, g] = st - r
