@@ -7,13 +7,16 @@ State
 -----
 :class:`ScheduleState` holds ``B`` independent partial schedules (episodes) of one
 :class:`~offloadlab.problem.Problem` with ``L`` layers, ``S`` servers, ``T`` tasks and
-``N = problem.slot_ptr[-1]`` pool slots. Make one with :func:`new_state`; all arrays are
+``N = S * max(pools)`` pool slots. Make one with :func:`new_state`; all arrays are
 numpy and may be read (do not write them):
 
 ============  ==========  ==============================================================
 field         shape       meaning
 ============  ==========  ==============================================================
-slot_free_s   (B, N)      time each pool slot frees (unused when ``not contention``)
+slot_free_s   (B, N)      time each pool slot frees (unused when ``not contention``);
+                          server s owns ``[s * W, (s + 1) * W)``, ``W`` the largest
+                          ``pools`` rounded up to a power of two,
+                          its slots beyond ``pools[s]`` stay at +inf
 finish_s      (B, L)      finish of each placed layer, -1 where not placed
 assign        (B, L)      server of each placed layer, -1 where not placed
 task_end_s    (B, T)      a task's current end: its release, then the latest finish of
@@ -104,14 +107,17 @@ STRUCTURAL = (BAD_SERVER, FOREIGN_DEVICE, NO_DEVICE, BAD_ORDER, PRECEDENCE, NO_L
 def pack(problem) -> tuple:
     """The problem's arrays as the compiled step reads them (built once per problem).
 
-    ``(exec_s (L, S), slot_ptr (S+1,), bw (S, S), tier (S,), lay_i (L, 5), lay_f (L, 4),
+    ``(exec_s (L, S), slot_init (S * W,), bw (S, S), tier (S,), lay_i (L, 5), lay_f (L, 4),
     pred_idx, late_s (T,), release_s (T,), cap_mb (S,), unlimited, check_memory,
     check_deadline)``. Per layer, ``lay_i`` holds (task's device or -1, first and end
     offset of its predecessors in ``pred_idx``, task, 1 if its output returns to the
     device) and ``lay_f`` (release, out_mb, input_mb, param_mb + out_mb): one cache line
     or two per layer. ``late_s`` is the latency over which a task misses its deadline,
     ``cap_mb`` the memory over which a server overflows (both with the simulator's
-    tolerances).
+    tolerances). ``slot_init`` is an empty schedule's slot free times: each server has
+    ``W`` slots (``max(pools)`` rounded up to a power of two), those beyond its pools at +inf, so that the search for the
+    slot that frees earliest has one trip count for every server (a loop whose length
+    changes with the server costs a mispredicted branch per layer).
     """
     key = "schedule_pack"
     got = problem.extra.get(key)
@@ -125,7 +131,9 @@ def pack(problem) -> tuple:
                       problem.input_mb, problem.param_mb + problem.out_mb], axis=1)
     memory = problem.memory_mb
     deadline = problem.deadline_s
-    got = (np.ascontiguousarray(problem.exec_s), problem.slot_ptr, problem.bw,
+    width = 1 << int(problem.pools.max() - 1).bit_length()  # a power of two
+    slot_init = np.where(np.arange(width)[None, :] < problem.pools[:, None], 0.0, np.inf)
+    got = (np.ascontiguousarray(problem.exec_s), slot_init.ravel(), problem.bw,
            problem.tier, lay_i, np.ascontiguousarray(lay_f), problem.pred_idx,
            deadline * (1 + 1e-9) + 1e-12, problem.release_s, memory * (1 + 1e-9),
            not problem.objective.contention, bool(np.isfinite(memory).any()),
@@ -135,7 +143,46 @@ def pack(problem) -> tuple:
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)
-def probe(exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free, finish,
+def _pair(a, i, b, j):
+    return (a, i) if a <= b else (b, j)
+
+
+@njit(cache=True, nogil=True, inline="always", _nrt=False)
+def _earliest_slot(slot_free, lo, width):
+    """(index, time) of the slot that frees earliest among ``slot_free[lo:lo + width]``.
+
+    Branch-free tournaments for the usual widths keep the dependency chain short (the
+    slots are identical, so a tie may go to any of them).
+    """
+    if width == 1:
+        return lo, slot_free[lo]
+    if width == 2:
+        v, k = _pair(slot_free[lo], lo, slot_free[lo + 1], lo + 1)
+        return k, v
+    if width == 4:
+        a, i = _pair(slot_free[lo], lo, slot_free[lo + 1], lo + 1)
+        b, j = _pair(slot_free[lo + 2], lo + 2, slot_free[lo + 3], lo + 3)
+        v, k = _pair(a, i, b, j)
+        return k, v
+    if width == 8:
+        a, i = _pair(slot_free[lo], lo, slot_free[lo + 1], lo + 1)
+        b, j = _pair(slot_free[lo + 2], lo + 2, slot_free[lo + 3], lo + 3)
+        c, k = _pair(slot_free[lo + 4], lo + 4, slot_free[lo + 5], lo + 5)
+        d, m = _pair(slot_free[lo + 6], lo + 6, slot_free[lo + 7], lo + 7)
+        a, i = _pair(a, i, b, j)
+        c, k = _pair(c, k, d, m)
+        v, n = _pair(a, i, c, k)
+        return n, v
+    slot, earliest = lo, slot_free[lo]
+    for j in range(lo + 1, lo + width):
+        v = slot_free[j]
+        slot = j if v < earliest else slot
+        earliest = min(v, earliest)
+    return slot, earliest
+
+
+@njit(cache=True, nogil=True, inline="always", _nrt=False)
+def probe(exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free, finish,
           assign, g, s):
     """Times of layer ``g`` on server ``s`` given the placed layers, without committing.
 
@@ -186,13 +233,7 @@ def probe(exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_fr
     dur = exec_s[g, s]
     slot = -1
     if not unlimited:
-        slot = slot_ptr[s]
-        earliest = slot_free[slot]
-        for j in range(slot_ptr[s] + 1, slot_ptr[s + 1]):
-            v = slot_free[j]  # branch-free arg-min: slot order is unpredictable
-            better = v < earliest
-            earliest = min(v, earliest)
-            slot = j if better else slot
+        slot, earliest = _earliest_slot(slot_free, s * width, width)
         st = max(st, earliest)
     end = st + dur
     if lay_i[g, 4]:
@@ -227,13 +268,14 @@ def commit(lay_i, lay_f, late_s, release_s, cap_mb, check_memory, check_deadline
 @njit(cache=True, nogil=True, _nrt=False)
 def _place_batch(pk, slot_free, finish, assign, task_end, front, mem_mb, n_on, n_placed,
                  status, layer, server, out_f, out_i):
-    (exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
      unlimited, check_memory, check_deadline) = pk
+    width = slot_init.shape[0] // exec_s.shape[1]
     for b in range(layer.shape[0]):
         g = layer[b]
         s = server[b]
         code, r, st, dur, tr, crit, slot, end = probe(
-            exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free[b],
+            exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free[b],
             finish[b], assign[b], g, s)
         t = lay_i[g, 3] if code != BAD_ORDER else 0
         before = task_end[b, t]
@@ -288,7 +330,7 @@ class ScheduleState:
     def reset(self, problem, which=None) -> None:
         """Empty the episodes ``which`` (bool mask or indices; default all)."""
         sel = slice(None) if which is None else which
-        self.slot_free_s[sel] = 0.0
+        self.slot_free_s[sel] = pack(problem)[1]
         self.finish_s[sel] = -1.0
         self.assign[sel] = -1
         self.task_end_s[sel] = problem.release_s
@@ -332,7 +374,7 @@ def new_state(problem, batch: int = 1) -> ScheduleState:
     """``batch`` empty schedules of ``problem``."""
     n_l, n_s, n_t = problem.n_layers, problem.n_servers, problem.n_tasks
     state = ScheduleState(
-        slot_free_s=np.zeros((batch, int(problem.slot_ptr[-1]))),
+        slot_free_s=np.empty((batch, len(pack(problem)[1]))),
         finish_s=np.empty((batch, n_l)), assign=np.empty((batch, n_l), dtype=np.int64),
         task_end_s=np.empty((batch, n_t)), front_s=np.empty(batch),
         mem_mb=np.zeros((batch, n_s)), n_on=np.zeros((batch, n_s), dtype=np.int64),
@@ -362,8 +404,9 @@ def place(problem, state: ScheduleState, layer: int, server: int, b: int = 0) ->
 @njit(cache=True, nogil=True, _nrt=False)
 def _earliest_finish(pk, order, cand, extra_s, memory_aware, slot_free, finish, task_end,
                      mem_mb, assign):
-    (exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
      unlimited, check_memory, check_deadline) = pk
+    width = slot_init.shape[0] // exec_s.shape[1]
     n_servers = exec_s.shape[1]
     evaluations = 0
     for k in range(order.shape[0]):
@@ -374,7 +417,7 @@ def _earliest_finish(pk, order, cand, extra_s, memory_aware, slot_free, finish, 
             if not cand[g, s]:
                 continue
             evaluations += 1
-            code, r, st, dur, tr, cl, slot, end = probe(exec_s, slot_ptr, bw, tier, lay_i, lay_f,
+            code, r, st, dur, tr, cl, slot, end = probe(exec_s, width, bw, tier, lay_i, lay_f,
                                                          pred_idx, unlimited, slot_free,
                                                          finish, assign, g, s)
             if code != FEASIBLE:

@@ -45,12 +45,14 @@ def _population(pk, assign, priority, record, start, finish, exec_s_out, transfe
     Stops a plan at its first failure; with ``record`` it goes on after a deadline or
     memory failure so that the per-layer arrays stay complete.
     """
-    (exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
      unlimited, check_memory, check_deadline) = pk
+    width = slot_init.shape[0] // exec_s.shape[1]
     n_plans, n_layers = assign.shape
     shared_priority = priority.shape[0] == 1
     for p in range(n_plans):
-        slot_free[:] = 0.0
+        for j in range(slot_init.shape[0]):
+            slot_free[j] = slot_init[j]
         mem_mb[:] = 0.0
         a_row = assign[p]
         f_row = finish[p]
@@ -64,7 +66,7 @@ def _population(pk, assign, priority, record, start, finish, exec_s_out, transfe
             g = order[k]
             s = a_row[g] if 0 <= g < n_layers else 0
             code, r, st, dur, tr, cl, slot, end = probe(
-                exec_s, slot_ptr, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
+                exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
                 f_row, a_row, g, s)
             if code != FEASIBLE:
                 first = code if first == FEASIBLE else first
@@ -176,7 +178,7 @@ def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:
 def _run(problem: Problem, assign, priority, arrays, record: bool) -> Evaluation:
     start, finish, exec_s, transfer, wait, crit, task_end, status = arrays
     _population(pack(problem), assign, priority, record, start, finish, exec_s, transfer,
-                wait, crit, task_end, status, np.empty(problem.slot_ptr[-1]),
+                wait, crit, task_end, status, np.empty(len(pack(problem)[1])),
                 np.empty(problem.n_servers))
     if record:
         stopped = np.isin(status, STRUCTURAL)
