@@ -14,6 +14,8 @@ parameters and knows
   NaN.
 * ``contention``: whether servers' pools queue layers (false for dmro).
 * ``per_layer``: whether ``score`` reads the per-layer records (ddpqn), not only latencies.
+* ``time_valued``: whether the value is a time (latency sums, makespan), not a weighted
+  mix (dmro, ddpqn).
 * ``increment(state, step)``: (B,) what each placement of a
   :func:`offloadlab.schedule.place_batch` step added to the objective (0 where the step
   failed structurally). Placed in any precedence-respecting order, the increments of a
@@ -59,8 +61,9 @@ class Objective:
     """The objective of one problem; subclasses are the kinds (see the module doc)."""
 
     kind: ClassVar[str] = ""
-    contention: ClassVar[bool] = True
-    per_layer: ClassVar[bool] = False
+    contention: ClassVar[bool] = True   # pools queue layers
+    per_layer: ClassVar[bool] = False   # score reads per-layer records, not only latencies
+    time_valued: ClassVar[bool] = True  # the value is a time (latencies or makespan)
 
     def __init__(self, problem: Problem):
         self.problem = problem
@@ -126,6 +129,7 @@ class Dmro(Objective):
 
     kind = "dmro"
     contention = False
+    time_valued = False
 
     def __init__(self, problem: Problem):
         super().__init__(problem)
@@ -232,6 +236,7 @@ class Ddpqn(Objective):
 
     kind = "ddpqn"
     per_layer = True
+    time_valued = False
 
     def _layer(self, g, s, src, exec_s, transfer_s, wait_s, crit):
         """Per-layer ``(phi * standardised terms - varphi * H, delay, energy, cost, H)``
