@@ -13,7 +13,8 @@ numpy and may be read (do not write them):
 ============  ==========  ==============================================================
 field         shape       meaning
 ============  ==========  ==============================================================
-slot_free_s   (B, N)      time each pool slot frees (unused when ``not contention``);
+slot_free_s   (B, N)      time each pool slot frees, sorted per server (the first frees
+                          earliest; unused when ``not contention``);
                           server s owns ``[s * W, (s + 1) * W)``, ``W`` the largest
                           ``pools`` rounded up to a power of two,
                           its slots beyond ``pools[s]`` stay at +inf
@@ -115,9 +116,9 @@ def pack(problem) -> tuple:
     or two per layer. ``late_s`` is the latency over which a task misses its deadline,
     ``cap_mb`` the memory over which a server overflows (both with the simulator's
     tolerances). ``slot_init`` is an empty schedule's slot free times: each server has
-    ``W`` slots (``max(pools)`` rounded up to a power of two), those beyond its pools at +inf, so that the search for the
-    slot that frees earliest has one trip count for every server (a loop whose length
-    changes with the server costs a mispredicted branch per layer).
+    ``W`` slots (the largest ``pools`` rounded up to a power of two), those beyond its
+    pools at +inf, kept sorted, so that every server's update has one shape (a loop
+    whose length changes with the server costs a mispredicted branch per layer).
     """
     key = "schedule_pack"
     got = problem.extra.get(key)
@@ -143,42 +144,45 @@ def pack(problem) -> tuple:
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)
-def _pair(a, i, b, j):
-    return (a, i) if a <= b else (b, j)
+def _take_slot(slot_free, lo, width, fin):
+    """The earliest slot of the server whose sorted slots start at ``lo`` now frees at
+    ``fin``: drop the first time, insert ``fin`` in order.
 
-
-@njit(cache=True, nogil=True, inline="always", _nrt=False)
-def _earliest_slot(slot_free, lo, width):
-    """(index, time) of the slot that frees earliest among ``slot_free[lo:lo + width]``.
-
-    Branch-free tournaments for the usual widths keep the dependency chain short (the
-    slots are identical, so a tie may go to any of them).
+    The slots are identical, so only the sorted times matter. Branch-free: position j
+    gets ``max(v[j], min(v[j+1], fin))``, independent operations where a search for the
+    slot that frees earliest would chain one comparison per slot.
     """
     if width == 1:
-        return lo, slot_free[lo]
-    if width == 2:
-        v, k = _pair(slot_free[lo], lo, slot_free[lo + 1], lo + 1)
-        return k, v
-    if width == 4:
-        a, i = _pair(slot_free[lo], lo, slot_free[lo + 1], lo + 1)
-        b, j = _pair(slot_free[lo + 2], lo + 2, slot_free[lo + 3], lo + 3)
-        v, k = _pair(a, i, b, j)
-        return k, v
-    if width == 8:
-        a, i = _pair(slot_free[lo], lo, slot_free[lo + 1], lo + 1)
-        b, j = _pair(slot_free[lo + 2], lo + 2, slot_free[lo + 3], lo + 3)
-        c, k = _pair(slot_free[lo + 4], lo + 4, slot_free[lo + 5], lo + 5)
-        d, m = _pair(slot_free[lo + 6], lo + 6, slot_free[lo + 7], lo + 7)
-        a, i = _pair(a, i, b, j)
-        c, k = _pair(c, k, d, m)
-        v, n = _pair(a, i, c, k)
-        return n, v
-    slot, earliest = lo, slot_free[lo]
-    for j in range(lo + 1, lo + width):
-        v = slot_free[j]
-        slot = j if v < earliest else slot
-        earliest = min(v, earliest)
-    return slot, earliest
+        slot_free[lo] = fin
+    elif width == 2:
+        v1 = slot_free[lo + 1]
+        slot_free[lo] = min(v1, fin)
+        slot_free[lo + 1] = max(v1, fin)
+    elif width == 4:
+        v1, v2, v3 = slot_free[lo + 1], slot_free[lo + 2], slot_free[lo + 3]
+        slot_free[lo] = min(v1, fin)
+        slot_free[lo + 1] = max(v1, min(v2, fin))
+        slot_free[lo + 2] = max(v2, min(v3, fin))
+        slot_free[lo + 3] = max(v3, fin)
+    elif width == 8:
+        v1, v2, v3 = slot_free[lo + 1], slot_free[lo + 2], slot_free[lo + 3]
+        v4, v5, v6, v7 = slot_free[lo + 4], slot_free[lo + 5], slot_free[lo + 6], slot_free[lo + 7]
+        slot_free[lo] = min(v1, fin)
+        slot_free[lo + 1] = max(v1, min(v2, fin))
+        slot_free[lo + 2] = max(v2, min(v3, fin))
+        slot_free[lo + 3] = max(v3, min(v4, fin))
+        slot_free[lo + 4] = max(v4, min(v5, fin))
+        slot_free[lo + 5] = max(v5, min(v6, fin))
+        slot_free[lo + 6] = max(v6, min(v7, fin))
+        slot_free[lo + 7] = max(v7, fin)
+    else:
+        prev = slot_free[lo + 1]
+        slot_free[lo] = min(prev, fin)
+        for j in range(lo + 1, lo + width - 1):
+            nxt = slot_free[j + 1]
+            slot_free[j] = max(prev, min(nxt, fin))
+            prev = nxt
+        slot_free[lo + width - 1] = max(prev, fin)
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)
@@ -233,8 +237,8 @@ def probe(exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
     dur = exec_s[g, s]
     slot = -1
     if not unlimited:
-        slot, earliest = _earliest_slot(slot_free, s * width, width)
-        st = max(st, earliest)
+        slot = s * width  # the server's slots are sorted: the first frees earliest
+        st = max(st, slot_free[slot])
     end = st + dur
     if lay_i[g, 4]:
         b = bw[s, dev]
@@ -245,13 +249,13 @@ def probe(exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)
-def commit(lay_i, lay_f, late_s, release_s, cap_mb, check_memory, check_deadline, slot_free,
-           finish, task_end, mem_mb, g, s, slot, start, dur, end):
+def commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory, check_deadline,
+           slot_free, finish, task_end, mem_mb, g, s, slot, start, dur, end):
     """Record layer ``g`` on ``s`` (times from :func:`probe`); returns FEASIBLE,
     DEADLINE or MEMORY."""
     fin = start + dur
     if slot >= 0:
-        slot_free[slot] = fin
+        _take_slot(slot_free, slot, width, fin)
     finish[g] = fin
     t = lay_i[g, 3]
     task_end[t] = max(task_end[t], end)
@@ -281,7 +285,7 @@ def _place_batch(pk, slot_free, finish, assign, task_end, front, mem_mb, n_on, n
         before = task_end[b, t]
         front_before = front[b]
         if code == FEASIBLE:
-            code = commit(lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
+            code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
                           check_deadline, slot_free[b], finish[b], task_end[b], mem_mb[b], g,
                           s, slot, st, dur, end)
             assign[b, g] = s
@@ -431,7 +435,7 @@ def _earliest_finish(pk, order, cand, extra_s, memory_aware, slot_free, finish, 
                 best_end_s = end
         if best < 0:
             return False, evaluations
-        commit(lay_i, lay_f, late_s, release_s, cap_mb, True, False, slot_free, finish,
+        commit(width, lay_i, lay_f, late_s, release_s, cap_mb, True, False, slot_free, finish,
                task_end, mem_mb, g, best, best_slot, best_st, best_dur, best_end_s)
         assign[g] = best
     return True, evaluations

@@ -71,7 +71,7 @@ def _population(pk, assign, priority, record, start, finish, exec_s_out, transfe
             if code != FEASIBLE:
                 first = code if first == FEASIBLE else first
                 break
-            code = commit(lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
+            code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
                           check_deadline, slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur,
                           end)
             if record:  # per-layer detail; search loops need only the task ends
