@@ -153,19 +153,29 @@ def simulate(problem: Problem, assign, priority=None) -> Evaluation:
 def objective(problem: Problem, assign, priority=None) -> np.ndarray:
     """Objective per plan (``inf`` where infeasible), the fast path for search loops.
 
-    Same numbers as ``simulate(...).objective``; the per-layer arrays live in a buffer
-    reused across calls (per problem and thread), so nothing else is returned.
+    Same numbers as ``simulate(...).objective``; unless the objective is scored per
+    layer, the kernel keeps no per-layer record and its buffers are reused across calls
+    (per problem and thread).
     """
     assign, priority = as_population(problem, assign, priority)
     n_plans = assign.shape[0]
     key = ("workspace", threading.get_ident())
-    arrays = problem.extra.get(key)
-    if arrays is None or arrays[0].shape[0] < n_plans:
-        arrays = _allocate(n_plans, problem.n_layers, problem.n_tasks)
-        problem.extra[key] = arrays
-    record = problem.objective.per_layer
-    ev = _run(problem, assign, priority, [a[:n_plans] for a in arrays], record=record)
-    return ev.objective.copy()
+    ws = problem.extra.get(key)
+    if ws is None or ws[0][0].shape[0] < n_plans:
+        pk = pack(problem)
+        ws = (_allocate(n_plans, problem.n_layers, problem.n_tasks),
+              np.empty(len(pk[1])), np.empty(problem.n_servers), pk)
+        problem.extra[key] = ws
+    arrays, slot_free, mem_mb, pk = ws
+    if problem.objective.per_layer:
+        ev = _run(problem, assign, priority, [a[:n_plans] for a in arrays], record=True)
+        return ev.objective.copy()
+    start, finish, exec_s, transfer, wait, crit, task_end, status = arrays
+    _population(pk, assign, priority, False, start, finish, exec_s, transfer, wait, crit,
+                task_end, status, slot_free, mem_mb)  # rows beyond n_plans are not touched
+    latency = task_end[:n_plans] - problem.release_s
+    value = problem.objective.score(assign, None, None, None, None, latency)[0]
+    return np.where(status[:n_plans] == FEASIBLE, value, np.inf)
 
 
 def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:
