@@ -216,6 +216,17 @@ def probe(exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
                 return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
             tr = lay_f[g, 2] / b
         r += tr
+    elif hi - lo == 1:  # one predecessor (chains): no search for the critical one
+        q = pred_idx[lo]
+        fq = finish[q]
+        if fq < 0.0:
+            return PRECEDENCE, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+        b = bw[assign[q], s]
+        if b == 0.0:
+            return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+        tr = lay_f[q, 1] / b
+        crit = q
+        r = max(r, fq + tr)
     else:
         best = -np.inf
         for j in range(lo, hi):
