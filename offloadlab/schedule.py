@@ -7,8 +7,9 @@ State
 -----
 :class:`ScheduleState` holds ``B`` independent partial schedules (episodes) of one
 :class:`~offloadlab.problem.Problem` with ``L`` layers, ``S`` servers, ``T`` tasks and
-``N = S * max(pools)`` pool slots. Make one with :func:`new_state`; all arrays are
-numpy and may be read (do not write them):
+``N = S * W`` pool slots. Make one with :func:`new_state` (``state.reset(problem,
+which)`` empties chosen episodes, ``state.copy()`` duplicates); all arrays are numpy and
+may be read (do not write them):
 
 ============  ==========  ==============================================================
 field         shape       meaning
@@ -69,6 +70,14 @@ These are committed (the times are valid) and make the plan infeasible:
   ``1 + 1e-9``, plus 1e-12 s); known as soon as any layer of the task finishes late;
 * ``MEMORY`` (4): the memory held on the server exceeds ``memory_mb`` (times ``1 +
   1e-9``).
+
+Compiled callers
+----------------
+:func:`probe` (times of a layer on a server, nothing written) and :func:`commit` are
+numba functions inlined into their callers: the population kernel
+(``simulator._population``), :func:`place_batch` and :func:`earliest_finish_plan` (greedy,
+HEFT, PEFT: probe every candidate, commit the best). :func:`pack` holds the arrays they
+read.
 
 Incremental objective
 ---------------------
