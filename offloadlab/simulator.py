@@ -178,6 +178,19 @@ def objective(problem: Problem, assign, priority=None) -> np.ndarray:
     return np.where(status[:n_plans] == FEASIBLE, value, np.inf)
 
 
+def components(problem: Problem, assign, priority=None) -> np.ndarray:
+    """(P, 3) raw ``(delay_s, energy_j, cost_usd)`` per plan (``problem.objective``'s
+    :meth:`~offloadlab.objectives.Objective.components`; NaN where the kind has no such
+    component, inf rows where the plan is infeasible)."""
+    assign, priority = as_population(problem, assign, priority)
+    arrays = _allocate(assign.shape[0], problem.n_layers, problem.n_tasks)
+    ev = _run(problem, assign, priority, arrays, record=True)
+    out = problem.objective.components(assign, ev.exec_s, ev.transfer_s, ev.wait_s,
+                                       ev.crit_pred, ev.latency_s)
+    out[~ev.feasible] = np.inf
+    return out
+
+
 def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:
     """start, finish, exec, transfer, wait (P, L); crit (P, L); task end (P, T); status."""
     return [*(np.empty((n_plans, n_layers)) for _ in range(5)),
