@@ -289,6 +289,58 @@ def commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory, check_d
     return code
 
 
+@njit(cache=True, nogil=True, _nrt=False)  # no fastmath: inf bandwidth is meaningful
+def population(pk, assign, priority, record, start, finish, exec_s_out, transfer, wait, crit,
+                task_end, status, slot_free, mem_mb):
+    """The simulator's kernel: every plan placed layer by layer with the step (probe +
+    commit). It lives here so that numba's cache, keyed by this file, never keeps it
+    after the step changes.
+
+    Stops a plan at its first failure; with ``record`` it goes on after a deadline or
+    memory failure so that the per-layer arrays stay complete.
+    """
+    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+     unlimited, check_memory, check_deadline) = pk
+    width = slot_init.shape[0] // exec_s.shape[1]
+    n_plans, n_layers = assign.shape
+    shared_priority = priority.shape[0] == 1
+    for p in range(n_plans):
+        for j in range(slot_init.shape[0]):
+            slot_free[j] = slot_init[j]
+        mem_mb[:] = 0.0
+        a_row = assign[p]
+        f_row = finish[p]
+        f_row[:] = -1.0
+        e_row = task_end[p]
+        for t in range(e_row.shape[0]):
+            e_row[t] = release_s[t]
+        order = priority[0] if shared_priority else priority[p]
+        first = FEASIBLE
+        for k in range(n_layers):
+            g = order[k]
+            s = a_row[g] if 0 <= g < n_layers else 0
+            code, r, st, dur, tr, cl, slot, end = probe(
+                exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
+                f_row, a_row, g, s)
+            if code != FEASIBLE:
+                first = code if first == FEASIBLE else first
+                break
+            code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
+                          check_deadline, slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur,
+                          end)
+            if record:  # per-layer detail; search loops need only the task ends
+                start[p, g] = st
+                wait[p, g] = st - r
+                exec_s_out[p, g] = dur
+                transfer[p, g] = tr
+                crit[p, g] = cl
+            if code != FEASIBLE:
+                first = code if first == FEASIBLE else first
+                if not record:
+                    break
+        status[p] = first
+
+
 @njit(cache=True, nogil=True, _nrt=False)
 def _place_batch(pk, slot_free, finish, assign, task_end, front, mem_mb, n_on, n_placed,
                  status, layer, server, out_f, out_i):

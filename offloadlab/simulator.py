@@ -29,62 +29,11 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from .problem import Problem
 from .schedule import (BAD_ORDER, BAD_SERVER, DEADLINE, FEASIBLE, FOREIGN_DEVICE,  # noqa: F401
-                       MEMORY, NO_DEVICE, NO_LINK, PRECEDENCE, REASONS, STRUCTURAL, commit,
-                       pack, probe)
-
-
-@njit(cache=True, nogil=True, _nrt=False)  # no fastmath: inf bandwidth is meaningful
-def _population(pk, assign, priority, record, start, finish, exec_s_out, transfer, wait, crit,
-                task_end, status, slot_free, mem_mb):
-    """Every plan placed layer by layer with the schedule's step (probe + commit).
-
-    Stops a plan at its first failure; with ``record`` it goes on after a deadline or
-    memory failure so that the per-layer arrays stay complete.
-    """
-    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
-     unlimited, check_memory, check_deadline) = pk
-    width = slot_init.shape[0] // exec_s.shape[1]
-    n_plans, n_layers = assign.shape
-    shared_priority = priority.shape[0] == 1
-    for p in range(n_plans):
-        for j in range(slot_init.shape[0]):
-            slot_free[j] = slot_init[j]
-        mem_mb[:] = 0.0
-        a_row = assign[p]
-        f_row = finish[p]
-        f_row[:] = -1.0
-        e_row = task_end[p]
-        for t in range(e_row.shape[0]):
-            e_row[t] = release_s[t]
-        order = priority[0] if shared_priority else priority[p]
-        first = FEASIBLE
-        for k in range(n_layers):
-            g = order[k]
-            s = a_row[g] if 0 <= g < n_layers else 0
-            code, r, st, dur, tr, cl, slot, end = probe(
-                exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
-                f_row, a_row, g, s)
-            if code != FEASIBLE:
-                first = code if first == FEASIBLE else first
-                break
-            code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
-                          check_deadline, slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur,
-                          end)
-            if record:  # per-layer detail; search loops need only the task ends
-                start[p, g] = st
-                wait[p, g] = st - r
-                exec_s_out[p, g] = dur
-                transfer[p, g] = tr
-                crit[p, g] = cl
-            if code != FEASIBLE:
-                first = code if first == FEASIBLE else first
-                if not record:
-                    break
-        status[p] = first
+                       MEMORY, NO_DEVICE, NO_LINK, PRECEDENCE, REASONS, STRUCTURAL, pack)
+from .schedule import population as _population
 
 
 @dataclass(frozen=True)
