@@ -117,11 +117,11 @@ STRUCTURAL = (BAD_SERVER, FOREIGN_DEVICE, NO_DEVICE, BAD_ORDER, PRECEDENCE, NO_L
 def pack(problem) -> tuple:
     """The problem's arrays as the compiled step reads them (built once per problem).
 
-    ``(exec_s (L, S), slot_init (S * W,), bw (S, S), tier (S,), lay_i (L, 5), lay_f (L, 4),
+    ``(exec_s (L, S), slot_init (S * W,), bw (S, S), tier (S,), lay_i (L, 6), lay_f (L, 4),
     pred_idx, late_s (T,), release_s (T,), cap_mb (S,), unlimited, check_memory,
     check_deadline)``. Per layer, ``lay_i`` holds (task's device or -1, first and end
     offset of its predecessors in ``pred_idx``, task, 1 if its output returns to the
-    device) and ``lay_f`` (release, out_mb, input_mb, param_mb + out_mb): one cache line
+    device, 1 if it is a final layer) and ``lay_f`` (release, out_mb, input_mb, param_mb + out_mb): one cache line
     or two per layer. ``late_s`` is the latency over which a task misses its deadline,
     ``cap_mb`` the memory over which a server overflows (both with the simulator's
     tolerances). ``slot_init`` is an empty schedule's slot free times: each server has
@@ -136,7 +136,7 @@ def pack(problem) -> tuple:
     layer_dev = problem.task_device[problem.layer_task]
     ret = problem.is_sink & (layer_dev >= 0) & bool(problem.objective.return_output)
     lay_i = np.stack([layer_dev, problem.pred_ptr[:-1], problem.pred_ptr[1:],
-                      problem.layer_task, ret.astype(np.int64)], axis=1).astype(np.int64)
+                      problem.layer_task, ret, problem.is_sink], axis=1).astype(np.int64)
     lay_f = np.stack([problem.release_s[problem.layer_task], problem.out_mb,
                       problem.input_mb, problem.param_mb + problem.out_mb], axis=1)
     memory = problem.memory_mb
@@ -270,17 +270,24 @@ def probe(exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)
 def commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory, check_deadline,
-           slot_free, finish, task_end, mem_mb, g, s, slot, start, dur, end):
+           every_layer, slot_free, finish, task_end, mem_mb, g, s, slot, start, dur, end):
     """Record layer ``g`` on ``s`` (times from :func:`probe`); returns FEASIBLE,
-    DEADLINE or MEMORY."""
+    DEADLINE or MEMORY.
+
+    ``task_end`` follows every layer with ``every_layer`` (a task's current end, what the
+    increments read), else only the final layers: the task's end is the same once all
+    are placed (a successor never ends before its predecessor), and the simulator saves
+    a dependency through memory per layer.
+    """
     fin = start + dur
     if slot >= 0:
         _take_slot(slot_free, slot, width, fin)
     finish[g] = fin
     t = lay_i[g, 3]
-    task_end[t] = max(task_end[t], end)
+    if every_layer or lay_i[g, 5]:
+        task_end[t] = max(task_end[t], end)
     code = FEASIBLE
-    if check_deadline and task_end[t] - release_s[t] > late_s[t]:
+    if check_deadline and end - release_s[t] > late_s[t]:  # the task ends late
         code = DEADLINE
     if check_memory:
         mem_mb[s] += lay_f[g, 3]
@@ -326,8 +333,8 @@ def population(pk, assign, priority, record, start, finish, exec_s_out, transfer
                 first = code if first == FEASIBLE else first
                 break
             code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
-                          check_deadline, slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur,
-                          end)
+                          check_deadline, False, slot_free, f_row, e_row, mem_mb, g, s, slot,
+                          st, dur, end)
             if record:  # per-layer detail; search loops need only the task ends
                 start[p, g] = st
                 wait[p, g] = st - r
@@ -358,8 +365,8 @@ def _place_batch(pk, slot_free, finish, assign, task_end, front, mem_mb, n_on, n
         front_before = front[b]
         if code == FEASIBLE:
             code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
-                          check_deadline, slot_free[b], finish[b], task_end[b], mem_mb[b], g,
-                          s, slot, st, dur, end)
+                          check_deadline, True, slot_free[b], finish[b], task_end[b],
+                          mem_mb[b], g, s, slot, st, dur, end)
             assign[b, g] = s
             n_on[b, s] += 1
             n_placed[b] += 1
@@ -507,8 +514,8 @@ def _earliest_finish(pk, order, cand, extra_s, memory_aware, slot_free, finish, 
                 best_end_s = end
         if best < 0:
             return False, evaluations
-        commit(width, lay_i, lay_f, late_s, release_s, cap_mb, True, False, slot_free, finish,
-               task_end, mem_mb, g, best, best_slot, best_st, best_dur, best_end_s)
+        commit(width, lay_i, lay_f, late_s, release_s, cap_mb, True, False, False, slot_free,
+               finish, task_end, mem_mb, g, best, best_slot, best_st, best_dur, best_end_s)
         assign[g] = best
     return True, evaluations
 
