@@ -139,6 +139,10 @@ class Problem:
     def n_tasks(self) -> int:
         return len(self.release_s)
 
+    def link_matrix(self, attr: str) -> np.ndarray:
+        """(S, S) value of a link field (``usd_per_gb``, ``tx_w``) per server pair."""
+        return bandwidth_matrix(self.instance, attr)
+
     def preds(self, layer: int) -> np.ndarray:
         return self.pred_idx[self.pred_ptr[layer]:self.pred_ptr[layer + 1]]
 
@@ -156,6 +160,13 @@ class Problem:
         keys = (np.arange(self.n_layers), self.layer_task, self.depth,
                 self.release_s[self.layer_task])
         return np.lexsort(keys).astype(np.int64)
+
+    @cached_property
+    def objective(self):
+        """The instance's objective as an object (:mod:`offloadlab.objectives`)."""
+        from .objectives import make_objective
+
+        return make_objective(self)
 
     @cached_property
     def exec_s(self) -> np.ndarray:
