@@ -45,11 +45,11 @@ def list_(as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the whole file.")
 def show(instance, as_json):
     """Describe INSTANCE (a file, or a library name)."""
-    from offloadlab.cli import UserError, table
+    from offloadlab.cli import UserError, emit, table
 
     inst = _load(instance, UserError)
     if as_json:
-        click.echo(inst.to_json(), nl=False)
+        emit(json.loads(inst.to_json()), True)
         return
     click.echo(f"{inst.name}: {inst.description}")
     click.echo(f"objective: {inst.objective.model_dump(by_alias=True)}")
@@ -62,16 +62,10 @@ def show(instance, as_json):
 
 
 def _load(name: str, error):
-    from .library import library_path
+    from offloadlab.cli import instance_path
 
-    path = Path(name)
-    if not path.exists():
-        try:
-            path = library_path(name)
-        except FileNotFoundError as exc:
-            raise error(str(exc)) from None
     try:
-        return load_instance(path)
+        return load_instance(instance_path(name))
     except InstanceError as exc:
         raise error(str(exc)) from None
 

@@ -43,6 +43,9 @@ def plan_from_dict(problem: Problem, data: dict, source: str = "<plan>"):
 
     if not isinstance(data, dict):
         fail("", "a plan must be a JSON object")
+    if data.get("format") == "offloadlab.instance/1" or {"servers", "tasks"} <= set(data):
+        fail("", f"this is an instance file, not a plan ({FORMAT}: the layers' servers); "
+             "make one with `offloadlab solve INSTANCE --solver NAME --out PLAN`")
     extra = set(data) - {"format", "assignment", "priority"}
     if extra:
         fail(sorted(extra)[0], "unknown field (check its spelling)")
