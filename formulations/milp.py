@@ -559,11 +559,14 @@ def solve_highs(m, *, time_limit_s=None, mip_rel_gap=1e-6, threads=1, seed=0,
     warm start can be handed over) and load the solution into the model's variables."""
     import highspy
 
+    from offloadlab.streams import stdout_to_stderr
+
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.lp")
         _, smap_id = m.write(path, io_options={"symbolic_solver_labels": True})
         symbols = m.solutions.symbol_map[smap_id].bySymbol
-        h = highspy.Highs()
+        with stdout_to_stderr():  # HiGHS prints its banner on creation
+            h = highspy.Highs()
         h.setOptionValue("output_flag", bool(log))
         h.readModel(path)
     lp = h.getLp()
@@ -583,7 +586,8 @@ def solve_highs(m, *, time_limit_s=None, mip_rel_gap=1e-6, threads=1, seed=0,
         sol.value_valid = True
         h.setSolution(sol)
     started = time.perf_counter()
-    h.run()
+    with stdout_to_stderr():  # the log, when asked for, goes to stderr
+        h.run()
     wall = time.perf_counter() - started
     status = h.getModelStatus()
     info = h.getInfo()

@@ -109,8 +109,9 @@ def instance_path(ref: str) -> Path:
 
     names = sorted(p.stem for p in LIBRARY_DIR.glob("*.json"))
     close = difflib.get_close_matches(ref, names, 3, 0.5)
-    hint = (f"did you mean {', '.join(close)}?" if close
-            else "see `offloadlab instances list`")
+    hint = (f"did you mean {', '.join(close)}?" if close else "closest library names: "
+            + ", ".join(difflib.get_close_matches(ref, names, 3, 0.0))
+            + "; all in `offloadlab instances list`")
     raise UserError(f"{ref}: neither a file nor a library instance name ({hint})")
 
 
