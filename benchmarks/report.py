@@ -3,7 +3,8 @@
 ``write_report(db, out_dir)`` writes ``report.md``, ``runs.csv`` (one line per run),
 ``summary.csv`` (one line per instance and solver configuration) and three plots:
 ``convergence.png`` (best objective over time from the runs' histories),
-``gap-per-solver.png`` and ``objective-vs-size.png``.
+``gap-per-solver.png`` (a dot per run, the median gap as a bar) and
+``objective-vs-size.png`` (only for objective kinds with instances of several sizes).
 
 Resolved choices:
 
@@ -174,6 +175,7 @@ def markdown(rows, summary, db, images, suite=None) -> str:
         for inst in dict.fromkeys(s["instance"] for s in ss):
             lines += _instance_section([s for s in ss if s["instance"] == inst])
     lines += _problems_section(rows)
+    lines += _unmatched_section(sorted({r["suite"] for r in rows if r["suite"]}))
     if images:
         lines += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in images]
         lines.append("")
@@ -185,7 +187,7 @@ def _solver_section(table: list[dict]) -> list[str]:
             "mean gap %", "max gap %", "within 1 %", "mean % vs best known", "mean wall s"]
     body = [[t["config"], t["instances"], t["runs"], t["errors"], t["no_plan"],
              t["proven_instances"], _pct(t["mean_gap"]), _pct(t["max_gap"]),
-             t["within_1pct"], _pct(t["mean_gap_best"]), _num(t["wall_s"])] for t in table]
+             t["within_1pct"], _pct(t["mean_gap_best"]), _secs(t["wall_s"])] for t in table]
     return ["## Solvers over all instances", ""] + _md_table(head, body) + [""]
 
 
@@ -198,8 +200,8 @@ def _instance_section(ss: list[dict]) -> list[str]:
     head = ["solver", "runs", "status", "best", "mean", "gap % (proven)",
             "% vs best known", "wall s", "evaluations"]
     body = [[s["config"], s["runs"], s["statuses"], _num(s["best"]), _num(s["mean"]),
-             _pct(s["gap"]), _pct(s["gap_best"]), _num(s["wall_s"]),
-             _num(s["evaluations"])] for s in sorted(ss, key=_rank)]
+             _pct(s["gap"]), _pct(s["gap_best"]), _secs(s["wall_s"]),
+             _int(s["evaluations"])] for s in sorted(ss, key=_rank)]
     return [title, ""] + _md_table(head, body) + [""]
 
 
@@ -211,7 +213,7 @@ def _problems_section(rows: list[dict]) -> list[str]:
     errors = [r for r in rows if r["status"] == "error"]
     conflicts = {r["instance"] for r in rows if r["bound_conflict"]}
     over = [r for r in rows if r["time_limit_s"] and r["job_wall_s"]
-            and r["job_wall_s"] > 1.2 * r["time_limit_s"] + 2.0]
+            and r["job_wall_s"] > 1.1 * r["time_limit_s"] + 2.0]
     if not (errors or conflicts or over):
         return []
     lines = ["## Problems", ""]
@@ -219,10 +221,10 @@ def _problems_section(rows: list[dict]) -> list[str]:
         lines += ["A plan better than the proven bound (a wrong bound or a model that "
                   "disagrees with the simulator) on: " + ", ".join(sorted(conflicts)), ""]
     if over:
-        lines += ["Runs well past their time limit:", ""]
+        lines += ["Runs past their time limit (more than 1.1 x limit + 2 s):", ""]
         lines += _md_table(["instance", "solver", "seed", "limit s", "ran s"],
-                           [[r["instance"], r["label"], r["seed"], _num(r["time_limit_s"]),
-                             _num(r["job_wall_s"])] for r in over]) + [""]
+                           [[r["instance"], r["label"], r["seed"], _secs(r["time_limit_s"]),
+                             _secs(r["job_wall_s"])] for r in over]) + [""]
     if errors:
         lines += ["Runs that raised:", ""]
         lines += _md_table(["instance", "solver", "seed", "error"],
@@ -230,6 +232,19 @@ def _problems_section(rows: list[dict]) -> list[str]:
                              (r["error"] or "").replace("|", "/")[:200]] for r in errors])
         lines.append("")
     return lines
+
+
+def _unmatched_section(suites: list[str]) -> list[str]:
+    """The optional solver entries of the (built-in) suites that matched nothing."""
+    from .suite import builtin_suites, unmatched_entries
+
+    found = [(name, e) for name in suites if name in builtin_suites()
+             for e in unmatched_entries(name)]
+    if not found:
+        return []
+    return (["## Suite entries that matched no solver", ""]
+            + [f"* suite `{name}`: `{entry}` (optional) matched no registered solver, so "
+               "nothing ran for it" for name, entry in found] + [""])
 
 
 def _md_table(head: list[str], body: list[list]) -> list[str]:
@@ -251,7 +266,15 @@ def _mean(xs):
 
 
 def _num(x) -> str:
-    return "-" if x is None else f"{x:.5g}"
+    return "-" if x is None else f"{x:.6g}"
+
+
+def _secs(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _int(x) -> str:
+    return "-" if x is None else f"{x:.0f}"
 
 
 def _pct(x) -> str:
@@ -285,7 +308,8 @@ def plot_all(rows: list[dict], out: Path) -> list[Path]:
 def _colours(labels):
     import matplotlib.pyplot as plt
 
-    cycle = plt.get_cmap("tab20").colors
+    # strong colours only (tab20's pale halves vanish on white)
+    cycle = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
     return {lab: cycle[i % len(cycle)] for i, lab in enumerate(sorted(labels))}
 
 
@@ -324,6 +348,7 @@ def plot_convergence(rows: list[dict], path: Path, max_panels: int = 12) -> Path
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(instances):]:
         ax.axis("off")
+    fig.suptitle("Best objective over time (proven bound dashed)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -340,6 +365,7 @@ def plot_gaps(rows: list[dict], path: Path) -> Path | None:
         return None
     labels = sorted({config(r) for r in pts})
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(labels) + 2), 4.5))
+    drawn = False
     for i, lab in enumerate(labels):
         mine = [r for r in pts if config(r) == lab]
         proven = [100 * r["gap"] for r in mine if r["gap"] is not None]
@@ -349,12 +375,15 @@ def plot_gaps(rows: list[dict], path: Path) -> Path | None:
         ax.scatter([i] * len(best), best, facecolors="none", edgecolors="C3", s=18,
                    label="vs best known (no bound)" if i == 0 else None)
         if proven:
-            ax.plot([i - 0.3, i + 0.3], [statistics.median(proven)] * 2, color="C0")
+            ax.plot([i - 0.3, i + 0.3], [statistics.median(proven)] * 2, color="C0",
+                    label="median gap" if not drawn else None)
+            drawn = True
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yscale("symlog", linthresh=1.0)
-    lowest = min(100 * min(r["gap"] if r["gap"] is not None else r["gap_best"] for r in pts),
-                 0.0)
-    ax.set_ylim(bottom=lowest - 0.5)
+    values = [100 * (r["gap"] if r["gap"] is not None else r["gap_best"]) for r in pts]
+    ax.set_ylim(min(min(values), 0.0) - 0.5, max(max(values), 1.0) * 1.3 + 0.5)
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    ax.set_title("Gap per solver configuration (each dot a run)")
     ax.set_ylabel("% above reference")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -370,7 +399,9 @@ def plot_size(rows: list[dict], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     summary = [s for s in summarise(rows) if s["mean"] is not None and s["n_layers"]]
-    kinds = sorted({s["kind"] for s in summary})
+    # a panel only where the size axis has more than one value
+    kinds = sorted(k for k in {s["kind"] for s in summary}
+                   if len({s["n_layers"] for s in summary if s["kind"] == k}) > 1)
     if not kinds:
         return None
     colours = _colours({s["config"] for s in summary})
@@ -387,6 +418,8 @@ def plot_size(rows: list[dict], path: Path) -> Path | None:
         ax.set_xlabel("layers in the instance")
         ax.set_ylabel("objective (mean over seeds)")
         ax.legend(fontsize=7)
+        ax.margins(0.08)
+    fig.suptitle("Objective against instance size")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

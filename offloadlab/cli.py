@@ -178,7 +178,7 @@ def table(title: str, columns: list[str], rows: list[list], digits: int = 6) -> 
     cells = [[_cell(v, digits) for v in r] for r in rows]
     t = Table(title=title, title_justify="left")
     for k, c in enumerate(columns):
-        numeric = all(isinstance(r[k], (int, float)) or r[k] is None for r in rows)
+        numeric = all(_is_number(r[k]) for r in rows)
         if numeric:
             width = max([len(c)] + [len(r[k]) for r in cells])
             t.add_column(c, justify="right", no_wrap=True, min_width=width)
@@ -187,6 +187,16 @@ def table(title: str, columns: list[str], rows: list[list], digits: int = 6) -> 
     for r in cells:
         t.add_row(*r)
     Console(soft_wrap=False).print(t)
+
+
+def _is_number(v) -> bool:
+    if v is None or isinstance(v, (int, float)) and not isinstance(v, bool):
+        return True
+    try:
+        float(v)
+        return isinstance(v, str)
+    except (TypeError, ValueError):
+        return False
 
 
 def plural(n: int, word: str) -> str:
