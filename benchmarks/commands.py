@@ -214,7 +214,8 @@ def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors
     if report_dir:
         from .report import write_report
 
-        out["report"] = write_report(db, report_dir, suite=summary.suite)
+        out["report"] = write_report(db, report_dir, suite=summary.suite,
+                                     unmatched=list(suite.missing))
     emit(out, as_json, _render_run)
 
 

@@ -128,8 +128,11 @@ def solver_table(summary: list[dict]) -> list[dict]:
 
 
 def write_report(db: str | Path, out_dir: str | Path, suite: str | None = None,
-                 plots: bool = True) -> dict:
+                 plots: bool = True, unmatched: list[str] | None = None) -> dict:
     """Write the Markdown report, the CSV files and the plots of a store into ``out_dir``.
+
+    ``unmatched`` lists the suite's optional solver entries that matched nothing (by
+    default looked up in the built-in suites the rows come from).
 
     Returns
     -------
@@ -149,13 +152,13 @@ def write_report(db: str | Path, out_dir: str | Path, suite: str | None = None,
     if plots and rows:
         images = plot_all(rows, out)
     written["plots"] = [str(p) for p in images]
-    md = markdown(rows, summary, db, images, suite)
+    md = markdown(rows, summary, db, images, suite, unmatched)
     (out / "report.md").write_text(md)
     written["markdown"] = str(out / "report.md")
     return written
 
 
-def markdown(rows, summary, db, images, suite=None) -> str:
+def markdown(rows, summary, db, images, suite=None, unmatched=None) -> str:
     """The report as Markdown text."""
     versions = sorted({r["code_version"] for r in rows})
     lines = [f"# offloadlab benchmark report{f': {suite}' if suite else ''}", "",
@@ -175,7 +178,8 @@ def markdown(rows, summary, db, images, suite=None) -> str:
         for inst in dict.fromkeys(s["instance"] for s in ss):
             lines += _instance_section([s for s in ss if s["instance"] == inst])
     lines += _problems_section(rows)
-    lines += _unmatched_section(sorted({r["suite"] for r in rows if r["suite"]}))
+    lines += _unmatched_section(sorted({r["suite"] for r in rows if r["suite"]}), suite,
+                                unmatched)
     if images:
         lines += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in images]
         lines.append("")
@@ -234,12 +238,15 @@ def _problems_section(rows: list[dict]) -> list[str]:
     return lines
 
 
-def _unmatched_section(suites: list[str]) -> list[str]:
+def _unmatched_section(suites: list[str], suite: str | None, given) -> list[str]:
     """The optional solver entries of the (built-in) suites that matched nothing."""
     from .suite import builtin_suites, unmatched_entries
 
-    found = [(name, e) for name in suites if name in builtin_suites()
-             for e in unmatched_entries(name)]
+    if given is not None:
+        found = [(suite or "this run", e) for e in given]
+    else:
+        found = [(name, e) for name in suites if name in builtin_suites()
+                 for e in unmatched_entries(name)]
     if not found:
         return []
     return (["## Suite entries that matched no solver", ""]
