@@ -53,7 +53,7 @@ def _pymoo_problem(problem: Problem, budget: int, record: dict, integer: bool):
 
 
 def _run(problem: Problem, name: str, algorithm, integer: bool, seed, budget_evals,
-         time_limit_s):
+         time_limit_s, pop_size: int):
     from pymoo.optimize import minimize
 
     started = time.perf_counter()
@@ -69,9 +69,14 @@ def _run(problem: Problem, name: str, algorithm, integer: bool, seed, budget_eva
     seed = 0 if seed is None else int(seed)
     minimize(_pymoo_problem(problem, budget, record, integer), algorithm, termination,
              seed=seed, verbose=False)
+    # stopped by the clock before the evaluations ran out: say so, as every solver does
+    timed_out = (time_limit_s is not None and record["used"] < budget
+                 and time.perf_counter() - started >= float(time_limit_s))
     return make_solution(problem, name, record["assign"], started=started, seed=seed,
-                         evaluations=record["used"], history=record["history"],
-                         params={"budget_evals": budget + 1, "pop_size": 100})
+                         status="time_limit" if timed_out and record["assign"] is not None
+                         else None, evaluations=record["used"], history=record["history"],
+                         params={"budget_evals": budget + 1, "pop_size": pop_size,
+                                 "time_limit_s": time_limit_s})
 
 
 def pymoo_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
@@ -87,7 +92,7 @@ def pymoo_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
               crossover=SBX(prob=0.9, eta=3.0, vtype=float, repair=RoundingRepair()),
               mutation=PM(eta=3.0, vtype=float, repair=RoundingRepair()),
               eliminate_duplicates=False)
-    return _run(problem, "pymoo-ga", algo, True, seed, budget_evals, time_limit_s)
+    return _run(problem, "pymoo-ga", algo, True, seed, budget_evals, time_limit_s, pop_size)
 
 
 def pymoo_pso(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
@@ -96,4 +101,4 @@ def pymoo_pso(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
     from pymoo.algorithms.soo.nonconvex.pso import PSO
 
     return _run(problem, "pymoo-pso", PSO(pop_size=pop_size), False, seed, budget_evals,
-                time_limit_s)
+                time_limit_s, pop_size)
