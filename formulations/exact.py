@@ -73,8 +73,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         if first.status in ("optimal", "infeasible"):
             return _renamed(first, "contention-free DP", started)
 
-    def left():
-        return max(1.0, limit - (time.perf_counter() - started))
+    def left():  # every stage counts against the one limit
+        return max(0.0, limit - (time.perf_counter() - started))
 
     inc = None
     if kind in TIME_KINDS:
@@ -88,8 +88,9 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     if use == "auto":
         use = "cpsat" if kind in TIME_KINDS and not write_model_path else "milp"
     sol = None
-    if problem.n_layers <= max_layers or use == "milp":
-        budget = 0.6 * left() if kind in TIME_KINDS else left()
+    if (problem.n_layers <= max_layers or use == "milp") and left() > 0:
+        # CP-SAT's child needs seconds to start: those are not part of the 60 % share
+        budget = min(left(), 2.0 + 0.6 * left()) if kind in TIME_KINDS else left()
         hint = (inc[0], inc[1]) if inc else None
         if use == "cpsat":
             from . import cpsat
