@@ -100,8 +100,13 @@ def simulator_rate(instance: str = "latency-vgg19-paper-s0", population: int = 1
 def simulator(instance, population, seconds, as_json):
     """Plans per second of the simulator (EosDNN paper scenario: 12 VGG19 tasks on
     4 devices, 5 edge and 5 cloud servers), one core."""
-    from offloadlab.cli import emit
+    from offloadlab.cli import UserError, emit, instance_path
 
+    if population < 1 or not 0 < seconds < float("inf"):
+        raise UserError("--population must be >= 1 and --seconds > 0")
+    if not instance_path(instance).exists() or "/" in instance or instance.endswith(".json"):
+        raise UserError(f"--instance {instance}: not a library instance name "
+                        "(see `offloadlab instances list`)")
     out = simulator_rate(instance, population, seconds)
     emit(out, as_json, lambda o: click.echo(
         f"{o['plans_per_s']:,.0f} plans/s ({o['plans_per_cpu_s']:,.0f} per CPU second); "

@@ -156,10 +156,20 @@ def bench_rows(names: list[str], time_limit_s: float, progress=None) -> list[dic
 @click.option("--json", "as_json", is_flag=True)
 def bench_exact(time_limit_s, sizes, only, as_json):
     """`exact` on every library instance: solve time, status, bound and gap."""
-    from offloadlab.cli import emit, table
+    from offloadlab.cli import UserError, emit, instance_path, table
     from offloadlab.instances.library import library_files
 
-    wanted = set(sizes.split(","))
+    if not 0 < time_limit_s < float("inf"):
+        raise UserError(f"--time-limit must be a positive number of seconds, "
+                        f"got {time_limit_s:g}")
+    wanted = {s.strip() for s in sizes.split(",") if s.strip()}
+    known = {p.stem.split("-")[-2] for p in library_files()}
+    if not wanted or wanted - known:
+        raise UserError(f"--sizes {sizes!r}: library sizes are {', '.join(sorted(known))}")
+    for name in only:
+        if not instance_path(name).exists() or "/" in name or name.endswith(".json"):
+            raise UserError(f"--instance {name}: not a library instance name "
+                            "(see `offloadlab instances list`)")
     names = list(only) or [p.stem for p in library_files()
                            if p.stem.split("-")[-2] in wanted]
     rows = bench_rows(names, time_limit_s,

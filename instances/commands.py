@@ -131,7 +131,14 @@ def import_workbook_cmd(workbook, out_dir, as_json):
         from .workbook import import_workbook
     except ModuleNotFoundError as exc:
         raise UserError(f"needs {exc.name!r}: pip install 'offloadlab[workbook]'") from None
-    models, issues = import_workbook(workbook)
+    import zipfile
+
+    if not workbook.lower().endswith((".xlsx", ".xlsm")):
+        raise UserError(f"{workbook}: not an Excel workbook (.xlsx)")
+    try:
+        models, issues = import_workbook(workbook)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:  # corrupt, or not the layout
+        raise UserError(f"{workbook}: cannot import: {exc}") from None
     folder = Path(out_dir) if out_dir else Path(__file__).parent / "models"
     write_models(folder, workbook)
     out = {"models": {k: len(v["layers"]) for k, v in models.items()},
