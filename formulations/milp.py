@@ -584,6 +584,8 @@ def solve_highs(m, *, time_limit_s=None, mip_rel_gap=1e-6, threads=1, seed=0,
             h = highspy.Highs()
         h.setOptionValue("output_flag", bool(log))
         h.readModel(path)
+    if deadline is not None and time.perf_counter() >= deadline:  # writing took it all
+        return HighsResult("time_limit", float("inf"), float("-inf"), 0.0, False)
     lp = h.getLp()
     names = list(lp.col_names_)
     cols = [symbols[n] for n in names]
@@ -737,10 +739,12 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         return make_solution(problem, "milp", None, started=started, status="infeasible",
                              params=params, seed=seed,
                              message="HiGHS proved the MILP infeasible")
-    if not res.has_solution:
-        return make_solution(problem, "milp", None, started=started, status=res.status,
-                             bound=bound, bound_source=source, params=params, seed=seed,
-                             message="no feasible plan found")
+    if not res.has_solution:  # the warm start is still a plan
+        return make_solution(problem, "milp", assign0, prio0, started=started,
+                             status=res.status, bound=bound, bound_source=source,
+                             params=params, seed=seed,
+                             message="HiGHS found no plan; the warm start is returned"
+                             if assign0 is not None else "no feasible plan found")
     assign, priority = read_plan(m)
     sim = float(simulate(problem, assign, priority).objective[0])
     _check_agreement(problem, sim, res)

@@ -136,15 +136,18 @@ def check_run(solver: str, problem: Problem | None = None, seed=None, time_limit
     from .registry import check_budgets, check_kind, check_params
 
     try:
-        get_solver(solver)
-        if problem is not None:
-            check_kind(solver, problem.instance.objective.kind)
         check_budgets(seed, time_limit_s, budget_evals)
-        return check_params(solver, params or {})
-    except SolverError as exc:
+    except SolverError as exc:  # name the options as the user typed them
         raise UserError(str(exc).replace("time limit ", "--time-limit ")
                         .replace("budget_evals ", "--budget-evals ")
                         .replace("seed must", "--seed must")) from None
+    try:
+        get_solver(solver)
+        if problem is not None:
+            check_kind(solver, problem.instance.objective.kind)
+        return check_params(solver, params or {})
+    except SolverError as exc:
+        raise UserError(str(exc)) from None
 
 
 def write_text(path: str, text: str) -> None:
@@ -391,4 +394,5 @@ def run() -> None:  # pragma: no cover - thin alias
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m offloadlab.cli`: run the imported module, the one the commands share
+    importlib.import_module("offloadlab.cli").main()
