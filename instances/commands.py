@@ -45,7 +45,7 @@ def list_(as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the whole file.")
 def show(instance, as_json):
     """Describe INSTANCE (a file, or a library name)."""
-    from offloadlab.cli import UserError, emit, table
+    from offloadlab.cli import UserError, emit, plural, table
 
     inst = _load(instance, UserError)
     if as_json:
@@ -58,7 +58,7 @@ def show(instance, as_json):
     table("models", ["model", "layers", "gcycles", "param_mb", "input_mb"],
           [[k, len(m.layers), sum(x.gcycles for x in m.layers),
             sum(x.param_mb for x in m.layers), m.input_mb] for k, m in inst.models.items()])
-    click.echo(f"{len(inst.tasks)} tasks, {len(inst.links)} links")
+    click.echo(f"{plural(len(inst.tasks), 'task')}, {plural(len(inst.links), 'link')}")
 
 
 def _load(name: str, error):

@@ -178,18 +178,44 @@ def table(title: str, columns: list[str], rows: list[list], digits: int = 6) -> 
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(soft_wrap=False)
     cells = [[_cell(v, digits) for v in r] for r in rows]
+    numeric = [all(_is_number(r[k]) for r in rows) for k in range(len(columns))]
+    natural = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(columns)]
+    widths = _text_widths(columns, cells, numeric, natural, console.width)
     t = Table(title=title, title_justify="left")
     for k, c in enumerate(columns):
-        numeric = all(_is_number(r[k]) for r in rows)
-        if numeric:
-            width = max([len(c)] + [len(r[k]) for r in cells])
-            t.add_column(c, justify="right", no_wrap=True, min_width=width)
+        if numeric[k]:  # numbers are never cut
+            t.add_column(c, justify="right", no_wrap=True, min_width=natural[k])
         else:
-            t.add_column(c, overflow="fold")
+            t.add_column(c, overflow="fold", width=widths[k])
     for r in cells:
         t.add_row(*r)
-    Console(soft_wrap=False).print(t)
+    console.print(t)
+
+
+def _text_widths(columns, cells, numeric, natural, width: int) -> list:
+    """Widths of the text columns when the table is wider than ``width`` (None: as
+    wide as they need): each gets its longest word (at most 16) and a share of the rest,
+    so text wraps between words and numbers keep their full width."""
+    room = width - 3 * len(columns) - 1 - sum(n for n, num in zip(natural, numeric) if num)
+    text = [k for k in range(len(columns)) if not numeric[k]]
+    if sum(natural[k] for k in text) <= room:
+        return [None] * len(columns)
+    words = {k: max([len(w) for x in [columns[k]] + [r[k] for r in cells]
+                     for w in x.split()] or [1]) for k in text}
+    cap = 16
+    while cap > 3 and sum(min(words[k], cap) for k in text) > room:
+        cap -= 1
+    out: list = [None] * len(columns)
+    for k in text:
+        out[k] = min(words[k], cap, natural[k])
+    spare = room - sum(out[k] for k in text)
+    want = {k: natural[k] - out[k] for k in text}
+    total = sum(want.values())
+    for k in text:  # the rest in proportion to what each column still lacks
+        out[k] += want[k] * spare // total if total > 0 and spare > 0 else 0
+    return out
 
 
 def _is_number(v) -> bool:
