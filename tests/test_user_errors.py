@@ -45,7 +45,7 @@ def boom(problem, *, seed=None, time_limit_s=None, budget_evals=None):
 
 def nap(problem, *, seed=None, time_limit_s=None, budget_evals=None):
     """A suite target that ignores its time limit, then returns the greedy plan."""
-    time.sleep(2.0)
+    time.sleep(3.0)
     return ol.solve(problem, "greedy")
 
 
