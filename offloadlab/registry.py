@@ -369,7 +369,8 @@ _B = "offloadlab.heuristics.baselines"
 register("local-only", f"{_B}:local_only", "every layer on its task's device")
 register("edge-only", f"{_B}:edge_only", "earliest-finish layer by layer over edge servers")
 register("cloud-only", f"{_B}:cloud_only", "earliest-finish layer by layer over cloud servers")
-register("random", f"{_B}:random_search", "best of random feasible plans (budget_evals)",
+register("random", f"{_B}:random_search", "best of budget_evals uniform random plans (1000), "
+         "seeded",
          params={"batch": Param("int", "plans scored per simulator call", low=1)})
 register("greedy", f"{_B}:greedy", "layer by layer, the server with the earliest finish")
 # makespan family (ATSA paper §2.3)

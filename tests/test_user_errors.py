@@ -19,6 +19,7 @@ from offloadlab.instances.library import library_path
 from offloadlab.registry import SOLVERS, SolverError, check_params, register
 
 TINY = "latency-alexnet-tiny-s0"
+WORKBOOK = library_path(TINY).parent.parent / "data" / "dnn-layer-profiles.xlsx"
 
 
 def run(*args, code=0, env=None):
@@ -149,12 +150,29 @@ def test_every_command_prints_one_json_document(tmp_path):
         ["bench", "simulator", "--seconds", "0.1", "--instance", TINY],
         ["bench", suite, "--db", db, "--workers", "1"], ["report", "--db", db, "--out",
                                                         tmp_path / "rep", "--no-plots"],
-        ["upload", TINY, "--planner", "lmu"],
+        ["upload", TINY, "--planner", "lmu"], ["tmoa", "--nodes", "10"],
+        ["bench", "exact", "--instance", TINY, "--time-limit", "20"],
+        ["bench", "heuristics", "--instance", TINY, "--budget-evals", "300",
+         "--exact-time-limit", "20"],
+        ["instances", "import-workbook", WORKBOOK, "--out", tmp_path / "models"],
     ]
     for args in commands:
         result = CliRunner().invoke(main, [str(a) for a in args] + ["--json"])
         assert result.exit_code in (0, 1), (args, result.output)
         json.loads(result.stdout)
+    tested = {" ".join(a for a in args[:2] if not str(a).startswith(("-", "/"))
+                       and a not in (TINY, "pso-ga")) for args in commands}
+    assert tested >= set(json_commands(main)) - {"bench run", "bench quick"}
+
+
+def json_commands(group, prefix=""):
+    """Every command path that takes --json (``bench run`` = a suite file, tested above)."""
+    for name, cmd in group.commands.items():
+        path = f"{prefix}{name}"
+        if hasattr(cmd, "commands"):
+            yield from json_commands(cmd, path + " ")
+        elif any("--json" in p.opts for p in cmd.params):
+            yield path
 
 
 # --- 6, 7. honest statuses and time limits ----------------------------------------------
