@@ -358,11 +358,11 @@ def solve(instance, solver_name, seed, time_limit_s, budget_evals, params, out_p
 def solvers(name, as_json):
     """List the registered solvers: the objective kinds each supports and whether its
     dependencies are installed; with NAME, that solver's parameters."""
-    from .registry import available, solver_params
+    from .registry import KINDS, available, solver_params
 
     if name is not None:
         if name not in SOLVERS:
-            get_solver_or_fail(name)
+            raise UserError(f"unknown solver {name!r}; known: {', '.join(sorted(SOLVERS))}")
         info = SOLVERS[name]
         params = solver_params(name)
         out = {"name": name, "available": available(name), "extra": info.extra,
@@ -388,23 +388,12 @@ def solvers(name, as_json):
         return
     rows = [{"name": i.name, "available": available(i.name), "extra": i.extra,
              "kinds": list(i.kinds), "summary": i.summary} for i in SOLVERS.values()]
-    every = set(KIND_NAMES)
+    every = set(KINDS)
     emit(rows, as_json, lambda rs: table(
         "solvers (`offloadlab solvers NAME` for its parameters)",
         ["name", "kinds", "installed", "summary"],
         [[r["name"], "all" if set(r["kinds"]) == every else ", ".join(r["kinds"]),
           "yes" if r["available"] else f"no: [{r['extra']}]", r["summary"]] for r in rs]))
-
-
-KIND_NAMES = ("latency", "deadline", "makespan", "dmro", "ddpqn")
-
-
-def get_solver_or_fail(name: str):
-    """The solver function, or a UserError naming the known solvers / the extra."""
-    try:
-        return get_solver(name)
-    except SolverError as exc:
-        raise UserError(str(exc)) from None
 
 
 def _register_plugins() -> None:
