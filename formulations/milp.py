@@ -593,6 +593,10 @@ def solve_highs(m, *, time_limit_s=None, mip_rel_gap=1e-6, threads=1, seed=0,
     # times are fractions of a second: absolute tolerances must be well below 1e-6
     h.setOptionValue("primal_feasibility_tolerance", 1e-9)
     h.setOptionValue("mip_feasibility_tolerance", 1e-9)
+    # HiGHS keeps one thread scheduler per process: another model solved here before
+    # (pyomo's HiGHS interface, `tmoa`) may have started it with other threads, which
+    # makes run() fail at once
+    highspy.Highs.resetGlobalScheduler(True)
     h.setOptionValue("threads", int(threads))
     h.setOptionValue("random_seed", int(seed or 0))
     if deadline is not None:
@@ -743,8 +747,9 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         return make_solution(problem, "milp", assign0, prio0, started=started,
                              status=res.status, bound=bound, bound_source=source,
                              params=params, seed=seed,
-                             message="HiGHS found no plan; the warm start is returned"
-                             if assign0 is not None else "no feasible plan found")
+                             message=f"HiGHS {res.status} in {res.wall_s:.2f} s without a "
+                             "plan" + ("; the warm start is returned" if assign0 is not None
+                                       else ""))
     assign, priority = read_plan(m)
     sim = float(simulate(problem, assign, priority).objective[0])
     _check_agreement(problem, sim, res)
