@@ -128,6 +128,13 @@ def _with_lagrangian(problem: Problem, sol, inc, started: float, budget_s: float
                              bound=bound, bound_source=source,
                              message="no feasible plan found")
     upper = min(p[0] for p in plans)
+    if budget_s <= 0:  # the time limit is spent: the bounds at hand
+        value, assign, prio, origin = min(plans, key=lambda p: p[0])
+        bound, source = max(bounds, key=lambda b: b[0])
+        return make_solution(problem, "exact", assign, prio, started=started,
+                             status="time_limit", bound=bound, bound_source=source,
+                             message=f"plan from {origin}; bound from {source}; no time "
+                                     "left for the Lagrangian bound")
     lr = lagrangian_bound(problem, upper, time_limit_s=budget_s)
     bounds.append((lr.bound, f"Lagrangian (time-indexed, {lr.iterations} iterations, "
                              f"delta {lr.delta_s:.3g} s)"))

@@ -18,8 +18,9 @@ from offloadlab.simulator import simulate
 INSERTION_KINDS = ("latency", "deadline", "makespan")
 
 
-def _list_heuristics(problem: Problem):
-    """HEFT/PEFT plans when the heuristics package provides them (imported lazily)."""
+def _list_heuristics(problem: Problem, deadline: float = np.inf):
+    """HEFT/PEFT plans when the heuristics package provides them (imported lazily), as
+    many as start before ``deadline`` (a ``time.perf_counter()`` value)."""
     out = []
     try:
         from offloadlab.heuristics import list_scheduling as ls
@@ -27,7 +28,7 @@ def _list_heuristics(problem: Problem):
         return out
     for name in ("heft", "peft"):
         fn = getattr(ls, name, None)
-        if fn is None:
+        if fn is None or time.perf_counter() >= deadline:
             continue
         try:
             sol = fn(problem, seed=0)
@@ -52,7 +53,7 @@ def best_incumbent(problem: Problem, *, seed: int = 0, time_limit_s: float = 10.
     a0, p0, v0 = incumbent(problem)
     if a0 is not None:
         cands.append(("greedy/contention-free", a0, p0))
-    cands += _list_heuristics(problem)
+    cands += _list_heuristics(problem, started + time_limit_s)
     best = (None, None, np.inf, None)
     for name, a, p in cands:
         v = float(simulate(problem, a, p).objective[0])
