@@ -313,11 +313,13 @@ def plot_all(rows: list[dict], out: Path) -> list[Path]:
 
 
 def _colours(labels):
+    """(colour, line style) per label: tab10's strong colours (pale ones vanish on
+    white), then the same colours dashed and dotted, so no two labels look alike."""
     import matplotlib.pyplot as plt
 
-    # strong colours only (tab20's pale halves vanish on white)
-    cycle = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
-    return {lab: cycle[i % len(cycle)] for i, lab in enumerate(sorted(labels))}
+    cycle = plt.get_cmap("tab10").colors
+    return {lab: (cycle[i % 10], ("-", "--", ":")[i // 10 % 3])
+            for i, lab in enumerate(sorted(labels))}
 
 
 def plot_convergence(rows: list[dict], path: Path, max_panels: int = 12) -> Path | None:
@@ -343,8 +345,9 @@ def plot_convergence(rows: list[dict], path: Path, max_panels: int = 12) -> Path
             t = [max(x, 1e-3) for x in t]  # a log axis; the first milliseconds are noise
             end = max(r["wall_s"] or t[-1], t[-1])
             lab = config(r)
-            ax.step(list(t) + [end], list(v) + [v[-1]], where="post", color=colours[lab],
-                    lw=1.2, alpha=0.8, label=None if lab in shown else lab)
+            ax.step(list(t) + [end], list(v) + [v[-1]], where="post", color=colours[lab][0],
+                    ls=colours[lab][1], lw=1.2, alpha=0.8,
+                    label=None if lab in shown else lab)
             shown.add(lab)
         if r["ref_bound"] is not None:
             ax.axhline(r["ref_bound"], color="k", ls="--", lw=1, label="proven bound")
@@ -372,15 +375,18 @@ def plot_gaps(rows: list[dict], path: Path) -> Path | None:
         return None
     labels = sorted({config(r) for r in pts})
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(labels) + 2), 4.5))
-    drawn = False
+    drawn, labelled = False, set()
     for i, lab in enumerate(labels):
         mine = [r for r in pts if config(r) == lab]
         proven = [100 * r["gap"] for r in mine if r["gap"] is not None]
         best = [100 * r["gap_best"] for r in mine if r["gap"] is None]
-        ax.scatter([i] * len(proven), proven, color="C0", s=18,
-                   label="gap to proven bound" if i == 0 else None)
-        ax.scatter([i] * len(best), best, facecolors="none", edgecolors="C3", s=18,
-                   label="vs best known (no bound)" if i == 0 else None)
+        for values, style, label in ((proven, {"color": "C0"}, "gap to proven bound"),
+                                     (best, {"facecolors": "none", "edgecolors": "C3"},
+                                      "vs best known (no bound)")):
+            if values:  # a legend entry only for what is drawn
+                ax.scatter([i] * len(values), values, s=18, **style,
+                           label=None if label in labelled else label)
+                labelled.add(label)
         if proven:
             ax.plot([i - 0.3, i + 0.3], [statistics.median(proven)] * 2, color="C0",
                     label="median gap" if not drawn else None)
@@ -412,19 +418,19 @@ def plot_size(rows: list[dict], path: Path) -> Path | None:
     if not kinds:
         return None
     colours = _colours({s["config"] for s in summary})
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(6.5 * len(kinds), 4), squeeze=False)
     for ax, kind in zip(axes.flat, kinds):
         mine = [s for s in summary if s["kind"] == kind]
         for lab in sorted({s["config"] for s in mine}):
             ss = sorted((s for s in mine if s["config"] == lab), key=lambda s: s["n_layers"])
-            ax.plot([s["n_layers"] for s in ss], [s["mean"] for s in ss], "o-",
-                    color=colours[lab], ms=4, lw=1, label=lab)
+            ax.plot([s["n_layers"] for s in ss], [s["mean"] for s in ss], marker="o",
+                    color=colours[lab][0], ls=colours[lab][1], ms=4, lw=1, label=lab)
         if all(s["mean"] > 0 for s in mine):
             ax.set_yscale("log")
         ax.set_title(f"objective {kind}")
         ax.set_xlabel("layers in the instance")
         ax.set_ylabel("objective (mean over seeds)")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))  # off the data
         ax.margins(0.08)
     fig.suptitle("Objective against instance size")
     fig.tight_layout()
