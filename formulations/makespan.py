@@ -160,8 +160,9 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
                              status="time_limit", params=params, seed=seed,
                              message="the time limit was spent building the model")
     # the limit counts the model building (at least a moment is left to HiGHS)
-    res = highs_solve(m, max(0.01, limit - (time.perf_counter() - started)), {"mip_rel_gap": mip_rel_gap, "random_seed": int(seed or 0),
-                                 "threads": 1})
+    left_s = max(0.01, limit - (time.perf_counter() - started))
+    res = highs_solve(m, left_s, {"mip_rel_gap": mip_rel_gap, "random_seed": int(seed or 0),
+                                  "threads": 1})
     term = res.termination_condition.name
     r_min = float(jobs.release_s.min())
     lower = res.objective_bound
