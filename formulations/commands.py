@@ -101,8 +101,8 @@ def gap(instance, solvers, time_limit_s, seed, as_json):
 @click.option("--no-incumbent", is_flag=True,
               help="Do not tighten the model with the greedy/DP incumbent.")
 def model(instance, path, no_incumbent):
-    """Write INSTANCE's (a file or a library name) placement-and-scheduling MILP for
-    another solver."""
+    """Write the placement-and-scheduling MILP of INSTANCE (a file or a library name)
+    for another solver."""
     from offloadlab.cli import UserError, load_problem
 
     from .milp import MilpError, build_placement_milp, incumbent, write_model
