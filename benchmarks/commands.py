@@ -100,8 +100,13 @@ def simulator_rate(instance: str = "latency-vgg19-paper-s0", population: int = 1
 def simulator(instance, population, seconds, as_json):
     """Plans per second of the simulator (EosDNN paper scenario: 12 VGG19 tasks on
     4 devices, 5 edge and 5 cloud servers), one core."""
-    from offloadlab.cli import emit
+    from offloadlab.cli import UserError, emit, instance_path
 
+    if population < 1 or not 0 < seconds < float("inf"):
+        raise UserError("--population must be >= 1 and --seconds > 0")
+    if not instance_path(instance).exists() or "/" in instance or instance.endswith(".json"):
+        raise UserError(f"--instance {instance}: not a library instance name "
+                        "(see `offloadlab instances list`)")
     out = simulator_rate(instance, population, seconds)
     emit(out, as_json, lambda o: click.echo(
         f"{o['plans_per_s']:,.0f} plans/s ({o['plans_per_cpu_s']:,.0f} per CPU second); "
@@ -180,6 +185,8 @@ def suites_cmd(as_json):
 
 
 def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors, as_json):
+    import sqlite3
+
     from offloadlab.cli import UserError, emit
 
     from .runner import run_suite
@@ -187,6 +194,11 @@ def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors
     from .suite import SuiteError, load_suite, with_time_limit
 
     db = db or str(DEFAULT_DB)
+    if time_limit_s is not None and not 0 < time_limit_s < float("inf"):
+        raise UserError(f"--time-limit must be a positive number of seconds, "
+                        f"got {time_limit_s:g}")
+    if workers < 0:
+        raise UserError(f"--workers must be >= 0 (0: one per core), got {workers}")
     try:
         suite = load_suite(ref)
         if time_limit_s is not None:
@@ -195,21 +207,29 @@ def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors
                             retry_errors=retry_errors, progress=not as_json)
     except SuiteError as exc:
         raise UserError(str(exc)) from None
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{db}: not a results store ({exc})") from None
     with Store(db) as store:
         rows = with_gaps(store.rows(keys=summary.keys), store.references())
     out = {"suite": summary.suite, "db": summary.db, "jobs": summary.jobs,
            "reused": summary.reused, "ran": summary.ran, "errors": summary.errors,
+           "overruns": summary.overruns,
            "skipped": [vars(s) for s in summary.skipped],
            "rows": [_public(r) for r in rows]}
     if report_dir:
         from .report import write_report
 
-        out["report"] = write_report(db, report_dir, suite=summary.suite)
+        out["report"] = write_report(db, report_dir, suite=summary.suite,
+                                     unmatched=list(suite.missing))
     emit(out, as_json, _render_run)
 
 
 def _pct(x) -> str | None:
     return None if x is None else f"{abs(100 * x) if abs(x) < 5e-5 else 100 * x:.2f}"
+
+
+def _secs(x) -> str | None:
+    return None if x is None else f"{x:.2f}"
 
 
 def _public(row: dict) -> dict:
@@ -218,7 +238,7 @@ def _public(row: dict) -> dict:
 
 def _render_run(o: dict) -> None:
     """One table per instance (its proven bound in the title), so that columns fit."""
-    from offloadlab.cli import table
+    from offloadlab.cli import plural, table
 
     seeds = len({r["seed"] for r in o["rows"]}) > 1
     for instance in dict.fromkeys(r["instance"] for r in o["rows"]):
@@ -230,15 +250,20 @@ def _render_run(o: dict) -> None:
               ["status", "objective", "gap %", "% vs best known", "wall_s"],
               [[r["label"]] + ([r["seed"]] if seeds else []) +
                [r["status"], r["objective"], _pct(r["gap"]), _pct(r["gap_best"]),
-                f"{r['wall_s']:.2f}"] for r in rows])
+                _secs(r["wall_s"])] for r in rows])
     for s in o["skipped"]:
-        what = f" on {s['instances']} instances" if s["instances"] else ""
+        what = f" on {plural(s['instances'], 'instance')}" if s["instances"] else ""
         click.echo(f"skipped {s['solver']}{what}: {s['reason']}")
     for r in o["rows"]:
         if r["status"] == "error":
             click.echo(f"error: {r['instance']} {r['label']} seed {r['seed']}: {r['error']}")
-    click.echo(f"{o['jobs']} jobs: {o['reused']} reused from the store, {o['ran']} run, "
-               f"{o['errors']} errors; store {o['db']}")
+        elif (r.get("message") or "").startswith("overran"):
+            click.echo(f"{r['instance']} {r['label']} seed {r['seed']}: "
+                       f"{r['message'].split(';')[0]}")
+    click.echo(f"{plural(o['jobs'], 'job')}: {o['reused']} reused from the store, "
+               f"{o['ran']} run, {plural(o['errors'], 'error')}"
+               + (f", {plural(o['overruns'], 'time-limit overrun')}" if o["overruns"] else "")
+               + f"; store {o['db']}")
     if "report" in o:
         click.echo(f"report: {o['report']['markdown']}")
 
@@ -254,6 +279,8 @@ def _render_run(o: dict) -> None:
 def report(db, out_dir, suite, no_plots, as_json):
     """Write a Markdown report (gap tables against proven bounds, marked apart from
     distances to the best known objective), CSV exports and PNG plots from the store."""
+    import sqlite3
+
     from offloadlab.cli import UserError, emit
 
     from .report import write_report
@@ -262,7 +289,12 @@ def report(db, out_dir, suite, no_plots, as_json):
     db = db or str(DEFAULT_DB)
     if not Path(db).exists():
         raise UserError(f"{db}: no results store (run `offloadlab bench SUITE` first)")
-    out = write_report(db, out_dir, suite=suite, plots=not no_plots)
+    try:
+        out = write_report(db, out_dir, suite=suite, plots=not no_plots)
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{db}: not a results store ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"--out {out_dir}: cannot write: {exc.strerror or exc}") from None
     emit(out, as_json, lambda o: click.echo(
         f"{o['rows']} runs -> {o['markdown']}, {o['runs_csv']}, {o['summary_csv']}"
         + "".join(f", {p}" for p in o["plots"])))

@@ -3,7 +3,8 @@
 ``write_report(db, out_dir)`` writes ``report.md``, ``runs.csv`` (one line per run),
 ``summary.csv`` (one line per instance and solver configuration) and three plots:
 ``convergence.png`` (best objective over time from the runs' histories),
-``gap-per-solver.png`` and ``objective-vs-size.png``.
+``gap-per-solver.png`` (a dot per run, the median gap as a bar) and
+``objective-vs-size.png`` (only for objective kinds with instances of several sizes).
 
 Resolved choices:
 
@@ -127,8 +128,11 @@ def solver_table(summary: list[dict]) -> list[dict]:
 
 
 def write_report(db: str | Path, out_dir: str | Path, suite: str | None = None,
-                 plots: bool = True) -> dict:
+                 plots: bool = True, unmatched: list[str] | None = None) -> dict:
     """Write the Markdown report, the CSV files and the plots of a store into ``out_dir``.
+
+    ``unmatched`` lists the suite's optional solver entries that matched nothing (by
+    default looked up in the built-in suites the rows come from).
 
     Returns
     -------
@@ -148,13 +152,13 @@ def write_report(db: str | Path, out_dir: str | Path, suite: str | None = None,
     if plots and rows:
         images = plot_all(rows, out)
     written["plots"] = [str(p) for p in images]
-    md = markdown(rows, summary, db, images, suite)
+    md = markdown(rows, summary, db, images, suite, unmatched)
     (out / "report.md").write_text(md)
     written["markdown"] = str(out / "report.md")
     return written
 
 
-def markdown(rows, summary, db, images, suite=None) -> str:
+def markdown(rows, summary, db, images, suite=None, unmatched=None) -> str:
     """The report as Markdown text."""
     versions = sorted({r["code_version"] for r in rows})
     lines = [f"# offloadlab benchmark report{f': {suite}' if suite else ''}", "",
@@ -174,6 +178,8 @@ def markdown(rows, summary, db, images, suite=None) -> str:
         for inst in dict.fromkeys(s["instance"] for s in ss):
             lines += _instance_section([s for s in ss if s["instance"] == inst])
     lines += _problems_section(rows)
+    lines += _unmatched_section(sorted({r["suite"] for r in rows if r["suite"]}), suite,
+                                unmatched)
     if images:
         lines += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in images]
         lines.append("")
@@ -185,7 +191,7 @@ def _solver_section(table: list[dict]) -> list[str]:
             "mean gap %", "max gap %", "within 1 %", "mean % vs best known", "mean wall s"]
     body = [[t["config"], t["instances"], t["runs"], t["errors"], t["no_plan"],
              t["proven_instances"], _pct(t["mean_gap"]), _pct(t["max_gap"]),
-             t["within_1pct"], _pct(t["mean_gap_best"]), _num(t["wall_s"])] for t in table]
+             t["within_1pct"], _pct(t["mean_gap_best"]), _secs(t["wall_s"])] for t in table]
     return ["## Solvers over all instances", ""] + _md_table(head, body) + [""]
 
 
@@ -198,8 +204,8 @@ def _instance_section(ss: list[dict]) -> list[str]:
     head = ["solver", "runs", "status", "best", "mean", "gap % (proven)",
             "% vs best known", "wall s", "evaluations"]
     body = [[s["config"], s["runs"], s["statuses"], _num(s["best"]), _num(s["mean"]),
-             _pct(s["gap"]), _pct(s["gap_best"]), _num(s["wall_s"]),
-             _num(s["evaluations"])] for s in sorted(ss, key=_rank)]
+             _pct(s["gap"]), _pct(s["gap_best"]), _secs(s["wall_s"]),
+             _int(s["evaluations"])] for s in sorted(ss, key=_rank)]
     return [title, ""] + _md_table(head, body) + [""]
 
 
@@ -211,7 +217,7 @@ def _problems_section(rows: list[dict]) -> list[str]:
     errors = [r for r in rows if r["status"] == "error"]
     conflicts = {r["instance"] for r in rows if r["bound_conflict"]}
     over = [r for r in rows if r["time_limit_s"] and r["job_wall_s"]
-            and r["job_wall_s"] > 1.2 * r["time_limit_s"] + 2.0]
+            and r["job_wall_s"] > 1.1 * r["time_limit_s"] + 2.0]
     if not (errors or conflicts or over):
         return []
     lines = ["## Problems", ""]
@@ -219,10 +225,10 @@ def _problems_section(rows: list[dict]) -> list[str]:
         lines += ["A plan better than the proven bound (a wrong bound or a model that "
                   "disagrees with the simulator) on: " + ", ".join(sorted(conflicts)), ""]
     if over:
-        lines += ["Runs well past their time limit:", ""]
+        lines += ["Runs past their time limit (more than 1.1 x limit + 2 s):", ""]
         lines += _md_table(["instance", "solver", "seed", "limit s", "ran s"],
-                           [[r["instance"], r["label"], r["seed"], _num(r["time_limit_s"]),
-                             _num(r["job_wall_s"])] for r in over]) + [""]
+                           [[r["instance"], r["label"], r["seed"], _secs(r["time_limit_s"]),
+                             _secs(r["job_wall_s"])] for r in over]) + [""]
     if errors:
         lines += ["Runs that raised:", ""]
         lines += _md_table(["instance", "solver", "seed", "error"],
@@ -230,6 +236,22 @@ def _problems_section(rows: list[dict]) -> list[str]:
                              (r["error"] or "").replace("|", "/")[:200]] for r in errors])
         lines.append("")
     return lines
+
+
+def _unmatched_section(suites: list[str], suite: str | None, given) -> list[str]:
+    """The optional solver entries of the (built-in) suites that matched nothing."""
+    from .suite import builtin_suites, unmatched_entries
+
+    if given is not None:
+        found = [(suite or "this run", e) for e in given]
+    else:
+        found = [(name, e) for name in suites if name in builtin_suites()
+                 for e in unmatched_entries(name)]
+    if not found:
+        return []
+    return (["## Suite entries that matched no solver", ""]
+            + [f"* suite `{name}`: `{entry}` (optional) matched no registered solver, so "
+               "nothing ran for it" for name, entry in found] + [""])
 
 
 def _md_table(head: list[str], body: list[list]) -> list[str]:
@@ -251,7 +273,15 @@ def _mean(xs):
 
 
 def _num(x) -> str:
-    return "-" if x is None else f"{x:.5g}"
+    return "-" if x is None else f"{x:.6g}"
+
+
+def _secs(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _int(x) -> str:
+    return "-" if x is None else f"{x:.0f}"
 
 
 def _pct(x) -> str:
@@ -283,10 +313,13 @@ def plot_all(rows: list[dict], out: Path) -> list[Path]:
 
 
 def _colours(labels):
+    """(colour, line style) per label: tab10's strong colours (pale ones vanish on
+    white), then the same colours dashed and dotted, so no two labels look alike."""
     import matplotlib.pyplot as plt
 
-    cycle = plt.get_cmap("tab20").colors
-    return {lab: cycle[i % len(cycle)] for i, lab in enumerate(sorted(labels))}
+    cycle = plt.get_cmap("tab10").colors
+    return {lab: (cycle[i % 10], ("-", "--", ":")[i // 10 % 3])
+            for i, lab in enumerate(sorted(labels))}
 
 
 def plot_convergence(rows: list[dict], path: Path, max_panels: int = 12) -> Path | None:
@@ -312,8 +345,9 @@ def plot_convergence(rows: list[dict], path: Path, max_panels: int = 12) -> Path
             t = [max(x, 1e-3) for x in t]  # a log axis; the first milliseconds are noise
             end = max(r["wall_s"] or t[-1], t[-1])
             lab = config(r)
-            ax.step(list(t) + [end], list(v) + [v[-1]], where="post", color=colours[lab],
-                    lw=1.2, alpha=0.8, label=None if lab in shown else lab)
+            ax.step(list(t) + [end], list(v) + [v[-1]], where="post", color=colours[lab][0],
+                    ls=colours[lab][1], lw=1.2, alpha=0.8,
+                    label=None if lab in shown else lab)
             shown.add(lab)
         if r["ref_bound"] is not None:
             ax.axhline(r["ref_bound"], color="k", ls="--", lw=1, label="proven bound")
@@ -324,6 +358,7 @@ def plot_convergence(rows: list[dict], path: Path, max_panels: int = 12) -> Path
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(instances):]:
         ax.axis("off")
+    fig.suptitle("Best objective over time (proven bound dashed)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -340,21 +375,28 @@ def plot_gaps(rows: list[dict], path: Path) -> Path | None:
         return None
     labels = sorted({config(r) for r in pts})
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(labels) + 2), 4.5))
+    drawn, labelled = False, set()
     for i, lab in enumerate(labels):
         mine = [r for r in pts if config(r) == lab]
         proven = [100 * r["gap"] for r in mine if r["gap"] is not None]
         best = [100 * r["gap_best"] for r in mine if r["gap"] is None]
-        ax.scatter([i] * len(proven), proven, color="C0", s=18,
-                   label="gap to proven bound" if i == 0 else None)
-        ax.scatter([i] * len(best), best, facecolors="none", edgecolors="C3", s=18,
-                   label="vs best known (no bound)" if i == 0 else None)
+        for values, style, label in ((proven, {"color": "C0"}, "gap to proven bound"),
+                                     (best, {"facecolors": "none", "edgecolors": "C3"},
+                                      "vs best known (no bound)")):
+            if values:  # a legend entry only for what is drawn
+                ax.scatter([i] * len(values), values, s=18, **style,
+                           label=None if label in labelled else label)
+                labelled.add(label)
         if proven:
-            ax.plot([i - 0.3, i + 0.3], [statistics.median(proven)] * 2, color="C0")
+            ax.plot([i - 0.3, i + 0.3], [statistics.median(proven)] * 2, color="C0",
+                    label="median gap" if not drawn else None)
+            drawn = True
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yscale("symlog", linthresh=1.0)
-    lowest = min(100 * min(r["gap"] if r["gap"] is not None else r["gap_best"] for r in pts),
-                 0.0)
-    ax.set_ylim(bottom=lowest - 0.5)
+    values = [100 * (r["gap"] if r["gap"] is not None else r["gap_best"]) for r in pts]
+    ax.set_ylim(min(min(values), 0.0) - 0.5, max(max(values), 1.0) * 1.3 + 0.5)
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    ax.set_title("Gap per solver configuration (each dot a run)")
     ax.set_ylabel("% above reference")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -370,23 +412,27 @@ def plot_size(rows: list[dict], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     summary = [s for s in summarise(rows) if s["mean"] is not None and s["n_layers"]]
-    kinds = sorted({s["kind"] for s in summary})
+    # a panel only where the size axis has more than one value
+    kinds = sorted(k for k in {s["kind"] for s in summary}
+                   if len({s["n_layers"] for s in summary if s["kind"] == k}) > 1)
     if not kinds:
         return None
     colours = _colours({s["config"] for s in summary})
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(6.5 * len(kinds), 4), squeeze=False)
     for ax, kind in zip(axes.flat, kinds):
         mine = [s for s in summary if s["kind"] == kind]
         for lab in sorted({s["config"] for s in mine}):
             ss = sorted((s for s in mine if s["config"] == lab), key=lambda s: s["n_layers"])
-            ax.plot([s["n_layers"] for s in ss], [s["mean"] for s in ss], "o-",
-                    color=colours[lab], ms=4, lw=1, label=lab)
+            ax.plot([s["n_layers"] for s in ss], [s["mean"] for s in ss], marker="o",
+                    color=colours[lab][0], ls=colours[lab][1], ms=4, lw=1, label=lab)
         if all(s["mean"] > 0 for s in mine):
             ax.set_yscale("log")
         ax.set_title(f"objective {kind}")
         ax.set_xlabel("layers in the instance")
         ax.set_ylabel("objective (mean over seeds)")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))  # off the data
+        ax.margins(0.08)
+    fig.suptitle("Objective against instance size")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -6,7 +6,10 @@ the jobs in flight, and the next run does just those. A worker loads the instanc
 path, calls the solver by name and returns a plain record (:func:`run_job`); it never
 raises: a failing job comes back with status ``error`` and its error text.
 
-Time limits: each solver gets its ``time_limit_s``. On the local pool a job that runs past
+Time limits: each solver gets its ``time_limit_s`` and must stop within
+``1.1 x time_limit_s + 2`` seconds (model building and child processes included); a job
+that takes longer is stored with its overrun in ``message`` and counted in the run's
+summary. On the local pool a job that runs past
 ``1.5 x time_limit_s + grace_s`` is interrupted (SIGALRM in the worker) and stored as an
 error. Dask runs tasks in worker threads, where no signal can interrupt them: there the
 solver's own limit is all there is, and the store's ``job_wall_s`` shows any overrun.
@@ -51,7 +54,17 @@ def run_job(job: dict) -> dict:
         out["error"] = f"{type(exc).__name__}: {exc}"
         out["message"] = "".join(tb[-3:])[-2000:]
     out["job_wall_s"] = time.perf_counter() - started
+    over = overrun(job.get("time_limit_s"), out["job_wall_s"])
+    if over:
+        out["message"] = over + ("; " + out["message"] if out.get("message") else "")
     return out
+
+
+def overrun(time_limit_s: float | None, wall_s: float) -> str:
+    """A note when ``wall_s`` passes ``1.1 x time_limit_s + 2`` seconds, else ''."""
+    if time_limit_s is None or wall_s <= 1.1 * time_limit_s + 2.0:
+        return ""
+    return f"overran its time limit: {wall_s:.1f} s for {time_limit_s:g} s"
 
 
 def _solve(job: dict) -> dict:
@@ -142,6 +155,7 @@ class RunSummary:
     errors: int
     skipped: list[Skipped] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    overruns: int = 0
 
 
 def run_suite(suite: Suite | str | Path, db: str | Path = DEFAULT_DB, *, workers: int = 0,
@@ -183,6 +197,7 @@ def run_suite(suite: Suite | str | Path, db: str | Path = DEFAULT_DB, *, workers
                     store.put(job.as_dict(), result)
                     summary.ran += 1
                     summary.errors += result.get("status") == "error"
+                    summary.overruns += (result.get("message") or "").startswith("overran")
                     advance(job, result)
 
                 if dask:
@@ -274,7 +289,7 @@ def _progress_bar(enabled: bool, total: int, title: str):
             errors += result.get("status") == "error"
             note = f"{job.instance} {job.label}: {result.get('status')}"
             if errors:
-                note += f"  ({errors} errors)"
+                note += f"  ({errors} error{'s' if errors > 1 else ''})"
             bar.update(task, advance=1, last=note)
 
         yield advance

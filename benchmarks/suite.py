@@ -237,7 +237,7 @@ def _resolve_instances(spec: SuiteSpec, source: str, base: Path) -> list[Path]:
 
 
 def _resolve_solvers(spec: SuiteSpec, source: str):
-    from offloadlab.registry import SOLVERS
+    from offloadlab.registry import SOLVERS, SolverError, check_params
 
     out, missing = [], []
     for i, item in enumerate(spec.solvers):
@@ -251,6 +251,11 @@ def _resolve_solvers(spec: SuiteSpec, source: str):
         elif not names:
             raise SuiteError(source, f"solvers[{i}]", f"unknown solver {entry.name!r}; "
                              f"registered: {', '.join(sorted(SOLVERS))}")
+        for n in names:  # the same parameter check as `offloadlab solve --param`
+            try:
+                check_params(n, entry.params)
+            except SolverError as exc:
+                raise SuiteError(source, f"solvers[{i}].params", str(exc)) from None
         out.extend((entry, n) for n in names)
     return out, missing
 
@@ -291,7 +296,7 @@ def expand(suite: Suite, code_version: str) -> tuple[list[Job], list[Skipped]]:
 
     headers = [(p, _instance_header(p, suite.source)) for p in suite.instance_paths]
     jobs: list[Job] = []
-    skipped = {name: Skipped(name, "not registered in this installation (optional)")
+    skipped = {name: Skipped(name, "optional entry: matched no registered solver")
                for name in suite.missing}
     seen: set[str] = set()
     for entry, name in suite.solvers:
@@ -353,6 +358,15 @@ def _instance_header(path: Path, source: str) -> dict:
     return {"name": inst.name, "kind": inst.objective.kind, "sha": file_sha(path),
             "n_tasks": len(inst.tasks), "n_layers": n_layers,
             "n_servers": len(inst.servers)}
+
+
+def unmatched_entries(ref: str | Path) -> list[str]:
+    """The optional solver entries of a suite that match no registered solver (empty
+    when the suite cannot be loaded)."""
+    try:
+        return load_suite(ref).missing
+    except (SuiteError, OSError):
+        return []
 
 
 def with_time_limit(suite: Suite, time_limit_s: float) -> Suite:

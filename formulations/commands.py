@@ -14,7 +14,8 @@ def register(main: click.Group) -> None:
         main.commands["bench"].add_command(bench_exact)
 
 
-def gap_rows(problem, solvers: list[str], time_limit_s: float | None, seed: int = 0) -> dict:
+def gap_rows(problem, solvers: list[str], time_limit_s: float | None, seed: int = 0,
+             params: dict | None = None) -> dict:
     """Run ``solvers`` and measure each against the best proven bound among them.
 
     Without any proven bound the reference is the best objective found, labelled
@@ -26,7 +27,9 @@ def gap_rows(problem, solvers: list[str], time_limit_s: float | None, seed: int 
 
     from .exact import best_bound
 
-    sols = [get_solver(name)(problem, seed=seed, time_limit_s=time_limit_s)
+    params = params or {}
+    sols = [get_solver(name)(problem, seed=seed, time_limit_s=time_limit_s,
+                             **params.get(name, {}))
             for name in solvers]
     bound, source = best_bound(sols)
     proven = bound is not None
@@ -36,8 +39,10 @@ def gap_rows(problem, solvers: list[str], time_limit_s: float | None, seed: int 
     rows = []
     for s in sols:
         gap = None
-        if bound is not None and np.isfinite(s.objective):
-            gap = 0.0 if s.objective == bound else (
+        if s.status == "optimal" and proven:
+            gap = 0.0  # met its own proven bound, equal to the best within tolerance
+        elif bound is not None and np.isfinite(s.objective):
+            gap = 0.0 if s.objective <= bound else (
                 (s.objective - bound) / abs(bound) if bound else None)
         rows.append({"solver": s.solver, "objective": _finite(s.objective),
                      "own_bound": _finite(s.bound), "status": s.status,
@@ -57,15 +62,18 @@ def _render_gap(o: dict) -> None:
     from offloadlab.cli import table
 
     label = "gap %" if o["bound_proven"] else "vs best known %"
-    title = (f"{o['instance']} ({o['kind']}): bound {o['bound']!s} from {o['bound_source']}"
-             + ("" if o["bound_proven"] else " (not proven)"))
+    bound = "none" if o["bound"] is None else f"{o['bound']:.6g}"
+    title = (f"{o['instance']} ({o['kind']}): "
+             + (f"proven bound {bound} from {o['bound_source']}" if o["bound_proven"]
+                else f"no proven bound; best known {bound}"))
     table(title, ["solver", "objective", "own bound", label, "status", "wall_s"],
-          [[r["solver"], r["objective"], r["own_bound"], r["gap_pct"], r["status"],
-            r["wall_s"]] for r in o["rows"]])
+          [[r["solver"], r["objective"], r["own_bound"],
+            None if r["gap_pct"] is None else round(r["gap_pct"], 4), r["status"],
+            round(r["wall_s"], 2)] for r in o["rows"]])
 
 
 @click.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance")
 @click.option("--solvers", default=DEFAULT_SOLVERS, show_default=True,
               help="Comma-separated solver names.")
 @click.option("--time-limit", "time_limit_s", type=float, default=60.0, show_default=True,
@@ -73,28 +81,28 @@ def _render_gap(o: dict) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def gap(instance, solvers, time_limit_s, seed, as_json):
-    """Each solver's objective and gap to the best proven bound on INSTANCE."""
-    from offloadlab.cli import UserError, emit, load_problem
-    from offloadlab.registry import SolverError, get_solver
+    """Each solver's objective and gap to the best proven bound on INSTANCE (a file or
+    a library name)."""
+    from offloadlab.cli import UserError, check_run, emit, load_problem
 
     problem = load_problem(instance)
     names = [s.strip() for s in solvers.split(",") if s.strip()]
-    try:
-        for name in names:
-            get_solver(name)
-    except SolverError as exc:
-        raise UserError(str(exc)) from None
+    if not names:
+        raise UserError("--solvers: give at least one solver name")
+    for name in names:
+        check_run(name, problem, seed, time_limit_s)
     emit(gap_rows(problem, names, time_limit_s, seed), as_json, _render_gap)
 
 
 @click.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance")
 @click.option("--write-model", "path", required=True, type=click.Path(dir_okay=False),
               help="Write the MILP here (.lp or .mps).")
 @click.option("--no-incumbent", is_flag=True,
               help="Do not tighten the model with the greedy/DP incumbent.")
 def model(instance, path, no_incumbent):
-    """Write INSTANCE's placement-and-scheduling MILP for another solver."""
+    """Write the placement-and-scheduling MILP of INSTANCE (a file or a library name)
+    for another solver."""
     from offloadlab.cli import UserError, load_problem
 
     from .milp import MilpError, build_placement_milp, incumbent, write_model
@@ -107,7 +115,11 @@ def model(instance, path, no_incumbent):
         m = build_placement_milp(problem, upper_bound=upper)
     except MilpError as exc:
         raise UserError(str(exc)) from None
-    write_model(m, path)
+    try:
+        write_model(m, path)
+    except OSError as exc:
+        raise UserError(f"--write-model {path}: cannot write: {exc.strerror or exc}") \
+            from None
     click.echo(f"wrote {path}: {m.nvariables()} variables, {m.nconstraints()} constraints")
 
 
@@ -144,10 +156,20 @@ def bench_rows(names: list[str], time_limit_s: float, progress=None) -> list[dic
 @click.option("--json", "as_json", is_flag=True)
 def bench_exact(time_limit_s, sizes, only, as_json):
     """`exact` on every library instance: solve time, status, bound and gap."""
-    from offloadlab.cli import emit, table
+    from offloadlab.cli import UserError, emit, instance_path, table
     from offloadlab.instances.library import library_files
 
-    wanted = set(sizes.split(","))
+    if not 0 < time_limit_s < float("inf"):
+        raise UserError(f"--time-limit must be a positive number of seconds, "
+                        f"got {time_limit_s:g}")
+    wanted = {s.strip() for s in sizes.split(",") if s.strip()}
+    known = {p.stem.split("-")[-2] for p in library_files()}
+    if not wanted or wanted - known:
+        raise UserError(f"--sizes {sizes!r}: library sizes are {', '.join(sorted(known))}")
+    for name in only:
+        if not instance_path(name).exists() or "/" in name or name.endswith(".json"):
+            raise UserError(f"--instance {name}: not a library instance name "
+                            "(see `offloadlab instances list`)")
     names = list(only) or [p.stem for p in library_files()
                            if p.stem.split("-")[-2] in wanted]
     rows = bench_rows(names, time_limit_s,

@@ -196,8 +196,12 @@ def _bound_seconds(handles, value_units: float) -> float:
 
 
 def _run(instance, upper, lower, unit_s, hint_assign, hint_start, seed, workers,
-         time_limit_s, log):
-    """Build and solve in this process; plain results only (runs in a child process)."""
+         time_limit_s, log, deadline_epoch=None):
+    """Build and solve in this process; plain results only (runs in a child process).
+
+    ``deadline_epoch`` (``time.time()`` seconds) caps the search so that the child's
+    start-up and the model building count against the caller's time limit.
+    """
     from ortools.sat.python import cp_model
 
     problem = Problem.from_instance(instance)
@@ -211,8 +215,11 @@ def _run(instance, upper, lower, unit_s, hint_assign, hint_start, seed, workers,
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed or 0)
     solver.parameters.log_search_progress = bool(log)
+    if deadline_epoch is not None:
+        left = deadline_epoch - time.time()
+        time_limit_s = left if time_limit_s is None else min(time_limit_s, left)
     if time_limit_s is not None:
-        solver.parameters.max_time_in_seconds = float(time_limit_s)
+        solver.parameters.max_time_in_seconds = max(0.01, float(time_limit_s))
     code = solver.Solve(model)
     out = {"status": solver.StatusName(code), "unit": h["unit"], "wall_s": solver.WallTime(),
            "bound": None, "assign": None, "start": None}
@@ -229,8 +236,9 @@ def _run(instance, upper, lower, unit_s, hint_assign, hint_start, seed, workers,
     return out
 
 
-def run_isolated(*args):
-    """:func:`_run` in a fresh process.
+def run_isolated(*args, timeout_s: float | None = None):
+    """:func:`_run` in a fresh process; None when it outlives ``timeout_s`` (it is
+    killed).
 
     OR-Tools and highspy ship incompatible builds of the HiGHS library and cannot be
     loaded into one process (whichever comes second fails to import), so CP-SAT always
@@ -241,8 +249,12 @@ def run_isolated(*args):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "offloadlab.formulations.cpsat"],
-                          input=pickle.dumps(args), capture_output=True, check=False)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "offloadlab.formulations.cpsat"],
+                              input=pickle.dumps(args), capture_output=True, check=False,
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
     if proc.returncode != 0:
         raise RuntimeError("the CP-SAT child process failed: "
                            + proc.stderr.decode(errors="replace")[-2000:])
@@ -259,7 +271,9 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     seed : int, optional
         CP-SAT ``random_seed``.
     time_limit_s : float, optional
-        CP-SAT ``max_time_in_seconds`` (model building not included).
+        Seconds in all: the child process's start-up and the model building count, and
+        a child that outlives the limit by 1 s is killed (the hint is then returned with
+        status ``time_limit``).
     workers : int
         CP-SAT search workers (1 is deterministic; more are faster).
     unit_s : float, optional
@@ -290,8 +304,13 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         assign0, prio0, upper = incumbent(problem)
     lower = max(pb.bound, lower_s) if lower_s is not None else pb.bound
     start0 = simulate(problem, assign0, prio0).start_s[0] if assign0 is not None else None
+    left = None if time_limit_s is None else time_limit_s - (time.perf_counter() - started)
     out = run_isolated(problem.instance, upper, lower, unit_s, assign0, start0, seed,
-                       workers, time_limit_s, log)
+                       workers, None, log, None if left is None else time.time() + left,
+                       timeout_s=None if left is None else max(0.0, left) + 1.0)
+    if out is None:  # killed at the time limit (start-up or model building took it)
+        out = {"status": "UNKNOWN", "unit": 0.0, "wall_s": 0.0, "bound": None,
+               "assign": None, "start": None}
     if out["status"] == "INFEASIBLE":
         return make_solution(problem, "cpsat", None, started=started, status="infeasible",
                              params=params, seed=seed,

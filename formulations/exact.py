@@ -74,8 +74,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         if first.status in ("optimal", "infeasible"):
             return _renamed(first, "contention-free DP", started)
 
-    def left():
-        return max(1.0, limit - (time.perf_counter() - started))
+    def left():  # every stage counts against the one limit
+        return max(0.0, limit - (time.perf_counter() - started))
 
     inc = None
     if problem.objective.time_valued:  # latency or deadline here
@@ -89,8 +89,10 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     if use == "auto":
         use = "cpsat" if problem.objective.time_valued and not write_model_path else "milp"
     sol = None
-    if problem.n_layers <= max_layers or use == "milp":
-        budget = 0.6 * left() if problem.objective.time_valued else left()
+    if (problem.n_layers <= max_layers or use == "milp") and left() > 0:
+        # CP-SAT's child needs seconds to start: those are not part of the 60 % share
+        budget = (min(left(), 2.0 + 0.6 * left()) if problem.objective.time_valued
+                  else left())
         hint = (inc[0], inc[1]) if inc else None
         if use == "cpsat":
             from . import cpsat
@@ -128,6 +130,13 @@ def _with_lagrangian(problem: Problem, sol, inc, started: float, budget_s: float
                              bound=bound, bound_source=source,
                              message="no feasible plan found")
     upper = min(p[0] for p in plans)
+    if budget_s <= 0:  # the time limit is spent: the bounds at hand
+        value, assign, prio, origin = min(plans, key=lambda p: p[0])
+        bound, source = max(bounds, key=lambda b: b[0])
+        return make_solution(problem, "exact", assign, prio, started=started,
+                             status="time_limit", bound=bound, bound_source=source,
+                             message=f"plan from {origin}; bound from {source}; no time "
+                                     "left for the Lagrangian bound")
     lr = lagrangian_bound(problem, upper, time_limit_s=budget_s)
     bounds.append((lr.bound, f"Lagrangian (time-indexed, {lr.iterations} iterations, "
                              f"delta {lr.delta_s:.3g} s)"))

@@ -32,8 +32,11 @@ from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 
 
-def build_makespan(jobs: Jobs):
-    """The R|r_j, mem|C_max MILP as a Pyomo ``ConcreteModel`` (no solve, no I/O)."""
+def build_makespan(jobs: Jobs, deadline: float | None = None):
+    """The R|r_j, mem|C_max MILP as a Pyomo ``ConcreteModel`` (no solve, no I/O).
+
+    After ``deadline`` (a ``time.perf_counter()`` value) the finish rows are skipped and
+    the caller must discard the incomplete model."""
     import pyomo.environ as pe
 
     m = pe.ConcreteModel(name="makespan")
@@ -62,6 +65,8 @@ def build_makespan(jobs: Jobs):
     m.memory = pe.Constraint(m.S, rule=memory_rule)
 
     def finish_rule(m, k, s):
+        if deadline is not None and time.perf_counter() > deadline:
+            return pe.Constraint.Skip
         r = releases[k]
         late = [i for i in on[s] if jobs.release_s[i] >= r]
         if not late:
@@ -86,9 +91,15 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     jobs = makespan_jobs(problem)
     limit = 60.0 if time_limit_s is None else float(time_limit_s)
     params = {"time_limit_s": limit, "mip_rel_gap": mip_rel_gap}
-    m = build_makespan(jobs)
-    res = highs_solve(m, limit, {"mip_rel_gap": mip_rel_gap, "random_seed": int(seed or 0),
-                                 "threads": 1})
+    m = build_makespan(jobs, deadline=started + limit)
+    if time.perf_counter() > started + limit:  # the model is incomplete
+        return make_solution(problem, "makespan-milp", None, started=started,
+                             status="time_limit", params=params, seed=seed,
+                             message="the time limit was spent building the model")
+    # the limit counts the model building (at least a moment is left to HiGHS)
+    left_s = max(0.01, limit - (time.perf_counter() - started))
+    res = highs_solve(m, left_s, {"mip_rel_gap": mip_rel_gap, "random_seed": int(seed or 0),
+                                  "threads": 1})
     term = res.termination_condition.name
     r_min = float(jobs.release_s.min())
     lower = res.objective_bound

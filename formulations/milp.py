@@ -236,7 +236,8 @@ def disjunctive_rows(data: MilpData) -> int:
 # --- the model -----------------------------------------------------------------------
 
 
-def build_placement_milp(problem, upper_bound: float | None = None, data: MilpData | None = None):
+def build_placement_milp(problem, upper_bound: float | None = None, data: MilpData | None = None,
+                         deadline: float | None = None):
     """The placement-and-scheduling MILP as a Pyomo ``ConcreteModel`` (no I/O, no solve).
 
     Parameters
@@ -248,6 +249,9 @@ def build_placement_milp(problem, upper_bound: float | None = None, data: MilpDa
         (layer, server) pairs that cannot be part of a better plan.
     data : MilpData, optional
         The output of :func:`prepare` when already computed.
+    deadline : float, optional
+        A ``time.perf_counter()`` value after which the pool-order rows (the bulk of a
+        large model) are skipped: the caller must then discard the incomplete model.
 
     Returns
     -------
@@ -336,7 +340,7 @@ def build_placement_milp(problem, upper_bound: float | None = None, data: MilpDa
                and sum(need[g] for g, s2 in d.pairs if s2 == s) > mem[s]]
     m.memory = pyo.Constraint(limited, rule=lambda m, s: sum(
         need[g] * m.x[g, s2] for g, s2 in d.pairs if s2 == s) <= mem[s])
-    _pool_constraints(m, d, finish)
+    _pool_constraints(m, d, finish, deadline)
     m.objective_expr = pyo.Expression(expr=_objective(m, d, on, finish, sources, lag_in,
                                                       lags))
     m.obj = pyo.Objective(expr=m.objective_expr, sense=pyo.minimize)
@@ -345,8 +349,9 @@ def build_placement_milp(problem, upper_bound: float | None = None, data: MilpDa
     return m
 
 
-def _pool_constraints(m, d: MilpData, finish) -> None:
-    """``slot_of`` and ``pool_order``: no overlap on a slot of a contended server."""
+def _pool_constraints(m, d: MilpData, finish, deadline: float | None = None) -> None:
+    """``slot_of`` and ``pool_order``: no overlap on a slot of a contended server (rows
+    are skipped once ``deadline`` has passed)."""
     import pyomo.environ as pyo
 
     problem = d.problem
@@ -375,11 +380,18 @@ def _pool_constraints(m, d: MilpData, finish) -> None:
     def big_m(i, j):
         return max(0.0, float(d.latest_finish[i] - d.earliest_start[j]))
 
+    def late():
+        return deadline is not None and time.perf_counter() > deadline
+
     def before(m, i, j, s, q):
+        if late():
+            return pyo.Constraint.Skip
         both = 2 - on_unit(i, s, q) - on_unit(j, s, q)
         return m.S[j] >= finish(i) - big_m(i, j) * (1 - m.o[i, j] + both)
 
     def after(m, i, j, s, q):
+        if late():
+            return pyo.Constraint.Skip
         both = 2 - on_unit(i, s, q) - on_unit(j, s, q)
         return m.S[i] >= finish(j) - big_m(j, i) * (m.o[i, j] + both)
 
@@ -556,18 +568,26 @@ def write_model(m, path: str) -> None:
 
 
 def solve_highs(m, *, time_limit_s=None, mip_rel_gap=1e-6, threads=1, seed=0,
-                warm_start=True, log=False) -> HighsResult:
+                warm_start=True, log=False, deadline=None) -> HighsResult:
     """Solve the Pyomo model with HiGHS (through an LP file, so the incumbent of the
-    warm start can be handed over) and load the solution into the model's variables."""
+    warm start can be handed over) and load the solution into the model's variables.
+
+    ``deadline`` (a ``time.perf_counter()`` value) caps HiGHS's time limit so that
+    writing and reading the model count too."""
     import highspy
+
+    from offloadlab.streams import stdout_to_stderr
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.lp")
         _, smap_id = m.write(path, io_options={"symbolic_solver_labels": True})
         symbols = m.solutions.symbol_map[smap_id].bySymbol
-        h = highspy.Highs()
+        with stdout_to_stderr():  # HiGHS prints its banner on creation
+            h = highspy.Highs()
         h.setOptionValue("output_flag", bool(log))
         h.readModel(path)
+    if deadline is not None and time.perf_counter() >= deadline:  # writing took it all
+        return HighsResult("time_limit", float("inf"), float("-inf"), 0.0, False)
     lp = h.getLp()
     names = list(lp.col_names_)
     cols = [symbols[n] for n in names]
@@ -575,17 +595,25 @@ def solve_highs(m, *, time_limit_s=None, mip_rel_gap=1e-6, threads=1, seed=0,
     # times are fractions of a second: absolute tolerances must be well below 1e-6
     h.setOptionValue("primal_feasibility_tolerance", 1e-9)
     h.setOptionValue("mip_feasibility_tolerance", 1e-9)
+    # HiGHS keeps one thread scheduler per process: another model solved here before
+    # (pyomo's HiGHS interface, `tmoa`) may have started it with other threads, which
+    # makes run() fail at once
+    highspy.Highs.resetGlobalScheduler(True)
     h.setOptionValue("threads", int(threads))
     h.setOptionValue("random_seed", int(seed or 0))
+    if deadline is not None:
+        left = deadline - time.perf_counter()
+        time_limit_s = left if time_limit_s is None else min(time_limit_s, left)
     if time_limit_s is not None:
-        h.setOptionValue("time_limit", float(time_limit_s))
+        h.setOptionValue("time_limit", max(0.01, float(time_limit_s)))
     if warm_start and all(v.value is not None for v in cols):
         sol = highspy.HighsSolution()
         sol.col_value = [float(v.value) for v in cols]
         sol.value_valid = True
         h.setSolution(sol)
     started = time.perf_counter()
-    h.run()
+    with stdout_to_stderr():  # the log, when asked for, goes to stderr
+        h.run()
     wall = time.perf_counter() - started
     status = h.getModelStatus()
     info = h.getInfo()
@@ -635,7 +663,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     seed : int, optional
         HiGHS ``random_seed``.
     time_limit_s : float, optional
-        HiGHS time limit (the model building time is not included).
+        Seconds in all, model building included (when building takes it all, the
+        incumbent is returned with status ``time_limit``).
     mip_rel_gap : float
         HiGHS relative gap at which it stops as optimal.
     threads : int
@@ -690,18 +719,25 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
                 bound=pb.bound, bound_source="contention-free DP", params=params, seed=seed,
                 message=f"MILP not solved: over max_layers={max_layers} or "
                         f"max_rows={max_rows} pool-order rows; incumbent from greedy/DP")
-        m = build_placement_milp(problem, data=data)
+        deadline = None if time_limit_s is None else started + float(time_limit_s)
+        m = build_placement_milp(problem, data=data, deadline=deadline)
     except MilpError as exc:
         if "latency budget" in str(exc):
             return make_solution(problem, "milp", None, started=started,
                                  status="infeasible", params=params, message=str(exc))
         raise
+    if deadline is not None and time.perf_counter() >= deadline:  # model incomplete
+        return make_solution(problem, "milp", assign0, prio0, started=started,
+                             status="time_limit",
+                             bound=pb.bound, bound_source="contention-free DP",
+                             params=params, seed=seed,
+                             message="the time limit was spent building the model")
     if write_model_path:
         write_model(m, write_model_path)
     if assign0 is not None:
         set_plan_values(m, assign0, prio0)
-    res = solve_highs(m, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-                      threads=threads, seed=seed, warm_start=assign0 is not None, log=log)
+    res = solve_highs(m, mip_rel_gap=mip_rel_gap, threads=threads, seed=seed,
+                      warm_start=assign0 is not None, log=log, deadline=deadline)
     dp_bound = m.data.dp_bound
     bound, source = res.bound, "milp"
     if np.isfinite(dp_bound) and dp_bound > bound:
@@ -710,10 +746,13 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         return make_solution(problem, "milp", None, started=started, status="infeasible",
                              params=params, seed=seed,
                              message="HiGHS proved the MILP infeasible")
-    if not res.has_solution:
-        return make_solution(problem, "milp", None, started=started, status=res.status,
-                             bound=bound, bound_source=source, params=params, seed=seed,
-                             message="no feasible plan found")
+    if not res.has_solution:  # the warm start is still a plan
+        return make_solution(problem, "milp", assign0, prio0, started=started,
+                             status=res.status, bound=bound, bound_source=source,
+                             params=params, seed=seed,
+                             message=f"HiGHS {res.status} in {res.wall_s:.2f} s without a "
+                             "plan" + ("; the warm start is returned" if assign0 is not None
+                                       else ""))
     assign, priority = read_plan(m)
     sim = float(simulate(problem, assign, priority).objective[0])
     _check_agreement(problem, sim, res)

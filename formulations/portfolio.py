@@ -33,7 +33,8 @@ def best_incumbent(problem: Problem, *, seed: int = 0, time_limit_s: float = 10.
     a0, p0, v0 = incumbent(problem)
     if a0 is not None:
         cands.append(("greedy/contention-free", a0, p0))
-    cands += registered_plans(problem, ("heft", "peft"))[0]
+    cands += registered_plans(problem, ("heft", "peft"),
+                              deadline=started + time_limit_s)[0]
     best = (None, None, np.inf, None)
     for name, a, p in cands:
         v = float(simulate(problem, a, p).objective[0])

@@ -33,7 +33,13 @@ def register(main: click.Group) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def heuristics(instances, budget_evals, seed, exact_time_limit, as_json):
     """PSO-GA vs pymoo's GA and PSO, our GA, Greedy, HEFT, PEFT (same budget)."""
-    from offloadlab.cli import emit, table
+    from offloadlab.cli import UserError, emit, instance_path, table
+
+    if budget_evals < 1 or seed < 0 or not 0 < exact_time_limit < float("inf"):
+        raise UserError("--budget-evals must be >= 1, --seed >= 0 and "
+                        "--exact-time-limit > 0")
+    for name in instances:
+        instance_path(name)  # a file or a library name, else a clear error
 
     from .comparison import compare
 

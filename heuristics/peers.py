@@ -44,7 +44,7 @@ def _pymoo_problem(problem: Problem, evaluator: Evaluator, integer: bool):
 
 
 def _run(problem: Problem, name: str, algorithm, integer: bool, seed, budget_evals,
-         time_limit_s):
+         time_limit_s, pop_size: int):
     from pymoo.optimize import minimize
 
     budget = int(budget_evals or 61101)
@@ -61,7 +61,8 @@ def _run(problem: Problem, name: str, algorithm, integer: bool, seed, budget_eva
              seed=seed, verbose=False)
     evaluator.done()  # notes whether the clock stopped the run
     return evaluator.solution(name, seed=seed,
-                              params={"budget_evals": budget, "pop_size": 100})
+                              params={"budget_evals": budget, "pop_size": pop_size,
+                                      "time_limit_s": time_limit_s})
 
 
 def pymoo_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
@@ -77,7 +78,7 @@ def pymoo_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
               crossover=SBX(prob=0.9, eta=3.0, vtype=float, repair=RoundingRepair()),
               mutation=PM(eta=3.0, vtype=float, repair=RoundingRepair()),
               eliminate_duplicates=False)
-    return _run(problem, "pymoo-ga", algo, True, seed, budget_evals, time_limit_s)
+    return _run(problem, "pymoo-ga", algo, True, seed, budget_evals, time_limit_s, pop_size)
 
 
 def pymoo_pso(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
@@ -86,4 +87,4 @@ def pymoo_pso(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
     from pymoo.algorithms.soo.nonconvex.pso import PSO
 
     return _run(problem, "pymoo-pso", PSO(pop_size=pop_size), False, seed, budget_evals,
-                time_limit_s)
+                time_limit_s, pop_size)

@@ -48,11 +48,11 @@ def list_(as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the whole file.")
 def show(instance, as_json):
     """Describe INSTANCE (a file, or a library name)."""
-    from offloadlab.cli import UserError, table
+    from offloadlab.cli import UserError, emit, plural, table
 
     inst = _load(instance, UserError)
     if as_json:
-        click.echo(inst.to_json(), nl=False)
+        emit(json.loads(inst.to_json()), True)
         return
     click.echo(f"{inst.name}: {inst.description}")
     click.echo(f"objective: {inst.objective.model_dump(by_alias=True)}")
@@ -61,20 +61,14 @@ def show(instance, as_json):
     table("models", ["model", "layers", "gcycles", "param_mb", "input_mb"],
           [[k, len(m.layers), sum(x.gcycles for x in m.layers),
             sum(x.param_mb for x in m.layers), m.input_mb] for k, m in inst.models.items()])
-    click.echo(f"{len(inst.tasks)} tasks, {len(inst.links)} links")
+    click.echo(f"{plural(len(inst.tasks), 'task')}, {plural(len(inst.links), 'link')}")
 
 
 def _load(name: str, error):
-    from .library import library_path
+    from offloadlab.cli import instance_path
 
-    path = Path(name)
-    if not path.exists():
-        try:
-            path = library_path(name)
-        except FileNotFoundError as exc:
-            raise error(str(exc)) from None
     try:
-        return load_instance(path)
+        return load_instance(instance_path(name))
     except InstanceError as exc:
         raise error(str(exc)) from None
 
@@ -140,7 +134,14 @@ def import_workbook_cmd(workbook, out_dir, as_json):
         from .workbook import import_workbook
     except ModuleNotFoundError as exc:
         raise UserError(f"needs {exc.name!r}: pip install 'offloadlab[workbook]'") from None
-    models, issues = import_workbook(workbook)
+    import zipfile
+
+    if not workbook.lower().endswith((".xlsx", ".xlsm")):
+        raise UserError(f"{workbook}: not an Excel workbook (.xlsx)")
+    try:
+        models, issues = import_workbook(workbook)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:  # corrupt, or not the layout
+        raise UserError(f"{workbook}: cannot import: {exc}") from None
     folder = Path(out_dir) if out_dir else Path(__file__).parent / "models"
     write_models(folder, workbook)
     out = {"models": {k: len(v["layers"]) for k, v in models.items()},

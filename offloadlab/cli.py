@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -34,12 +36,47 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+_JSON_OUT = None  # the real stdout while a --json command runs (all else goes to stderr)
+
+
 def emit(obj, as_json: bool, render=None) -> None:
     """Print ``obj`` as one JSON object, or through ``render`` for people."""
     if as_json:
-        click.echo(json.dumps(obj, indent=1, default=_json_default))
+        click.echo(json.dumps(obj, indent=1, default=_json_default), file=_JSON_OUT)
     elif render is not None:
         render(obj)
+
+
+@contextmanager
+def json_stdout():
+    """Send everything written to stdout to stderr, down to the file descriptor (solver
+    banners and logs printed by C libraries, child processes), except :func:`emit`'s
+    JSON: ``--json`` prints exactly one JSON document on stdout."""
+    global _JSON_OUT
+    real = sys.stdout
+    try:
+        fd = real.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None  # a captured stream (tests): no descriptor to redirect
+    saved = None
+    if fd is not None:
+        real.flush()
+        saved = os.dup(fd)
+        os.dup2(sys.stderr.fileno(), fd)
+        _JSON_OUT = os.fdopen(os.dup(saved), "w")
+    else:
+        _JSON_OUT = real
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = real
+        if saved is not None:
+            sys.stderr.flush()
+            _JSON_OUT.close()
+            os.dup2(saved, fd)
+            os.close(saved)
+        _JSON_OUT = None
 
 
 def _json_default(x):
@@ -52,12 +89,73 @@ def _json_default(x):
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
-def load_problem(path: str) -> Problem:
-    """Load an instance file as a Problem, turning defects into a UserError."""
+def instance_path(ref: str) -> Path:
+    """An instance file from a path or a library name (``latency-alexnet-tiny-s0``).
+
+    Raises
+    ------
+    UserError
+        Neither a file nor a library name, suggesting the closest library names.
+    """
+    from .instances.library import LIBRARY_DIR
+
+    path = Path(ref)
+    if path.exists() or "/" in ref or ref.endswith(".json"):
+        return path
+    named = LIBRARY_DIR / f"{ref}.json"
+    if named.exists():
+        return named
+    import difflib
+
+    names = sorted(p.stem for p in LIBRARY_DIR.glob("*.json"))
+    close = difflib.get_close_matches(ref, names, 3, 0.5)
+    hint = (f"did you mean {', '.join(close)}?" if close else "closest library names: "
+            + ", ".join(difflib.get_close_matches(ref, names, 3, 0.0))
+            + "; all in `offloadlab instances list`")
+    raise UserError(f"{ref}: neither a file nor a library instance name ({hint})")
+
+
+def load_problem(ref: str) -> Problem:
+    """Load an instance (file or library name) as a Problem; defects become UserErrors."""
     try:
-        return Problem.from_instance(load_instance(path))
+        return Problem.from_instance(load_instance(instance_path(ref)))
     except InstanceError as exc:
         raise UserError(str(exc)) from None
+
+
+def check_run(solver: str, problem: Problem | None = None, seed=None, time_limit_s=None,
+              budget_evals=None, params: dict | None = None) -> dict:
+    """Validate a solver run before it starts (name, dependency, objective kind, budgets,
+    parameters); returns the parameters converted to their types.
+
+    Raises
+    ------
+    UserError
+        Naming what is wrong (unknown parameters list the solver's parameters).
+    """
+    from .registry import check_budgets, check_kind, check_params
+
+    try:
+        check_budgets(seed, time_limit_s, budget_evals)
+    except SolverError as exc:  # name the options as the user typed them
+        raise UserError(str(exc).replace("time limit ", "--time-limit ")
+                        .replace("budget_evals ", "--budget-evals ")
+                        .replace("seed must", "--seed must")) from None
+    try:
+        get_solver(solver)
+        if problem is not None:
+            check_kind(solver, problem.instance.objective.kind)
+        return check_params(solver, params or {})
+    except SolverError as exc:
+        raise UserError(str(exc)) from None
+
+
+def write_text(path: str, text: str) -> None:
+    """Write an output file; a missing folder or an unwritable path is a UserError."""
+    try:
+        Path(path).write_text(text)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 def parse_params(items: tuple[str, ...]) -> dict:
@@ -74,40 +172,102 @@ def parse_params(items: tuple[str, ...]) -> dict:
     return out
 
 
-def table(title: str, columns: list[str], rows: list[list]) -> None:
-    """Print a rich table."""
+def table(title: str, columns: list[str], rows: list[list], digits: int = 6) -> None:
+    """Print a rich table; numbers are never cut (text columns wrap instead), so it fits
+    an 80-column or piped terminal."""
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c)
-    for r in rows:
-        t.add_row(*[_cell(v) for v in r])
-    Console().print(t)
+    console = Console(soft_wrap=False)
+    cells = [[_cell(v, digits) for v in r] for r in rows]
+    numeric = [all(_is_number(r[k]) for r in rows) for k in range(len(columns))]
+    natural = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(columns)]
+    widths = _text_widths(columns, cells, numeric, natural, console.width)
+    t = Table(title=title, title_justify="left")
+    for k, c in enumerate(columns):
+        if numeric[k]:  # numbers are never cut
+            t.add_column(c, justify="right", no_wrap=True, min_width=natural[k])
+        else:
+            t.add_column(c, overflow="fold", width=widths[k])
+    for r in cells:
+        t.add_row(*r)
+    console.print(t)
 
 
-def _cell(v) -> str:
+def _text_widths(columns, cells, numeric, natural, width: int) -> list:
+    """Widths of the text columns when the table is wider than ``width`` (None: as
+    wide as they need): each gets its longest word (at most 16) and a share of the rest,
+    so text wraps between words and numbers keep their full width."""
+    room = width - 3 * len(columns) - 1 - sum(n for n, num in zip(natural, numeric) if num)
+    text = [k for k in range(len(columns)) if not numeric[k]]
+    if sum(natural[k] for k in text) <= room:
+        return [None] * len(columns)
+    words = {k: max([len(w) for x in [columns[k]] + [r[k] for r in cells]
+                     for w in x.split()] or [1]) for k in text}
+    cap = 16
+    while cap > 3 and sum(min(words[k], cap) for k in text) > room:
+        cap -= 1
+    out: list = [None] * len(columns)
+    for k in text:
+        out[k] = min(words[k], cap, natural[k])
+    spare = room - sum(out[k] for k in text)
+    want = {k: natural[k] - out[k] for k in text}
+    total = sum(want.values())
+    for k in text:  # the rest in proportion to what each column still lacks
+        out[k] += want[k] * spare // total if total > 0 and spare > 0 else 0
+    return out
+
+
+def _is_number(v) -> bool:
+    if v is None or isinstance(v, (int, float)) and not isinstance(v, bool):
+        return True
+    try:
+        float(v)
+        return isinstance(v, str)
+    except (TypeError, ValueError):
+        return False
+
+
+def plural(n: int, word: str) -> str:
+    """``1 error``, ``2 errors``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _cell(v, digits: int = 6) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:.6g}"
+        return f"{v:.{digits}g}"
     return str(v)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The top group: notes whether the command line asks for ``--json``."""
+
+    def parse_args(self, ctx, args):
+        ctx.meta["offloadlab.json"] = "--json" in args
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="offloadlab")
-def main():
+@click.pass_context
+def main(ctx):
     """Place the layers of DNN inference tasks on device, edge and cloud servers, and
-    measure every heuristic and learner against proven bounds."""
+    measure heuristics against proven bounds.
+
+    INSTANCE arguments take an instance file or a library name (see `instances list`)."""
+    if ctx.meta.get("offloadlab.json"):
+        ctx.with_resource(json_stdout())
 
 
 @main.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance")
 @click.argument("plan", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate(instance, plan, as_json):
-    """Score PLAN (an offloadlab.plan/1 file) on INSTANCE with the simulator."""
+    """Score PLAN (an offloadlab.plan/1 file) on INSTANCE (a file or a library name)
+    with the simulator."""
     from .plan import load_plan
     from .simulator import simulate
 
@@ -135,7 +295,7 @@ def evaluate(instance, plan, as_json):
         table(f"{o['instance']}: objective {_cell(o['objective'])}"
               + ("" if o["feasible"] else f" (infeasible: {o['reason']})"),
               ["task", "layer", "server", "start_s", "finish_s", "exec_s", "transfer_s",
-               "wait_s"], [list(r.values()) for r in o["layers"]])
+               "wait_s"], [list(r.values()) for r in o["layers"]], digits=4)
 
     emit(out, as_json, render)
     if not out["feasible"]:
@@ -149,55 +309,91 @@ def _finite(x):
 
 
 @main.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance")
 @click.option("--solver", "solver_name", required=True,
               help="Solver name (see `offloadlab solvers`).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--time-limit", "time_limit_s", type=float, default=None, help="Seconds.")
-@click.option("--budget-evals", type=int, default=None, help="Simulator evaluations.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of a stochastic solver (>= 0).")
+@click.option("--time-limit", "time_limit_s", type=float, default=None,
+              help="Seconds (> 0); the solver stops within it.")
+@click.option("--budget-evals", type=int, default=None,
+              help="Simulator evaluations (>= 1).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="A solver parameter (repeatable).")
+              help="A solver parameter (repeatable; `offloadlab solvers NAME` lists them).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write the plan file here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def solve(instance, solver_name, seed, time_limit_s, budget_evals, params, out_path, as_json):
-    """Solve INSTANCE with a solver and print its Solution."""
+    """Solve INSTANCE (a file or a library name) with a solver and print its Solution."""
     problem = load_problem(instance)
-    try:
-        fn = get_solver(solver_name)
-    except SolverError as exc:
-        raise UserError(str(exc)) from None
-    kwargs = dict(seed=seed, time_limit_s=time_limit_s, budget_evals=budget_evals)
-    kwargs.update(parse_params(params))
-    try:
-        sol = fn(problem, **kwargs)
-    except TypeError as exc:
-        raise UserError(f"solver {solver_name!r}: {exc}") from None
+    kwargs = check_run(solver_name, problem, seed, time_limit_s, budget_evals,
+                       parse_params(params))
+    if out_path and not Path(out_path).resolve().parent.is_dir():
+        raise UserError(f"--out {out_path}: no such folder")
+    sol = get_solver(solver_name)(problem, seed=seed, time_limit_s=time_limit_s,
+                                  budget_evals=budget_evals, **kwargs)
     out = sol.to_dict(problem)
+    out["seed"] = seed  # what the solver was given (deterministic solvers ignore it)
     if out_path and out["plan"] is not None:
-        Path(out_path).write_text(json.dumps(out["plan"], indent=1) + "\n")
+        write_text(out_path, json.dumps(out["plan"], indent=1) + "\n")
 
     def render(o):
         table(f"{o['instance']} — {o['solver']}", ["status", "objective", "bound", "gap %",
-                                                   "wall_s", "evaluations", "message"],
+                                                   "wall_s", "evaluations"],
               [[o["status"], o["objective"], o["bound"],
-                None if o["gap"] is None else 100 * o["gap"], o["wall_s"], o["evaluations"],
-                o["message"]]])
+                None if o["gap"] is None else 100 * o["gap"], round(o["wall_s"], 3),
+                o["evaluations"]]])
+        if o["message"]:
+            click.echo(o["message"])
+        if out_path:
+            click.echo(f"plan written to {out_path}" if o["plan"] is not None
+                       else "no plan to write")
 
     emit(out, as_json, render)
 
 
 @main.command()
+@click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True)
-def solvers(as_json):
-    """List the registered solvers and whether their dependencies are installed."""
-    from .registry import available
+def solvers(name, as_json):
+    """List the registered solvers: the objective kinds each supports and whether its
+    dependencies are installed; with NAME, that solver's parameters."""
+    from .registry import KINDS, available, solver_params
 
+    if name is not None:
+        if name not in SOLVERS:
+            raise UserError(f"unknown solver {name!r}; known: {', '.join(sorted(SOLVERS))}")
+        info = SOLVERS[name]
+        params = solver_params(name)
+        out = {"name": name, "available": available(name), "extra": info.extra,
+               "kinds": list(info.kinds), "summary": info.summary,
+               "params": {k: {"type": p.type, "default": p.default, "doc": p.doc,
+                              "valid": p.describe().split(", default")[0]}
+                          for k, p in params.items()}}
+
+        def render(o):
+            click.echo(f"{o['name']}: {o['summary']}")
+            click.echo(f"objective kinds: {', '.join(o['kinds'])}; "
+                       + ("installed" if o["available"]
+                          else f"needs pip install 'offloadlab[{o['extra']}]'"))
+            if not o["params"]:
+                click.echo("no parameters")
+                return
+            table("parameters (--param name=value)", ["name", "valid values", "default",
+                                                      "meaning"],
+                  [[k, p["valid"], json.dumps(p["default"]), p["doc"]]
+                   for k, p in o["params"].items()])
+
+        emit(out, as_json, render)
+        return
     rows = [{"name": i.name, "available": available(i.name), "extra": i.extra,
              "kinds": list(i.kinds), "summary": i.summary} for i in SOLVERS.values()]
-    emit(rows, as_json, lambda rs: table("solvers", ["name", "available", "extra", "summary"],
-                                         [[r["name"], r["available"], r["extra"],
-                                           r["summary"]] for r in rs]))
+    every = set(KINDS)
+    emit(rows, as_json, lambda rs: table(
+        "solvers (`offloadlab solvers NAME` for its parameters)",
+        ["name", "kinds", "installed", "summary"],
+        [[r["name"], "all" if set(r["kinds"]) == every else ", ".join(r["kinds"]),
+          "yes" if r["available"] else f"no: [{r['extra']}]", r["summary"]] for r in rs]))
 
 
 def _register_plugins() -> None:
@@ -213,4 +409,5 @@ def run() -> None:  # pragma: no cover - thin alias
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m offloadlab.cli`: run the imported module, the one the commands share
+    importlib.import_module("offloadlab.cli").main()

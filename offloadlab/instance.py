@@ -30,8 +30,33 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 FORMAT = "offloadlab.instance/1"
 TIERS = ("device", "edge", "cloud")
 
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Numbers are strict (a JSON integer may stand for a float; a boolean or a string may
+# not) and finite, within a sane range per field (README, "File formats"): a value
+# outside it is a unit or typing mistake, never a scenario.
+BIG = 1e9      # MiB, Gcycles, seconds, MiB/s: far beyond any DNN, link or horizon
+MONEY_W = 1e6  # watts, J per Gcycle, US$ per hour or per GiB, objective weights
+RANGES: dict[str, tuple[float, float, bool]] = {  # field: (low, high, low is exclusive)
+    "ghz": (0, 1000, True), "pools": (1, 10_000, False), "active_w": (0, MONEY_W, False),
+    "idle_w": (0, MONEY_W, False), "j_per_gcycle": (0, MONEY_W, False),
+    "usd_per_hour": (0, MONEY_W, False), "memory_mb": (0, BIG, True),
+    "mb_per_s": (0, BIG, True), "usd_per_gb": (0, MONEY_W, False), "tx_w": (0, MONEY_W, False),
+    "gcycles": (0, BIG, False), "out_mb": (0, BIG, False), "param_mb": (0, BIG, False),
+    "input_mb": (0, BIG, False), "release_s": (0, BIG, False), "deadline_s": (0, BIG, True),
+}
+WEIGHT_RANGE = (0, MONEY_W, False)  # every objective weight
+
+
+def _number(low: float, high: float, low_open: bool = False):
+    """A strict, finite float in ``[low, high]`` (``(low, high]`` when ``low_open``)."""
+    lo = {"gt": low} if low_open else {"ge": low}
+    return Annotated[float, Field(strict=True, le=high, allow_inf_nan=False, **lo)]
+
+
+def _field(name: str):
+    return _number(*RANGES[name])
+
+
+Weight = _number(*WEIGHT_RANGE)
 
 
 class InstanceError(ValueError):
@@ -61,14 +86,16 @@ class Server(_Strict):
 
     name: str = Field(min_length=1, description="Unique name.")
     tier: Literal["device", "edge", "cloud"]
-    ghz: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = Field(
+    ghz: _field("ghz") = Field(
         description="Processing speed, Gcycles per second (above 1000: MHz given?).")
-    pools: int = Field(1, ge=1, description="Layers it runs at once (identical slots).")
-    active_w: NonNegFloat = Field(0.0, description="Power while computing (device energy).")
-    idle_w: NonNegFloat = Field(0.0, description="Power while its work runs elsewhere.")
-    j_per_gcycle: NonNegFloat = Field(0.0, description="Energy per Gcycle (dmro).")
-    usd_per_hour: NonNegFloat = Field(0.0, description="Price of its compute time.")
-    memory_mb: PositiveFloat | None = Field(None, description="Memory limit, MiB; null = none.")
+    pools: Annotated[int, Field(strict=True, ge=1, le=10_000)] = Field(
+        1, description="Layers it runs at once (identical slots).")
+    active_w: _field("active_w") = Field(0.0, description="Power while computing.")
+    idle_w: _field("idle_w") = Field(0.0, description="Power while its work runs elsewhere.")
+    j_per_gcycle: _field("j_per_gcycle") = Field(0.0, description="Energy per Gcycle (dmro).")
+    usd_per_hour: _field("usd_per_hour") = Field(0.0, description="Price of compute time.")
+    memory_mb: _field("memory_mb") | None = Field(None,
+                                                  description="Memory limit, MiB; null = none.")
 
 
 class Link(_Strict):
@@ -76,25 +103,26 @@ class Link(_Strict):
 
     a: str = Field(min_length=1, description="A tier or a server name.")
     b: str = Field(min_length=1, description="A tier or a server name.")
-    mb_per_s: PositiveFloat = Field(description="Bandwidth, MiB per second.")
-    usd_per_gb: NonNegFloat = Field(0.0, description="Transfer price per GiB (ddpqn cost).")
-    tx_w: NonNegFloat = Field(0.0, description="Device transmit power while sending (ddpqn).")
+    mb_per_s: _field("mb_per_s") = Field(description="Bandwidth, MiB per second.")
+    usd_per_gb: _field("usd_per_gb") = Field(0.0,
+                                             description="Transfer price per GiB (ddpqn cost).")
+    tx_w: _field("tx_w") = Field(0.0, description="Device transmit power while sending (ddpqn).")
 
 
 class Layer(_Strict):
     """One layer (or block) of a DNN model."""
 
     name: str = Field(min_length=1)
-    gcycles: NonNegFloat = Field(description="Computation, Gcycles.")
-    out_mb: NonNegFloat = Field(description="Size of its output, MiB.")
-    param_mb: NonNegFloat = Field(0.0, description="Size of its weights, MiB.")
+    gcycles: _field("gcycles") = Field(description="Computation, Gcycles.")
+    out_mb: _field("out_mb") = Field(description="Size of its output, MiB.")
+    param_mb: _field("param_mb") = Field(0.0, description="Size of its weights, MiB.")
     next: list[str] = Field(default_factory=list, description="Successor layer names.")
 
 
 class Model(_Strict):
     """A DNN model: a DAG of layers with one input tensor."""
 
-    input_mb: NonNegFloat = Field(description="Size of the input sent by the device, MiB.")
+    input_mb: _field("input_mb") = Field(description="Size of the input sent by the device, MiB.")
     layers: list[Layer] = Field(min_length=1)
 
 
@@ -104,12 +132,12 @@ class Task(_Strict):
     name: str = Field(min_length=1)
     model: str
     device: str | None = Field(description="Originating device; null = none (makespan).")
-    release_s: NonNegFloat = 0.0
-    deadline_s: PositiveFloat | None = Field(None, description="Hard limit on latency.")
+    release_s: _field("release_s") = 0.0
+    deadline_s: _field("deadline_s") | None = Field(None, description="Hard limit on latency.")
 
 
 class _Objective(_Strict):
-    return_output: bool = Field(
+    return_output: Annotated[bool, Field(strict=True)] = Field(
         False, description="Add the return of each final output to the device.")
 
 
@@ -123,7 +151,7 @@ class Deadline(_Objective):
     """MTL-A3C: minimise the sum of task latencies under hard deadlines."""
 
     kind: Literal["deadline"]
-    beta: NonNegFloat = Field(1.0, description="Learners' weight of deadline overrun (eq. 14).")
+    beta: Weight = Field(1.0, description="Learners' weight of deadline overrun (eq. 14).")
 
 
 class Makespan(_Objective):
@@ -136,10 +164,10 @@ class Dmro(_Objective):
     """DMRO: minimise sum of (T_x + delta * E_x) over workflows, no contention."""
 
     kind: Literal["dmro"]
-    return_output: bool = True
-    delta: NonNegFloat = 0.5
-    alpha: NonNegFloat = Field(1.0, description="Weight of edge energy.")
-    beta: NonNegFloat = Field(1.0, description="Weight of cloud energy.")
+    return_output: Annotated[bool, Field(strict=True)] = True
+    delta: Weight = 0.5
+    alpha: Weight = Field(1.0, description="Weight of edge energy.")
+    beta: Weight = Field(1.0, description="Weight of cloud energy.")
 
 
 class Ddpqn(_Objective):
@@ -147,13 +175,13 @@ class Ddpqn(_Objective):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     kind: Literal["ddpqn"]
-    theta: NonNegFloat = 0.5
-    vartheta: NonNegFloat = 0.3
-    eta: NonNegFloat = 0.2
-    phi: NonNegFloat = 0.6
-    varphi: NonNegFloat = 0.2
-    omega: NonNegFloat = 0.2
-    lambda_: tuple[NonNegFloat, NonNegFloat, NonNegFloat] = Field(
+    theta: Weight = 0.5
+    vartheta: Weight = 0.3
+    eta: Weight = 0.2
+    phi: Weight = 0.6
+    varphi: Weight = 0.2
+    omega: Weight = 0.2
+    lambda_: tuple[Weight, Weight, Weight] = Field(
         (0.33, 0.33, 0.34), alias="lambda", description="Weights of b_T, b_E, b_U in Y.")
 
 
@@ -208,11 +236,17 @@ def _check_references(inst: Instance) -> None:
     _unique([s.name for s in inst.servers], "servers")
     _unique([t.name for t in inst.tasks], "tasks")
     tiers = {s.name: s.tier for s in inst.servers}
+    pairs: dict[frozenset, int] = {}
     for i, link in enumerate(inst.links):
         for end in ("a", "b"):
             ref = getattr(link, end)
             if ref not in tiers and ref not in TIERS:
                 raise _Defect(f"links[{i}].{end}", f"{ref!r} is neither a tier nor a server")
+        pair = frozenset((link.a, link.b))
+        if pair in pairs:  # links are symmetric: which one would win is undefined
+            raise _Defect(f"links[{i}]", f"links[{pairs[pair]}] already joins {link.a!r} "
+                          f"and {link.b!r}; give each pair once")
+        pairs[pair] = i
     for name, model in inst.models.items():
         check_dag(model, f"models.{name}")
     for i, task in enumerate(inst.tasks):
@@ -333,10 +367,27 @@ def _unknown_field(err: dict) -> str:
 def _reason(err: dict) -> str:
     if err["type"] == "extra_forbidden":
         return _unknown_field(err)
-    msg = err["msg"]
-    if err["type"].startswith(("greater_than", "less_than")):
-        msg += f" (got {err.get('input')!r})"
+    msg, got = err["msg"], err.get("input")
+    name = next((p for p in reversed(err["loc"]) if isinstance(p, str)), "")
+    if err["type"].startswith(("greater_than", "less_than", "finite_number")):
+        low, high, low_open = RANGES.get(name, WEIGHT_RANGE)
+        msg = (f"must be greater than {'' if low_open else 'or equal to '}{low:g} and at "
+               f"most {high:g}, got {got!r}")
+        if name == "ghz" and isinstance(got, (int, float)) and got > high:
+            msg += " (a value above 1000 looks like MHz: give GHz, e.g. 2.3 for 2300 MHz)"
+    elif err["type"] in ("float_type", "int_type", "bool_type", "string_type"):
+        want = {"float_type": "a number", "int_type": "an integer",
+                "bool_type": "true or false", "string_type": "a string"}[err["type"]]
+        msg = f"must be {want}, not {json.dumps(got) if _jsonable(got) else repr(got)}"
     return msg
+
+
+def _jsonable(x) -> bool:
+    try:
+        json.dumps(x)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def parse_instance(data: dict, source: str = "<instance>") -> Instance:

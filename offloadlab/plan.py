@@ -43,6 +43,9 @@ def plan_from_dict(problem: Problem, data: dict, source: str = "<plan>"):
 
     if not isinstance(data, dict):
         fail("", "a plan must be a JSON object")
+    if data.get("format") == "offloadlab.instance/1" or {"servers", "tasks"} <= set(data):
+        fail("", f"this is an instance file, not a plan ({FORMAT}: the layers' servers); "
+             "make one with `offloadlab solve INSTANCE --solver NAME --out PLAN`")
     extra = set(data) - {"format", "assignment", "priority"}
     if extra:
         fail(sorted(extra)[0], "unknown field (check its spelling)")
@@ -60,6 +63,8 @@ def plan_from_dict(problem: Problem, data: dict, source: str = "<plan>"):
         if not isinstance(layers, dict):
             fail(f"assignment.{task}", "must map layer names to server names")
         for layer, srv in layers.items():
+            if not isinstance(srv, str):
+                fail(f"assignment.{task}.{layer}", f"must be a server name, not {srv!r}")
             if (task, layer) not in index:
                 fail(f"assignment.{task}.{layer}", f"task {task!r} has no layer {layer!r}")
             if srv not in server:
@@ -78,8 +83,11 @@ def plan_from_dict(problem: Problem, data: dict, source: str = "<plan>"):
 def _priority(problem: Problem, items, fail) -> np.ndarray:
     index = problem.layer_index
     order = []
+    if not isinstance(items, list):
+        fail("priority", "must be a list of [task, layer] pairs")
     for k, item in enumerate(items):
-        key = tuple(item) if isinstance(item, list) else None
+        key = (tuple(item) if isinstance(item, list) and len(item) == 2
+               and all(isinstance(x, str) for x in item) else None)
         if key is None or key not in index:
             fail(f"priority[{k}]", f"{item!r} is not a [task, layer] pair of the instance")
         order.append(index[key])

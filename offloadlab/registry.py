@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
+import math
 import sys
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,13 +27,91 @@ from .simulator import simulate
 from .solution import Solution
 
 
+KINDS = ("latency", "deadline", "makespan", "dmro", "ddpqn")
+RUN_ARGS = ("seed", "time_limit_s", "budget_evals")  # every solver's common keywords
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """A solver parameter: type, valid values and a one-line doc.
+
+    ``type`` is ``int``, ``float`` (an integer is accepted), ``bool``, ``str``, ``pair``
+    (two floats) or ``any``; ``low``/``high`` bound numbers (inclusive; ``low_open``
+    makes ``low`` exclusive), ``choices`` lists the valid strings, ``nullable`` admits
+    null. The default is read from the solver function's signature.
+    """
+
+    type: str
+    doc: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+    nullable: bool = False
+    low_open: bool = False
+    default: Any = _NO_DEFAULT
+
+    def describe(self, default: bool = True) -> str:
+        """``float in [0, 1], default 1e-06``."""
+        what = self.type
+        if self.choices:
+            what = " | ".join(self.choices)
+        elif self.low is not None or self.high is not None:
+            lo = "-inf" if self.low is None else f"{self.low:g}"
+            hi = "inf" if self.high is None else f"{self.high:g}"
+            what += f" in {'(' if self.low_open or self.low is None else '['}{lo}, {hi}" \
+                    f"{')' if self.high is None else ']'}"
+        if self.nullable:
+            what += " or null"
+        if default and self.default is not _NO_DEFAULT:
+            what += f", default {_json(self.default)}"
+        return what
+
+    def check(self, value) -> Any:
+        """``value`` converted to the parameter's type; ValueError naming the rule."""
+        if value is None and (self.nullable or self.default is None):
+            return None
+        t = self.type
+        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+              "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+              "bool": isinstance(value, bool), "str": isinstance(value, str),
+              "pair": isinstance(value, (list, tuple)) and len(value) == 2 and all(
+                  isinstance(v, (int, float)) and not isinstance(v, bool) for v in value),
+              "any": True}[t]
+        if not ok:
+            raise ValueError(f"expected {self.describe(False)}, got {_json(value)}")
+        numbers = [value] if t in ("int", "float") else list(value) if t == "pair" else []
+        for v in numbers:
+            bad = not math.isfinite(v) or (self.low is not None and (
+                v < self.low or (self.low_open and v == self.low))) or (
+                self.high is not None and v > self.high)
+            if bad:
+                raise ValueError(f"expected {self.describe(False)}, got {_json(value)}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"expected one of {', '.join(self.choices)}, got {_json(value)}")
+        if t == "float":
+            return float(value)
+        return tuple(float(v) for v in value) if t == "pair" else value
+
+
+def _json(v) -> str:
+    import json
+
+    try:
+        return json.dumps(v)
+    except TypeError:
+        return repr(v)
+
+
 @dataclass(frozen=True)
 class SolverInfo:
     name: str
     target: str          # "package.module:function"
     extra: str | None    # the pip extra that brings its dependencies
     summary: str
-    kinds: tuple[str, ...] = ("latency", "deadline", "makespan", "dmro", "ddpqn")
+    kinds: tuple[str, ...] = KINDS
+    params: dict[str, Param] | None = None  # None: every keyword of the signature
+    defaults_from: str | None = None        # where **params defaults are read
 
 
 PLUGIN_GROUP = "offloadlab.solvers"
@@ -86,10 +166,17 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
 
 
 def register(name: str, target: str, summary: str, extra: str | None = None,
-             kinds: tuple[str, ...] | None = None) -> None:
-    """Add a solver to the registry (later registrations replace earlier ones)."""
-    info = SolverInfo(name, target, extra, summary)
-    SOLVERS[name] = info if kinds is None else SolverInfo(name, target, extra, summary, kinds)
+             kinds: tuple[str, ...] | None = None, params: dict[str, Param] | None = None,
+             defaults_from: str | None = None) -> None:
+    """Add a solver to the registry (later registrations replace earlier ones).
+
+    ``params`` declares the parameters a user may set (type, range, doc); their defaults
+    come from the signature of ``target`` (or of ``defaults_from`` when ``target`` passes
+    ``**params`` on). Without it every keyword of the signature is a parameter, typed by
+    its default.
+    """
+    SOLVERS[name] = SolverInfo(name, target, extra, summary, tuple(kinds or KINDS),
+                               params, defaults_from)
 
 
 def load_plugins() -> list[str]:
@@ -123,7 +210,8 @@ def load_plugins() -> list[str]:
 
 
 class SolverError(LookupError):
-    """An unknown solver name, or a solver whose optional dependency is missing."""
+    """An unknown solver name, a solver whose optional dependency is missing, a kind it
+    does not support or an invalid parameter."""
 
 
 def get_solver(name: str) -> Callable[..., Solution]:
@@ -144,6 +232,95 @@ def get_solver(name: str) -> Callable[..., Solution]:
                               f"pip install 'offloadlab[{info.extra}]'")
     module, func = info.target.split(":")
     return getattr(importlib.import_module(module), func)
+
+
+def _function(target: str):
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def solver_params(name: str) -> dict[str, Param]:
+    """The parameters of solver ``name`` with their defaults (imports the solver's
+    module, not its optional dependencies)."""
+    info = SOLVERS[name]
+    sig = dict(inspect.signature(_function(info.target)).parameters)
+    if info.defaults_from:
+        sig.update(inspect.signature(_function(info.defaults_from)).parameters)
+    defaults = {k: p.default for k, p in sig.items()
+                if p.kind is p.KEYWORD_ONLY and k not in RUN_ARGS
+                and p.default is not inspect.Parameter.empty}
+    if info.params is None:
+        return {k: Param(_type_of(v), default=v) for k, v in defaults.items()}
+    return {k: replace(p, default=defaults.get(k, p.default)) for k, p in info.params.items()}
+
+
+def _type_of(default) -> str:
+    for t in (bool, int, float, str):
+        if isinstance(default, t):
+            return t.__name__
+    return "pair" if isinstance(default, tuple) and len(default) == 2 else "any"
+
+
+def params_help(name: str) -> str:
+    """One ``name: type, default`` line per parameter of solver ``name``."""
+    params = solver_params(name)
+    if not params:
+        return f"solver {name!r} takes no parameters"
+    return f"parameters of {name!r}: " + "; ".join(
+        f"{k} ({p.describe()})" for k, p in params.items())
+
+
+def check_params(name: str, params: dict) -> dict:
+    """``params`` validated against solver ``name``'s declarations, values converted.
+
+    Raises
+    ------
+    SolverError
+        An unknown or ill-typed parameter, listing the solver's parameters.
+    """
+    spec = solver_params(name)
+    out = {}
+    for key, value in params.items():
+        if key in RUN_ARGS:
+            raise SolverError(f"solver {name!r}: {key} is not a parameter; use "
+                              f"--{key.replace('_s', '').replace('_', '-')}")
+        if key not in spec:
+            raise SolverError(f"solver {name!r}: unknown parameter {key!r}; "
+                              + params_help(name))
+        try:
+            out[key] = spec[key].check(value)
+        except ValueError as exc:
+            raise SolverError(f"solver {name!r}: parameter {key}: {exc}") from None
+    return out
+
+
+def check_kind(name: str, kind: str) -> None:
+    """Raise SolverError when solver ``name`` does not support objective ``kind``,
+    naming the kinds it supports and the solvers that support ``kind``."""
+    info = SOLVERS[name]
+    if kind not in info.kinds:
+        others = [n for n, i in SOLVERS.items() if kind in i.kinds]
+        raise SolverError(f"solver {name!r} supports the objective kinds "
+                          f"{', '.join(info.kinds)}, not {kind!r}; solvers for {kind!r}: "
+                          f"{', '.join(others)}")
+
+
+def check_budgets(seed=None, time_limit_s=None, budget_evals=None) -> None:
+    """Raise SolverError on a negative seed, a time limit that is not a positive finite
+    number of seconds, or fewer than one evaluation."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool)
+                                 and 0 <= seed < 2 ** 32):
+        raise SolverError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    if time_limit_s is not None and not (number(time_limit_s) and
+                                         0 < time_limit_s < math.inf):
+        raise SolverError(f"time limit must be a positive number of seconds, "
+                          f"got {time_limit_s!r}")
+    if budget_evals is not None and not (isinstance(budget_evals, int) and not
+                                         isinstance(budget_evals, bool) and budget_evals >= 1):
+        raise SolverError(f"budget_evals must be an integer >= 1, got {budget_evals!r}")
 
 
 def _installed(module: str) -> bool:
@@ -198,49 +375,135 @@ def make_solution(problem: Problem, solver: str, assign, priority=None, *, start
                     message=message)
 
 
-def solve(problem: Problem, solver: str, **kwargs) -> Solution:
-    """Run the solver registered as ``solver`` on ``problem``."""
-    return get_solver(solver)(problem, **kwargs)
+def solve(problem: Problem, solver: str, *, seed=None, time_limit_s=None,
+          budget_evals=None, **params) -> Solution:
+    """Run the solver registered as ``solver`` on ``problem``.
+
+    Raises
+    ------
+    SolverError
+        Before running anything: an unknown solver, a missing dependency, an objective
+        kind the solver does not support, an invalid budget or parameter.
+    """
+    fn = get_solver(solver)
+    check_kind(solver, problem.instance.objective.kind)
+    check_budgets(seed, time_limit_s, budget_evals)
+    params = check_params(solver, params)
+    run = {k: v for k, v in zip(RUN_ARGS, (seed, time_limit_s, budget_evals))
+           if v is not None}  # None keeps the solver's own default
+    return fn(problem, **run, **params)
 
 
 # --- the built-in registrations --------------------------------------------------------
+# the parameters a user may set (defaults: the solver's signature)
+UNIT = dict(low=0.0, high=1.0)
+_COLONY = {
+    "n_ants": Param("int", "ants per iteration", low=1),
+    "alpha": Param("float", "weight of the pheromone", low=0),
+    "beta": Param("float", "weight of the heuristic", low=0),
+    "rho": Param("float", "pheromone evaporation", **UNIT),
+    "q": Param("float", "pheromone deposit Q (divided by the ant's makespan)", low=0),
+    "delta": Param("float", "scale of the memory heuristic (ATSA eq. 4)", low=0,
+                   low_open=True),
+}
+_SEARCH = {
+    "search_order": Param("bool", "search the priority order too"),
+    "init": Param("str", "first population", choices=("heuristics", "greedy", "segments",
+                                                      "random")),
+    "segment_p": Param("float", "share of mutations that move a task segment", **UNIT),
+    "polish": Param("float", "share of the budget for the final local search", low=0,
+                    high=0.99),
+    "order_noise": Param("float", "initial order keys near the default priority "
+                         "(null: uniform)", low=0, nullable=True),
+    "two_step": Param("bool", "two-step migration for inception/residual models"),
+}
+_PSO_GA = {
+    "particles": Param("int", "swarm size", low=2),
+    "iterations": Param("int", "PSO iterations", low=0),
+    "ga_generations": Param("int", "GA generations that seed the swarm", low=0),
+    "w_max": Param("float", "upper bound of the adaptive inertia (eq. 16)", **UNIT),
+    "w_min": Param("float", "lower bound of the adaptive inertia", **UNIT),
+    "eps1": Param("pair", "start and end of the crossover probability with the particle "
+                  "best", **UNIT),
+    "eps2": Param("pair", "start and end of the crossover probability with the global "
+                  "best", **UNIT),
+    **_SEARCH,
+}
+_HIGHS = {
+    "mip_rel_gap": Param("float", "HiGHS relative gap at which it stops as optimal", **UNIT),
+    "threads": Param("int", "HiGHS threads", low=1, high=256),
+    "write_model_path": Param("str", "also write the model there (.lp or .mps)",
+                              nullable=True),
+}
 _B = "offloadlab.heuristics.baselines"
 register("local-only", f"{_B}:local_only", "every layer on its task's device")
 register("edge-only", f"{_B}:edge_only", "earliest-finish layer by layer over edge servers")
 register("cloud-only", f"{_B}:cloud_only", "earliest-finish layer by layer over cloud servers")
-register("random", f"{_B}:random_search", "best of random feasible plans (budget_evals)")
+register("random", f"{_B}:random_search", "best of budget_evals uniform random plans (1000), "
+         "seeded",
+         params={"batch": Param("int", "plans scored per simulator call", low=1)})
 register("greedy", f"{_B}:greedy", "layer by layer, the server with the earliest finish")
 # makespan family (ATSA paper §2.3)
 register("atsa", "offloadlab.heuristics.aco:atsa",
          "ATSA: ant colony with the memory heuristic (alpha 1, beta 5, rho 0.5, Q 5)",
-         kinds=("makespan",))
+         kinds=("makespan",), params=_COLONY,
+         defaults_from="offloadlab.heuristics.aco:colony")
 register("aco", "offloadlab.heuristics.aco:aco", "basic ant colony (eta = 1/et)",
-         kinds=("makespan",))
+         kinds=("makespan",), params=_COLONY, defaults_from="offloadlab.heuristics.aco:colony")
 register("pso", "offloadlab.heuristics.pso_makespan:pso",
-         "particle swarm over task-to-node vectors with memory repair", kinds=("makespan",))
+         "particle swarm over task-to-node vectors with memory repair", kinds=("makespan",),
+         params={"n_particles": Param("int", "swarm size", low=1),
+                 "w_max": Param("float", "inertia at the start", low=0),
+                 "w_min": Param("float", "inertia at the end", low=0),
+                 "c1": Param("float", "cognitive weight", low=0),
+                 "c2": Param("float", "social weight", low=0)})
 register("fcfs", "offloadlab.heuristics.fcfs:fcfs",
          "first come, first served onto the first free node with memory", kinds=("makespan",))
 register("makespan-milp", "offloadlab.formulations.makespan:solve",
          "exact R|r_j,mem|Cmax MILP (HiGHS), optimal or best bound", extra="exact",
-         kinds=("makespan",))
+         kinds=("makespan",), params={"mip_rel_gap": _HIGHS["mip_rel_gap"]})
 _H = "offloadlab.heuristics"
-register("pso-ga", f"{_H}.pso_ga:pso_ga", "EosDNN PSO-GA (100 particles x 600 iterations, seeded)")
-register("ga", f"{_H}.ga:ga", "genetic algorithm, same encoding and budget as PSO-GA")
-register("pre-pso", f"{_H}.pre_pso:pre_pso", "PSO-GA on the merged graph (EosDNN prePSO)")
-register("pymoo-ga", f"{_H}.peers:pymoo_ga", "pymoo GA around the simulator (peer)", extra="moo")
+register("pso-ga", f"{_H}.pso_ga:pso_ga", "EosDNN PSO-GA (100 particles x 600 iterations, "
+         "seeded)", params=_PSO_GA)
+register("ga", f"{_H}.ga:ga", "genetic algorithm, same encoding and budget as PSO-GA",
+         params={"pop_size": Param("int", "population size", low=2),
+                 "generations": Param("int", "generations", low=0),
+                 "crossover_p": Param("float", "crossover probability", **UNIT),
+                 "mutation_p": Param("float", "mutation probability", **UNIT), **_SEARCH})
+register("pre-pso", f"{_H}.pre_pso:pre_pso", "PSO-GA on the merged graph (EosDNN prePSO)",
+         params={"merge": Param("str", "merging rule", choices=("series", "literal")),
+                 **_PSO_GA}, defaults_from=f"{_H}.pso_ga:pso_ga")
+_POP = {"pop_size": Param("int", "population size", low=1)}
+register("pymoo-ga", f"{_H}.peers:pymoo_ga", "pymoo GA around the simulator (peer)", extra="moo",
+         params=_POP)
 register("pymoo-pso", f"{_H}.peers:pymoo_pso", "pymoo PSO around the simulator (peer)",
-         extra="moo")
+         extra="moo", params=_POP)
 _F = "offloadlab.formulations"
+_MAX = {"max_layers": Param("int", "above this many layers no model is built", low=1)}
 register("milp", f"{_F}.milp:solve", "placement-and-scheduling MILP (HiGHS): optimum or "
-         "best bound", extra="exact", kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"))
+         "best bound", extra="exact", kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"),
+         params={**_HIGHS, "warm_start": Param("bool", "start from the greedy/DP plan"),
+                 "log": Param("bool", "HiGHS log on stderr"), **_MAX,
+                 "max_rows": Param("int", "above this many pool-order rows no model is "
+                                   "built", low=1)})
 register("dp", f"{_F}.dp:solve", "contention-free shortest paths: exact when no pool binds, "
-         "else a bound", kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"))
-register("exact", f"{_F}.exact:solve", "cheapest proof: DP when it is exact, else the MILP "
-         "(makespan: its own MILP)", extra="exact",
-         kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"))
+         "else a bound", kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"), params={})
+register("exact", f"{_F}.exact:solve", "cheapest proof: makespan MILP, else the DP when "
+         "exact, else CP-SAT (latency, deadline) or the HiGHS MILP (ddpqn, dmro), then "
+         "the Lagrangian bound", extra="exact",
+         kinds=("latency", "deadline", "makespan", "dmro", "ddpqn"),
+         params={**_HIGHS, "backend": Param("str", "scheduling model", choices=(
+             "auto", "cpsat", "milp")), **_MAX})
 register("cpsat", f"{_F}.cpsat:solve", "placement-and-scheduling model in CP-SAT (interval "
          "variables, cumulative per server): optimum or best bound", extra="exact",
-         kinds=("latency", "deadline", "makespan"))
+         kinds=("latency", "deadline", "makespan"),
+         params={"workers": Param("int", "CP-SAT search workers (1 is deterministic)",
+                                  low=1, high=256),
+                 "unit_s": Param("float", "time unit in seconds (null: chosen from the "
+                                 "horizon)", low=0, low_open=True, nullable=True),
+                 "warm_start": Param("bool", "hint the greedy/DP plan"),
+                 "lower_s": Param("float", "a known lower bound (seconds)", nullable=True),
+                 "log": Param("bool", "CP-SAT log on stderr")})
 # HEFT/PEFT place layers by finish time and ignore memory limits (makespan family)
 register("heft", f"{_H}.list_scheduling:heft", "HEFT list scheduling (upward rank, EFT)",
          kinds=("latency", "deadline", "dmro", "ddpqn"))

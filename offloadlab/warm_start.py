@@ -7,6 +7,8 @@ never import the heuristics package and any registered solver can serve.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from offloadlab.problem import Problem
@@ -14,7 +16,7 @@ from offloadlab.registry import SOLVERS, available, solve
 
 
 def registered_plans(problem: Problem, names: tuple[str, ...], *, seed: int = 0,
-                     budget_evals: int | None = None):
+                     budget_evals: int | None = None, deadline: float = np.inf):
     """The feasible plans of the registered solvers ``names`` (those installed and
     supporting the problem's kind), in that order, and the evaluations they used.
 
@@ -22,12 +24,14 @@ def registered_plans(problem: Problem, names: tuple[str, ...], *, seed: int = 0,
     -------
     (list of (name, assign, priority), int)
         ``priority`` None means the default priority. A solver that fails is skipped: a
-        warm start is never worth a failed proof. ``budget_evals`` goes to each solver.
+        warm start is never worth a failed proof. ``budget_evals`` goes to each solver; none starts after ``deadline`` (a
+        ``time.perf_counter()`` value).
     """
     kind = problem.instance.objective.kind
     plans, used = [], 0
     for name in names:
-        if name not in SOLVERS or kind not in SOLVERS[name].kinds or not available(name):
+        if (name not in SOLVERS or kind not in SOLVERS[name].kinds or not available(name)
+                or time.perf_counter() >= deadline):
             continue
         try:
             sol = solve(problem, name, seed=seed, budget_evals=budget_evals)

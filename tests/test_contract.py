@@ -152,7 +152,6 @@ def _must_not_run(problem, *, seed=None, time_limit_s=None, budget_evals=None):
 
 
 # strict: once registry.solve refuses unsupported kinds this passes and the mark must go
-@pytest.mark.xfail(strict=True, reason="registry.solve does not refuse unsupported kinds yet")
 def test_unsupported_kind_is_refused(monkeypatch):
     """The registry refuses, before running it, a solver on a kind it does not support,
     with a clear error naming both."""

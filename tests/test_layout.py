@@ -79,6 +79,8 @@ def test_no_import_cycle():
 
 
 def _folder(module: str) -> str:
+    if module == "offloadlab.cli":  # the command line sits on top of every folder
+        return "cli"
     parts = module.split(".")
     return parts[1] if len(parts) > 2 and ".".join(parts[:2]) in PACKAGE_DIRS else "core"
 

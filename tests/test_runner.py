@@ -50,6 +50,11 @@ def sleepy(problem, *, seed=None, time_limit_s=None, budget_evals=None):
     time.sleep(30)
 
 
+def broken(problem, *, seed=None, time_limit_s=None, budget_evals=None):
+    """A solver with a bug (unknown parameters are refused before a run starts)."""
+    raise ValueError("bogus_knob is broken")
+
+
 def die(problem, **kwargs):
     """A solver that kills its worker process."""
     os._exit(3)
@@ -114,7 +119,7 @@ def test_builtin_suites_load():
 # --- running ------------------------------------------------------------------------------
 def test_erroring_job_is_stored_while_the_others_finish(tmp_path, inst_dir):
     path = write_suite(tmp_path, solvers=[
-        "greedy", {"name": "random", "params": {"bogus_knob": 1}},
+        "greedy", {"name": "broken", "target": "test_runner:broken"},
         {"name": "random", "label": "random-ok", "params": {"batch": 20}}],
         budget_evals=200)
     db = tmp_path / "r.sqlite"
@@ -124,7 +129,7 @@ def test_erroring_job_is_stored_while_the_others_finish(tmp_path, inst_dir):
         rows = store.rows()
     assert len(rows) == 6
     bad = [r for r in rows if r["status"] == "error"]
-    assert {r["label"] for r in bad} == {"random[bogus_knob=1]"}
+    assert {r["label"] for r in bad} == {"broken"}
     assert all("bogus_knob" in r["error"] for r in bad)
     good = [r for r in rows if r["status"] != "error"]
     assert all(r["objective"] is not None and r["error"] is None for r in good)
