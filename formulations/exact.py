@@ -98,7 +98,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
             from . import cpsat
 
             sol = cpsat.solve(problem, seed=seed, time_limit_s=budget, hint=hint,
-                              workers=max(1, threads) if threads > 1 else 2)
+                              workers=max(1, threads))
         else:
             from . import milp
 
