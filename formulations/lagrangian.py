@@ -44,7 +44,7 @@ from numba import njit
 from offloadlab.problem import Problem
 from offloadlab.simulator import simulate
 
-from .dp import edge_lag, input_lag, path_bound, return_lag
+from .dp import edge_lag, path_bound, return_lag, time_bounds
 
 KINDS = ("latency", "deadline")
 BIG = np.int64(1) << 40
@@ -91,16 +91,22 @@ def _cum_idx(cum, lam, s, k, r, n_t):
 
 
 @njit(cache=True)
-def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, lam,
-             delta, n_t, sink_time, last_bucket, f, pmin, parg, cost, best_start):
+def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, last_start, dur, priced, cum,
+             lam, delta, n_t, sink_time, last_bucket, f, pmin, parg, cost, best_start):
     """Fill f[l, b, j] (minimum partial value) for one task's layers in topological
     order; pmin/parg hold prefix minima over j; cost/best_start the bucket prices.
+    ``src_bucket[l, b]..last_start[l, b]`` is the window of start buckets of l on b.
 
-    Returns the task's value: max over sinks of min_{b,j} f + time term.
+    The arcs given are those of an in-tree (each layer keeps one successor arc), so
+    the partial values of a layer's predecessors add up and every layer is priced once.
+
+    Returns the task's value: ``max_k (A_k - B_k) + sum_k B_k`` over the sinks k, with
+    ``A_k`` the least price-plus-latency and ``B_k`` the least price of sink k's tree.
     """
     n, n_s = dur.shape
     inf = np.inf
     value = -inf
+    priced_sum = 0.0
     is_sink = _sinks(sink_time)
     for l in range(n):
         for b in range(n_s):
@@ -137,12 +143,13 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                     best_start[l, b, j] = bs
             # predecessors
             p0, p1 = pred_ptr[l], pred_ptr[l + 1]
+            first = src_bucket[l, b]
+            last = last_start[l, b]
             if p0 == p1:
-                first = src_bucket[l, b]
                 for j in range(n_t):
-                    f[l, b, j] = cost[l, b, j] if j >= first else inf
+                    f[l, b, j] = cost[l, b, j] if first <= j <= last else inf
             else:
-                worst = np.full(n_t, -inf)
+                worst = np.zeros(n_t)   # sum over the in-tree predecessors
                 best = np.empty(n_t)
                 for k in range(p0, p1):
                     p = pred_loc[k]
@@ -157,10 +164,9 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                             if v < best[j]:
                                 best[j] = v
                     for j in range(n_t):
-                        if best[j] > worst[j]:
-                            worst[j] = best[j]
+                        worst[j] += best[j]
                 for j in range(n_t):
-                    f[l, b, j] = cost[l, b, j] + worst[j]
+                    f[l, b, j] = cost[l, b, j] + worst[j] if first <= j <= last else inf
             # prefix minima
             run = inf
             arg = -1
@@ -172,6 +178,7 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                 parg[l, b, j] = arg
         if is_sink[l]:
             best = inf
+            free = inf
             for b in range(n_s):
                 if not np.isfinite(sink_time[l, b]):
                     continue
@@ -180,9 +187,16 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                     v = f[l, b, j] + j * delta + sink_time[l, b]
                     if v < best:
                         best = v
-            if best > value:
-                value = best
-    return value
+                    if f[l, b, j] < free:
+                        free = f[l, b, j]
+            # trees of different sinks: their prices add up, the latency is the
+            # latest sink's: max_k (A_k - B_k) + sum_k B_k
+            if not np.isfinite(best):
+                return inf
+            priced_sum += free
+            if best - free > value:
+                value = best - free
+    return value + priced_sum
 
 
 @njit(cache=True)
@@ -270,7 +284,8 @@ class _TaskClass:
     pred_loc: np.ndarray
     arc_of: np.ndarray
     shift: np.ndarray      # (arcs, S, S)
-    src_bucket: np.ndarray  # (n, S)
+    src_bucket: np.ndarray  # (n, S) first start bucket (contention-free head)
+    last_start: np.ndarray  # (n, S) last start bucket (latency cap minus the tail)
     dur: np.ndarray        # (n, S) inf where not allowed
     sink_time: np.ndarray  # (n, S) d + return - release, inf where not a sink/allowed
     last_bucket: np.ndarray  # (n, S) last start bucket meeting the horizon/deadline
@@ -279,6 +294,8 @@ class _TaskClass:
 def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
     """Group identical tasks and build their DP data."""
     inst = problem.instance
+    head, tail = time_bounds(problem)
+    keep = in_tree(problem, tail)
     groups: dict = {}
     for t, task in enumerate(inst.tasks):
         key = (task.model, int(problem.task_device[t]), float(problem.release_s[t]),
@@ -294,12 +311,20 @@ def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
         dur = np.where(problem.allowed[layers], problem.exec_s[layers], np.inf)
         ptr = np.zeros(n + 1, dtype=np.int64)
         pl, shifts = [], []
-        src = np.full((n, problem.n_servers), BIG, dtype=np.int64)
         sink = np.full((n, problem.n_servers), np.inf)
         last = np.full((n, problem.n_servers), -1, dtype=np.int64)
         limit = min(horizon_lat[t], problem.deadline_s[t])  # latency cap
+        # start windows: no layer starts before its contention-free head, nor later
+        # than the latency cap minus its contention-free tail (both valid for every
+        # schedule within the cap); without them the floors of short layers add up
+        with np.errstate(invalid="ignore"):
+            lo = np.floor((rel + head[layers]) / delta)
+            hi = np.floor((rel + limit - tail[layers]) / delta + 1e-9)
+        ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(dur)
+        src = np.where(ok, np.where(ok, lo, 0), BIG).astype(np.int64)
+        last_start = np.where(ok, np.minimum(np.where(ok, hi, 0), n_t - 1), -1).astype(np.int64)
         for i, g in enumerate(layers):
-            preds = problem.preds(g)
+            preds = [p for p in problem.preds(g) if keep[int(p)] == g]
             ptr[i + 1] = ptr[i] + len(preds)
             for p in preds:
                 pi = loc[int(p)]
@@ -309,10 +334,6 @@ def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
                 sh = np.where(np.isfinite(tot), np.floor(np.where(np.isfinite(tot), tot, 0)
                                                          / delta), BIG)
                 shifts.append(sh.astype(np.int64))
-            if not len(preds):
-                arrive = rel + input_lag(problem, g)
-                ok = np.isfinite(arrive) & np.isfinite(dur[i])
-                src[i, ok] = np.floor(arrive[ok] / delta).astype(np.int64)
             if problem.is_sink[g]:
                 st = dur[i] + return_lag(problem, g) - rel
                 sink[i] = np.where(np.isfinite(st), st, np.inf)
@@ -324,8 +345,25 @@ def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
                               np.arange(len(pl), dtype=np.int64),
                               np.array(shifts, dtype=np.int64).reshape(
                                   len(shifts), problem.n_servers, problem.n_servers),
-                              src, dur, sink, last))
+                              src, last_start, dur, sink, last))
     return out
+
+
+def in_tree(problem: Problem, tail: np.ndarray) -> np.ndarray:
+    """(L,) the one successor arc each layer keeps in the relaxation (-1: a sink).
+
+    The kept arcs form an in-tree per sink, so a layer's predecessors have disjoint
+    subtrees and their prices add up exactly. Each layer keeps the successor with the
+    longest contention-free tail (the critical path); the arcs it drops are replaced by
+    the start windows of :func:`_classes`.
+    """
+    keep = np.full(problem.n_layers, -1, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        rest = np.where(problem.allowed, tail, np.inf).min(axis=1)
+    for g, succ in enumerate(problem.succs):
+        if succ:
+            keep[g] = max(succ, key=lambda u: (rest[u], -u))
+    return keep
 
 
 def contended_servers(problem: Problem) -> np.ndarray:
@@ -406,7 +444,8 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
         servers = np.full(problem.n_layers, -1, dtype=np.int64)
         starts = np.zeros(problem.n_layers)
         for c, w in zip(classes, ws):
-            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket, c.dur,
+            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket,
+                         c.last_start, c.dur,
                          priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket,
                          *w)
             if not np.isfinite(v):
@@ -557,7 +596,8 @@ def insertion_search(problem: Problem, upper: float, *, seed: int = 0,
             shift_rel = problem.release_s[t] - problem.release_s[c.tasks[0]]
             if shift_rel:
                 continue  # the class's buckets are anchored at its first task's release
-            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket, c.dur,
+            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket,
+                         c.last_start, c.dur,
                          priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket, *w)
             if not np.isfinite(v):
                 continue
