@@ -34,6 +34,7 @@ from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 
 from . import dp
+from .bounds import best_bound as lower_bound
 
 TIME_KINDS = ("latency", "deadline")
 DEFAULT_LIMIT_S = 60.0
@@ -56,7 +57,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     started = time.perf_counter()
     limit = DEFAULT_LIMIT_S if time_limit_s is None else float(time_limit_s)
     kind = problem.instance.objective.kind
-    if kind == "makespan":
+    if kind == "makespan" and _jobs_family(problem):
         try:
             module = importlib.import_module("offloadlab.formulations.makespan")
         except ModuleNotFoundError as exc:
@@ -77,16 +78,24 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         return max(1.0, limit - (time.perf_counter() - started))
 
     inc = None
-    if kind in TIME_KINDS:
+    if kind in TIME_KINDS + ("makespan",):
         from .portfolio import best_incumbent
 
         a, p, v, src = best_incumbent(problem, seed=seed or 0,
                                       time_limit_s=min(10.0, 0.15 * limit))
         if a is not None:
             inc = (a, p, v, src)
+    # load, energetic and critical-path bounds: an incumbent meeting them is optimal
+    lower = lower_bound(problem, inc[2] if inc else None,
+                        time_limit_s=min(5.0, 0.1 * limit))
+    if inc is not None and inc[2] <= lower[0] + 1e-9 * max(1.0, abs(lower[0])):
+        return make_solution(problem, "exact", inc[0], inc[1], started=started,
+                             status="optimal", bound=lower[0], bound_source=lower[1],
+                             message=f"{lower[1]} bound: plan from {inc[3]}")
     use = backend
     if use == "auto":
-        use = "cpsat" if kind in TIME_KINDS and not write_model_path else "milp"
+        use = ("cpsat" if kind in TIME_KINDS + ("makespan",) and not write_model_path
+               else "milp")
     sol = None
     if problem.n_layers <= max_layers or use == "milp":
         budget = 0.6 * left() if kind in TIME_KINDS else left()
@@ -95,20 +104,47 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
             from . import cpsat
 
             sol = cpsat.solve(problem, seed=seed, time_limit_s=budget, hint=hint,
-                              workers=max(1, threads) if threads > 1 else 2)
+                              workers=max(1, threads) if threads > 1 else 2,
+                              lower_s=lower[0] if np.isfinite(lower[0]) else None)
         else:
             from . import milp
 
             sol = milp.solve(problem, seed=seed, time_limit_s=budget,
                              mip_rel_gap=mip_rel_gap, threads=threads,
                              write_model_path=write_model_path, hint=hint)
+        sol = _raised(problem, sol, lower)
         if sol.status in ("optimal", "infeasible") or kind not in TIME_KINDS:
             return _renamed(sol, "CP-SAT" if use == "cpsat" else "MILP", started)
-    return _with_lagrangian(problem, sol, inc, started, left(), use)
+    if kind not in TIME_KINDS:   # no model ran (too large): incumbent and bounds
+        plan = (inc[0], inc[1]) if inc else (None, None)
+        return make_solution(problem, "exact", *plan, started=started,
+                             status=None if inc else "time_limit", bound=lower[0],
+                             bound_source=lower[1],
+                             message=f"bounds only: plan from {inc[3] if inc else 'none'}")
+    return _with_lagrangian(problem, sol, inc, started, left(), use, lower)
+
+
+def _jobs_family(problem: Problem) -> bool:
+    """One layer per task and one slot per usable server: the makespan MILP's family."""
+    usable = problem.allowed.any(axis=0)
+    return bool((np.bincount(problem.layer_task, minlength=problem.n_tasks) == 1).all()
+                and (problem.pools[usable] == 1).all())
+
+
+def _raised(problem: Problem, sol, lower):
+    """``sol`` with the bound of :mod:`.bounds` when it is higher (optimal when met)."""
+    value, source = lower
+    if sol.status == "infeasible" or not np.isfinite(value):
+        return sol
+    if sol.bound is not None and np.isfinite(sol.bound) and sol.bound >= value:
+        return sol
+    met = np.isfinite(sol.objective) and sol.objective <= value + 1e-9 * max(1.0, abs(value))
+    return dataclasses.replace(sol, bound=value, bound_source=source,
+                               status="optimal" if met else sol.status)
 
 
 def _with_lagrangian(problem: Problem, sol, inc, started: float, budget_s: float,
-                     backend: str):
+                     backend: str, lower=None):
     """Best plan and best bound of the model, the portfolio and the Lagrangian."""
     from .lagrangian import lagrangian_bound
 
@@ -119,6 +155,8 @@ def _with_lagrangian(problem: Problem, sol, inc, started: float, budget_s: float
         plans.append((inc[2], inc[0], inc[1], inc[3]))
     pb = dp.path_bound(problem)
     bounds = [(pb.bound, "contention-free DP")]
+    if lower is not None and lower[0] > pb.bound:
+        bounds.append(lower)
     if sol is not None and sol.bound is not None and np.isfinite(sol.bound):
         bounds.append((sol.bound, f"{backend} ({sol.bound_source})"))
     if not plans:
