@@ -329,7 +329,7 @@ def best_bound(problem: Problem, upper: float | None = None, *,
     grid = time_grid(problem) if kind in ("makespan", "latency", "deadline") else None
     if grid is not None and np.isfinite(value):
         rounded = np.ceil(value / grid - 1e-6) * grid
-        if rounded > value + TOL * max(1.0, abs(value)):
+        if rounded > value:
             value, source = float(rounded), f"{source}, rounded up to the {grid:g} s grid"
     if upper is not None and np.isfinite(upper) and value > upper:
         value = float(upper)
