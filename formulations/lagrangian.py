@@ -92,16 +92,17 @@ def _cum_idx(cum, lam, s, k, r, n_t):
 
 @njit(cache=True)
 def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, last_start, dur, priced, cum,
-             lam, delta, n_t, sink_time, last_bucket, f, pmin, parg, cost, best_start):
+             lam, delta, n_t, sink_time, last_bucket, tree, f, pmin, parg, cost, best_start):
     """Fill f[l, b, j] (minimum partial value) for one task's layers in topological
     order; pmin/parg hold prefix minima over j; cost/best_start the bucket prices.
     ``src_bucket[l, b]..last_start[l, b]`` is the window of start buckets of l on b.
 
-    The arcs given are those of an in-tree (each layer keeps one successor arc), so
-    the partial values of a layer's predecessors add up and every layer is priced once.
-
-    Returns the task's value: ``max_k (A_k - B_k) + sum_k B_k`` over the sinks k, with
-    ``A_k`` the least price-plus-latency and ``B_k`` the least price of sink k's tree.
+    With ``tree`` the arcs given are those of an in-tree (each layer keeps one
+    successor arc), so the partial values of a layer's predecessors add up and every
+    layer is priced once; the value is ``max_k (A_k - B_k) + sum_k B_k`` over the sinks
+    k, with ``A_k`` the least price-plus-latency and ``B_k`` the least price of sink k's
+    tree. Without it (every arc, for the insertion heuristic) a layer takes its most
+    expensive predecessor and the value is ``max_k A_k``.
     """
     n, n_s = dur.shape
     inf = np.inf
@@ -149,7 +150,7 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, last_start, dur, pri
                 for j in range(n_t):
                     f[l, b, j] = cost[l, b, j] if first <= j <= last else inf
             else:
-                worst = np.zeros(n_t)   # sum over the in-tree predecessors
+                worst = np.zeros(n_t) if tree else np.full(n_t, -inf)
                 best = np.empty(n_t)
                 for k in range(p0, p1):
                     p = pred_loc[k]
@@ -164,7 +165,10 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, last_start, dur, pri
                             if v < best[j]:
                                 best[j] = v
                     for j in range(n_t):
-                        worst[j] += best[j]
+                        if tree:   # disjoint subtrees: their prices add up
+                            worst[j] += best[j]
+                        elif best[j] > worst[j]:
+                            worst[j] = best[j]
                 for j in range(n_t):
                     f[l, b, j] = cost[l, b, j] + worst[j] if first <= j <= last else inf
             # prefix minima
@@ -193,6 +197,8 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, last_start, dur, pri
             # latest sink's: max_k (A_k - B_k) + sum_k B_k
             if not np.isfinite(best):
                 return inf
+            if not tree:
+                free = 0.0
             priced_sum += free
             if best - free > value:
                 value = best - free
@@ -291,11 +297,12 @@ class _TaskClass:
     last_bucket: np.ndarray  # (n, S) last start bucket meeting the horizon/deadline
 
 
-def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
+def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray,
+             tree: bool = True):
     """Group identical tasks and build their DP data."""
     inst = problem.instance
     head, tail = time_bounds(problem)
-    keep = in_tree(problem, tail)
+    keep = in_tree(problem, tail) if tree else None
     groups: dict = {}
     for t, task in enumerate(inst.tasks):
         key = (task.model, int(problem.task_device[t]), float(problem.release_s[t]),
@@ -323,8 +330,13 @@ def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
         ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(dur)
         src = np.where(ok, np.where(ok, lo, 0), BIG).astype(np.int64)
         last_start = np.where(ok, np.minimum(np.where(ok, hi, 0), n_t - 1), -1).astype(np.int64)
+        if not tree:   # the insertion heuristic: only the input's arrival, as before
+            last_start[:] = n_t - 1
+            src[:] = np.where(np.isfinite(dur), 0, BIG)
+            sources = np.array([not len(problem.preds(g)) for g in layers])
+            src[sources] = np.where(ok[sources], lo[sources], BIG).astype(np.int64)
         for i, g in enumerate(layers):
-            preds = [p for p in problem.preds(g) if keep[int(p)] == g]
+            preds = [p for p in problem.preds(g) if keep is None or keep[int(p)] == g]
             ptr[i + 1] = ptr[i] + len(preds)
             for p in preds:
                 pi = loc[int(p)]
@@ -434,6 +446,10 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
     stall = 0
     best_dual = -np.inf
     ws = _workspace(classes, n_s, n_buckets)
+    # plans come from the programme over every arc (consistent branch servers); the
+    # in-tree relaxation's own schedules place the branches of a fork independently
+    every_arc = _classes(problem, delta, n_buckets, horizon_lat, tree=False)
+    ws_arc = _workspace(every_arc, n_s, n_buckets)
     for it in range(max_iter):
         if it and time.perf_counter() - started > time_limit_s:
             break
@@ -447,7 +463,7 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
             v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket,
                          c.last_start, c.dur,
                          priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket,
-                         *w)
+                         True, *w)
             if not np.isfinite(v):
                 # no relaxed schedule within the horizon: no plan beats the incumbent
                 res.bound = upper
@@ -477,6 +493,9 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
             if stall >= 8:
                 theta, stall = theta / 2, 0
         _candidate(problem, res, servers, starts)
+        if it % 4 == 0:
+            _candidate(problem, res, *_relaxed_plan(problem, every_arc, ws_arc, priced, cum,
+                                                    lam, delta, n_buckets))
         if log:
             log(it, dual, best_dual, res.best_objective)
         grad = (occ - cap) * priced[:, None]
@@ -490,6 +509,28 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
         res.iterations = it + 1
     res.bound = float(min(upper, max(best_dual, pb.bound)))
     return res
+
+
+def _relaxed_plan(problem: Problem, classes, ws, priced, cum, lam, delta, n_t):
+    """Servers and relaxed starts of every task's cheapest path over all its arcs."""
+    servers = np.full(problem.n_layers, -1, dtype=np.int64)
+    starts = np.zeros(problem.n_layers)
+    for c, w in zip(classes, ws):
+        v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket, c.last_start,
+                     c.dur, priced, cum, lam, delta, n_t, c.sink_time, c.last_bucket,
+                     False, *w)
+        if not np.isfinite(v):
+            continue
+        srv = np.empty(len(c.layers), dtype=np.int64)
+        st = np.zeros(len(c.layers))
+        _backtrack(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.dur, delta, n_t,
+                   c.sink_time, c.last_bucket, w[0], w[1], w[2], w[4], srv, st)
+        srv = np.where(srv >= 0, srv, np.argmin(c.dur, axis=1))
+        for t in c.tasks:
+            g = problem.task_layers[t]
+            servers[g] = srv
+            starts[g] = st + problem.release_s[t] - problem.release_s[c.tasks[0]]
+    return servers, starts
 
 
 def _distinct_layers(problem: Problem):
@@ -564,7 +605,7 @@ def insertion_search(problem: Problem, upper: float, *, seed: int = 0,
     horizon_lat = np.maximum(upper - (lb_t.sum() - lb_t), lb_t) * 1.5
     horizon = float((problem.release_s + horizon_lat).max())
     delta = horizon / n_buckets
-    classes = _classes(problem, delta, n_buckets, horizon_lat)
+    classes = _classes(problem, delta, n_buckets, horizon_lat, tree=False)
     by_task = {}
     for c in classes:
         for t in c.tasks:
@@ -598,7 +639,8 @@ def insertion_search(problem: Problem, upper: float, *, seed: int = 0,
                 continue  # the class's buckets are anchored at its first task's release
             v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket,
                          c.last_start, c.dur,
-                         priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket, *w)
+                         priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket,
+                         False, *w)
             if not np.isfinite(v):
                 continue
             srv = np.empty(len(c.layers), dtype=np.int64)
