@@ -39,13 +39,63 @@ TOL = 1e-9
 
 def _windows(problem: Problem):
     """Per layer: earliest start (absolute), least time after its finish to the task's
-    end, and the (L, S) head/tail arrays (inf where not allowed)."""
+    end, and the (L, S) head/tail arrays (inf where not allowed), all tightened by the
+    loads of the ancestors and descendants (:func:`load_windows`)."""
     head, tail = time_bounds(problem)
     rel = problem.release_s[problem.layer_task]
     with np.errstate(invalid="ignore"):
         est = rel + np.where(problem.allowed, head, np.inf).min(axis=1)
-        rest = np.where(problem.allowed, tail - problem.exec_s, np.inf).min(axis=1)
-    return est, np.maximum(rest, 0.0), head, tail
+        rest = np.maximum(np.where(problem.allowed, tail - problem.exec_s, np.inf)
+                          .min(axis=1), 0.0)
+    est, rest = load_windows(problem, est, rest)
+    with np.errstate(invalid="ignore"):
+        head = np.maximum(head, (est - rel)[:, None])
+        tail = np.maximum(tail, problem.exec_s + rest[:, None])
+    return est, rest, head, tail
+
+
+def load_windows(problem: Problem, est: np.ndarray, rest: np.ndarray):
+    """Earliest starts and least times-to-end raised by the work around each layer.
+
+    A layer starts after all its ancestors finish; those with earliest start at least
+    ``e`` process their ``G_e`` Gcycles from ``e`` on, at most ``cap`` (the servers any
+    of them may use) per second, so ``start_l >= e + G_e / cap`` for every ``e``.
+    Symmetrically its descendants with time-to-end at least ``q`` run between its finish
+    and ``end - q``: ``end - finish_l >= q + G_q / cap``. Layers are visited in
+    topological order (reverse for the tails), so each uses its neighbours' raised
+    values. Other tasks only take capacity away, so the values hold for every kind.
+    """
+    est, rest = est.copy(), rest.copy()
+    speed = problem.ghz * problem.pools
+    for layers in problem.task_layers:
+        n = len(layers)
+        loc = {int(g): i for i, g in enumerate(layers)}
+        anc = np.zeros((n, n), dtype=bool)
+        for i, g in enumerate(layers):
+            for p in problem.preds(g):
+                anc[i] |= anc[loc[int(p)]]
+                anc[i, loc[int(p)]] = True
+        work = problem.gcycles[layers]
+        ok = problem.allowed[layers]
+        for i, g in enumerate(layers):
+            est[g] = max(est[g], _staircase(est[layers][anc[i]], work[anc[i]],
+                                            ok[anc[i]], speed, lambda e, w, c: e + w / c))
+        for i in range(n - 1, -1, -1):
+            g = layers[i]
+            desc = anc[:, i]
+            rest[g] = max(rest[g], _staircase(rest[layers][desc], work[desc], ok[desc],
+                                              speed, lambda q, w, c: q + w / c))
+    return est, rest
+
+
+def _staircase(keys, work, allowed, speed, value) -> float:
+    """max over thresholds k of value(k, work of the items with key >= k, capacity)."""
+    if not len(keys):
+        return -np.inf
+    cap = float(speed[allowed.any(axis=0)].sum())
+    order = np.argsort(-keys, kind="stable")
+    cum = np.cumsum(work[order])
+    return float(np.max(value(keys[order], cum, cap)))
 
 
 def _server_sets(problem: Problem) -> list[np.ndarray]:
@@ -94,7 +144,9 @@ def load_bound(problem: Problem) -> float:
     r_min = float(problem.release_s.min())
     if kind == "makespan":
         est, rest, _, _ = _windows(problem)
-        best = -np.inf
+        with np.errstate(invalid="ignore"):
+            span = est + np.where(problem.allowed, problem.exec_s, np.inf).min(axis=1) + rest
+        best = float(span.max()) - r_min   # critical path with the loads around it
         for servers in _server_sets(problem):
             inside = ~problem.allowed[:, np.setdiff1d(np.arange(problem.n_servers),
                                                       servers)].any(axis=1)
