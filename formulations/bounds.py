@@ -248,7 +248,7 @@ def _points(values: np.ndarray, n: int) -> np.ndarray:
 
 
 def ddpqn_bound(problem: Problem, *, time_limit_s: float = 5.0,
-                iterations: int = 300) -> float:
+                iterations: int = 300, plans: list | None = None) -> float:
     """The contention-free DDPQN programme with the node-balance term priced (chains).
 
     The per-layer term with zero wait is an arc cost of (source server, server)
@@ -262,6 +262,8 @@ def ddpqn_bound(problem: Problem, *, time_limit_s: float = 5.0,
     server). So for every ``sigma`` the shortest path per task under these costs is a
     lower bound; projected supergradient steps on ``sigma`` raise it, and the best
     value is returned. ``-inf`` for DAG models or negative weights (not a relaxation).
+    ``plans``, when given, receives every iterate's assignment (balanced by the prices:
+    good starting plans).
     """
     from .dp import ddpqn_pair_cost
 
@@ -291,6 +293,8 @@ def ddpqn_bound(problem: Problem, *, time_limit_s: float = 5.0,
         extra = o.omega * np.cumsum((w * inv_k[:, None])[::-1], axis=0)[::-1] + allowed_inf
         value, assign = _chain_paths(problem, tables, extra)
         best = max(best, value)
+        if plans is not None:
+            plans.append(assign)
         if it + 1 >= iterations or time.perf_counter() - started > time_limit_s:
             break
         counts = np.cumsum(assign[:, None] == np.arange(n_s)[None, :], axis=0)  # B(k)
@@ -304,6 +308,25 @@ def ddpqn_bound(problem: Problem, *, time_limit_s: float = 5.0,
         step = step0 * 2.0 / np.sqrt(it + 1.0)
         sigma = [np.clip(sg + step * gr, -1.0, 1.0) for sg, gr in zip(sigma, grads)]
     return float(best)
+
+
+def ddpqn_plan(problem: Problem, *, time_limit_s: float = 5.0):
+    """The best plan, by the simulator, among the iterates of :func:`ddpqn_bound`.
+
+    Returns ``(bound, assign, objective)``; ``assign`` is None without a feasible one.
+    """
+    from offloadlab.simulator import simulate
+
+    plans: list = []
+    bound = ddpqn_bound(problem, time_limit_s=time_limit_s, plans=plans)
+    if not plans:
+        return bound, None, np.inf
+    uniq = np.unique(np.array(plans), axis=0)
+    values = simulate(problem, uniq).objective
+    k = int(np.argmin(values))
+    if not np.isfinite(values[k]):
+        return bound, None, np.inf
+    return bound, uniq[k], float(values[k])
 
 
 def _chain_paths(problem: Problem, tables, extra: np.ndarray):

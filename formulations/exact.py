@@ -113,6 +113,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
                              mip_rel_gap=mip_rel_gap, threads=threads,
                              write_model_path=write_model_path, hint=hint)
         sol = _raised(problem, sol, lower)
+        if kind == "ddpqn" and sol.status not in ("optimal", "infeasible"):
+            sol = _balanced_incumbent(problem, sol, 0.6 * left())
         if sol.status in ("optimal", "infeasible") or kind not in TIME_KINDS:
             return _renamed(sol, "CP-SAT" if use == "cpsat" else "MILP", started)
     if kind not in TIME_KINDS:   # no model ran (too large): incumbent and bounds
@@ -129,6 +131,47 @@ def _jobs_family(problem: Problem) -> bool:
     usable = problem.allowed.any(axis=0)
     return bool((np.bincount(problem.layer_task, minlength=problem.n_tasks) == 1).all()
                 and (problem.pools[usable] == 1).all())
+
+
+def _balanced_incumbent(problem: Problem, sol, time_limit_s: float):
+    """``sol`` with the plan of the DDPQN balance programme, improved by moving runs of
+    layers (each sweep scores every move in one simulator call), when that is better."""
+    from offloadlab.simulator import objective
+
+    from .bounds import ddpqn_plan
+
+    started = time.perf_counter()
+    _, assign, value = ddpqn_plan(problem, time_limit_s=min(5.0, 0.2 * time_limit_s))
+    if assign is None:
+        return sol
+    # a move puts a run of 1 to 4 consecutive layers of one task on one server
+    moves = np.array([(g, n, s) for g in range(problem.n_layers) for n in range(1, 5)
+                      if g + n <= problem.n_layers
+                      and problem.layer_task[g + n - 1] == problem.layer_task[g]
+                      for s in np.flatnonzero(problem.allowed[g:g + n].all(axis=0))],
+                     dtype=np.int64)
+    single = moves[moves[:, 1] == 1]
+    hood = single   # single-layer moves until stuck, then runs too
+    while time.perf_counter() - started < time_limit_s:
+        rows = np.repeat(np.arange(len(hood)), hood[:, 1])
+        cols = np.concatenate([np.arange(g, g + n) for g, n, _ in hood])
+        pop = np.repeat(assign[None, :], len(hood), axis=0)
+        pop[rows, cols] = hood[rows, 2]
+        values = objective(problem, pop)
+        k = int(np.argmin(values))
+        if values[k] < value - 1e-12 * max(1.0, abs(value)):
+            assign, value = pop[k], float(values[k])
+            hood = single
+        elif hood is single:
+            hood = moves
+        else:
+            break
+    if not value < sol.objective:
+        return sol
+    return dataclasses.replace(
+        make_solution(problem, sol.solver, assign, problem.default_priority,
+                      started=started, bound=sol.bound, bound_source=sol.bound_source),
+        message=f"{sol.message}; plan from the balance programme and run moves")
 
 
 def _raised(problem: Problem, sol, lower):
