@@ -3,23 +3,29 @@ best certified bound.
 
 Order, by what was measured on the library (see the README's ``bench exact`` table):
 
-1. ``makespan`` instances go to :mod:`offloadlab.formulations.makespan` (the
-   R|r_j,mem|C_max MILP), which models that family directly.
+1. ``makespan`` instances of one-layer tasks go to
+   :mod:`offloadlab.formulations.makespan` (the R|r_j,mem|C_max MILP), which models that
+   family directly; DAG tasks (e.g. ``instances generate-dag``) follow steps 2-4.
 2. The contention-free dynamic programme (:mod:`.dp`) runs first: milliseconds at any
    size. When the simulator's value of its plan meets its bound (no pool binds: every
    ``dmro`` instance, a single chain task, pools at least the tasks that reach them) that
    is the proven optimum and nothing else runs; a deadline below a task's
    contention-free latency proves infeasibility.
 3. An incumbent from the quick portfolio (:mod:`.portfolio`: greedy, contention-free
-   plan, HEFT, PEFT, then re-insertion) for ``latency``/``deadline``.
+   plan, HEFT, PEFT, then re-insertion) for ``latency``/``deadline``/``makespan``; the
+   capacity bounds of :mod:`.bounds` (load, energetic, critical path with release,
+   DDPQN balance): an incumbent meeting them is optimal at once.
 4. A scheduling model warm-started from it, when the instance has at most
    ``max_layers`` layers: CP-SAT (:mod:`.cpsat`) for ``latency``/``deadline`` (measured:
    latency-alexnet-small proven in 0.6 s against 5.3 s for HiGHS, equal elsewhere), the
    HiGHS MILP (:mod:`.milp`) for ``ddpqn`` and ``dmro``. It gets 60 % of the time left
-   for the time objectives, all of it otherwise.
+   for the time objectives, all of it otherwise; CP-SAT gets the capacity bound as a
+   cut. For ``ddpqn`` without a proof, the balance programme's plans improved by moving
+   runs of layers compete with the model's plan.
 5. Without a proof, for ``latency``/``deadline``: the time-indexed Lagrangian bound
    (:mod:`.lagrangian`) with the rest of the time. The reported bound is the best of the
-   model's bound, the contention-free DP and the Lagrangian; ``bound_source`` names it.
+   model's bound, the contention-free DP, the capacity bounds and the Lagrangian;
+   ``bound_source`` names it.
 """
 
 from __future__ import annotations
