@@ -21,9 +21,15 @@ that is itself a relaxation, so the bound stays valid with discretised time:
 * precedence ``S_l >= S_p + d_p + lag`` is relaxed to ``j_l >= j_p + floor((d_p +
   lag) / delta)``, and the latency to ``j delta + d + return - release``, both implied
   by the true constraints (rounding only loses, at most ``delta`` per arc);
-* for a DAG, a layer takes the most expensive of its predecessors' partial values (the
-  costs of the other branches are dropped: they are nonnegative), so shared ancestors
-  are never counted twice;
+* every layer starts within a window of buckets: from its contention-free head to the
+  latency cap minus its contention-free tail (both hold in every schedule within the
+  cap); without the windows the floors of short layers add up along a path;
+* for a DAG, each layer keeps one successor arc (:func:`in_tree`, the one with the
+  longest tail); the kept arcs form an in-tree per sink, so the partial values of a
+  layer's predecessors add up and every layer is priced exactly once; the dropped arcs
+  are relaxed (the windows stand in for them);
+* a task's term is at least its contention-free latency (prices are nonnegative), which
+  floors the per-task value against the rounding losses;
 * the horizon: a plan better than the incumbent ``UB`` has every task latency at most
   ``UB - sum of the other tasks' contention-free latencies``, so starts beyond that
   horizon are never needed and the reported bound is ``min(UB, max_lam L(lam))``.
@@ -469,7 +475,9 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
                 res.bound = upper
                 res.iterations = it + 1
                 return res
-            total += v * len(c.tasks)
+            # min over the task's schedules of latency + price is at least its
+            # contention-free latency (prices are >= 0): a floor against rounding losses
+            total += max(v, lb_t[c.tasks[0]]) * len(c.tasks)
             srv = np.empty(len(c.layers), dtype=np.int64)
             st = np.zeros(len(c.layers))
             _backtrack(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.dur, delta, n_buckets,
