@@ -407,7 +407,7 @@ def contended_servers(problem: Problem) -> np.ndarray:
 
 
 def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20.0,
-                     max_iter: int = 400, n_buckets: int | None = None,
+                     max_iter: int = 3000, n_buckets: int | None = None,
                      work_per_iter: float = 6e7, log=None) -> LagrangianResult:
     """Maximise the time-indexed Lagrangian dual (see the module docstring).
 
@@ -450,7 +450,7 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
     res = LagrangianResult(-np.inf, delta_s=delta)
     theta = 1.0
     stall = 0
-    best_dual = -np.inf
+    best_dual = best_floored = -np.inf
     ws = _workspace(classes, n_s, n_buckets)
     # plans come from the programme over every arc (consistent branch servers); the
     # in-tree relaxation's own schedules place the branches of a fork independently
@@ -462,7 +462,7 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
         cum = np.zeros((n_s, n_buckets + 1))
         np.cumsum(lam * delta, axis=1, out=cum[:, 1:])
         occ = np.zeros((n_s, n_buckets))
-        total = 0.0
+        total = floored = 0.0
         servers = np.full(problem.n_layers, -1, dtype=np.int64)
         starts = np.zeros(problem.n_layers)
         for c, w in zip(classes, ws):
@@ -477,7 +477,8 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
                 return res
             # min over the task's schedules of latency + price is at least its
             # contention-free latency (prices are >= 0): a floor against rounding losses
-            total += max(v, lb_t[c.tasks[0]]) * len(c.tasks)
+            floored += max(v, lb_t[c.tasks[0]]) * len(c.tasks)
+            total += v * len(c.tasks)
             srv = np.empty(len(c.layers), dtype=np.int64)
             st = np.zeros(len(c.layers))
             _backtrack(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.dur, delta, n_buckets,
@@ -492,14 +493,16 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
                 g = problem.task_layers[t]
                 servers[g] = srv
                 starts[g] = st + problem.release_s[t] - problem.release_s[c.tasks[0]]
-        dual = total - float((lam * cap).sum())
+        dual = total - float((lam * cap).sum())   # the steps follow the relaxed dual
         res.dual_values.append(dual)
+        best_floored = max(best_floored, floored - float((lam * cap).sum()))
+        restart = False
         if dual > best_dual + 1e-9 * abs(best_dual if np.isfinite(best_dual) else 1):
-            best_dual, stall = dual, 0
+            best_dual, stall, best_lam = dual, 0, lam
         else:
             stall += 1
             if stall >= 8:
-                theta, stall = theta / 2, 0
+                theta, stall, restart = theta / 2, 0, True
         _candidate(problem, res, servers, starts)
         if it % 4 == 0:
             _candidate(problem, res, *_relaxed_plan(problem, every_arc, ws_arc, priced, cum,
@@ -513,9 +516,13 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
         if norm <= 0 or best_dual >= target - 1e-12 or theta < 1e-4:
             res.iterations = it + 1
             break
+        if restart:   # smaller steps, from the best multipliers so far
+            lam = best_lam
+            res.iterations = it + 1
+            continue
         lam = np.maximum(0.0, lam + theta * (target - dual) / norm * grad)
         res.iterations = it + 1
-    res.bound = float(min(upper, max(best_dual, pb.bound)))
+    res.bound = float(min(upper, max(best_dual, best_floored, pb.bound)))
     return res
 
 
