@@ -248,7 +248,7 @@ def _points(values: np.ndarray, n: int) -> np.ndarray:
 
 
 def ddpqn_bound(problem: Problem, *, time_limit_s: float = 5.0,
-                iterations: int = 300, plans: list | None = None) -> float:
+                iterations: int = 3000, plans: list | None = None) -> float:
     """The contention-free DDPQN programme with the node-balance term priced (chains).
 
     The per-layer term with zero wait is an arc cost of (source server, server)
@@ -310,23 +310,24 @@ def ddpqn_bound(problem: Problem, *, time_limit_s: float = 5.0,
     return float(best)
 
 
-def ddpqn_plan(problem: Problem, *, time_limit_s: float = 5.0):
-    """The best plan, by the simulator, among the iterates of :func:`ddpqn_bound`.
+def ddpqn_plans(problem: Problem, *, time_limit_s: float = 5.0, keep: int = 8):
+    """The best distinct plans, by the simulator, among the iterates of
+    :func:`ddpqn_bound`.
 
-    Returns ``(bound, assign, objective)``; ``assign`` is None without a feasible one.
+    Returns ``(bound, plans)`` with ``plans`` a list of ``(objective, assign)``, best
+    first, feasible ones only (at most ``keep``).
     """
     from offloadlab.simulator import simulate
 
     plans: list = []
     bound = ddpqn_bound(problem, time_limit_s=time_limit_s, plans=plans)
     if not plans:
-        return bound, None, np.inf
+        return bound, []
     uniq = np.unique(np.array(plans), axis=0)
     values = simulate(problem, uniq).objective
-    k = int(np.argmin(values))
-    if not np.isfinite(values[k]):
-        return bound, None, np.inf
-    return bound, uniq[k], float(values[k])
+    order = [int(k) for k in np.argsort(values, kind="stable")[:keep]
+             if np.isfinite(values[k])]
+    return bound, [(float(values[k]), uniq[k]) for k in order]
 
 
 def _chain_paths(problem: Problem, tables, extra: np.ndarray):

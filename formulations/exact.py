@@ -144,11 +144,11 @@ def _balanced_incumbent(problem: Problem, sol, time_limit_s: float):
     layers (each sweep scores every move in one simulator call), when that is better."""
     from offloadlab.simulator import objective
 
-    from .bounds import ddpqn_plan
+    from .bounds import ddpqn_plans
 
     started = time.perf_counter()
-    _, assign, value = ddpqn_plan(problem, time_limit_s=min(5.0, 0.2 * time_limit_s))
-    if assign is None:
+    _, starts = ddpqn_plans(problem, time_limit_s=min(5.0, 0.2 * time_limit_s))
+    if not starts:
         return sol
     # a move puts a run of 1 to 4 consecutive layers of one task on one server
     moves = np.array([(g, n, s) for g in range(problem.n_layers) for n in range(1, 5)
@@ -157,20 +157,25 @@ def _balanced_incumbent(problem: Problem, sol, time_limit_s: float):
                       for s in np.flatnonzero(problem.allowed[g:g + n].all(axis=0))],
                      dtype=np.int64)
     single = moves[moves[:, 1] == 1]
-    hood = single   # single-layer moves until stuck, then runs too
-    while time.perf_counter() - started < time_limit_s:
-        rows = np.repeat(np.arange(len(hood)), hood[:, 1])
-        cols = np.concatenate([np.arange(g, g + n) for g, n, _ in hood])
-        pop = np.repeat(assign[None, :], len(hood), axis=0)
-        pop[rows, cols] = hood[rows, 2]
-        values = objective(problem, pop)
-        k = int(np.argmin(values))
-        if values[k] < value - 1e-12 * max(1.0, abs(value)):
-            assign, value = pop[k], float(values[k])
-            hood = single
-        elif hood is single:
-            hood = moves
-        else:
+    value, assign = np.inf, None
+    for start_value, start in starts:   # local search from each, while time remains
+        cur, cur_value, hood = start, start_value, single
+        while time.perf_counter() - started < time_limit_s:
+            rows = np.repeat(np.arange(len(hood)), hood[:, 1])
+            cols = np.concatenate([np.arange(g, g + n) for g, n, _ in hood])
+            pop = np.repeat(cur[None, :], len(hood), axis=0)
+            pop[rows, cols] = hood[rows, 2]
+            values = objective(problem, pop)
+            k = int(np.argmin(values))
+            if values[k] < cur_value - 1e-12 * max(1.0, abs(cur_value)):
+                cur, cur_value, hood = pop[k], float(values[k]), single
+            elif hood is single:   # single-layer moves until stuck, then runs too
+                hood = moves
+            else:
+                break
+        if cur_value < value:
+            value, assign = cur_value, cur
+        if time.perf_counter() - started >= time_limit_s:
             break
     if not value < sol.objective:
         return sol
