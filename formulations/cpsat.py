@@ -174,7 +174,8 @@ def build_cpsat(problem: Problem, upper_s: float | None = None, lower_s: float |
             m.Add(cmax >= e)
         obj = cmax
         if lower_s is not None and math.isfinite(lower_s):
-            m.Add(cmax >= _floor(lower_s + rel.min(), unit))
+            # a bound on a time grid must land on its unit, not one below by float error
+            m.Add(cmax >= int(math.floor((lower_s + rel.min()) / unit + 1e-6)))
     else:
         obj = sum(ends)
         if lower_s is not None and math.isfinite(lower_s):
