@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "offloadlab.heuristics.upload_commands",
     "offloadlab.formulations.commands",
     "offloadlab.heuristics.commands",
+    "offloadlab.learners.commands",
 ]
 
 

@@ -176,3 +176,13 @@ register("heft", f"{_H}.list_scheduling:heft", "HEFT list scheduling (upward ran
          kinds=("latency", "deadline", "dmro", "ddpqn"))
 register("peft", f"{_H}.list_scheduling:peft", "PEFT list scheduling (optimistic cost table)",
          kinds=("latency", "deadline", "dmro", "ddpqn"))
+# learners (DDPQN §5): train for budget_evals environment steps, or roll out a checkpoint
+for _v, _what in (("dqn", "DQN"), ("double-dqn", "double DQN"), ("dueling-dqn", "dueling DQN"),
+                  ("per-dqn", "DQN with prioritised replay"),
+                  ("double-per-dqn", "double DQN, prioritised replay"),
+                  ("dueling-per-dqn", "dueling DQN, prioritised replay"),
+                  ("double-dueling-dqn", "double dueling DQN"),
+                  ("ddpqn", "DDPQN: double dueling DQN with prioritised replay")):
+    register(_v, f"offloadlab.learners.dqn:solve_{_v.replace('-', '_')}",
+             f"{_what} (budget = environment steps; checkpoint= to only roll out)",
+             extra="learn")
