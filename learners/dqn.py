@@ -258,8 +258,10 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     extra = dict(alpha=cfg.alpha) if cfg.prioritized else {}
     buffer = buffer_cls(min(cfg.buffer_size, max(steps, 1)), obs_dim, n_actions, **extra)
 
+    eval_envs = [e.clone() for e in envs]  # rollouts must not disturb training episodes
+
     def evaluate():
-        return float(np.mean([greedy_rollout(e, q_net)[2] for e in envs]))
+        return float(np.mean([greedy_rollout(e, q_net)[2] for e in eval_envs]))
 
     curve, episode_objs, updates = [], [], 0
     best, best_state = math.inf, copy.deepcopy(q_net.state_dict())

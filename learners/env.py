@@ -347,6 +347,11 @@ class PlacementEnv(gymnasium.Env):
     def spec_dict(self) -> dict:
         return self.core.spec_dict()
 
+    def clone(self) -> "PlacementEnv":
+        """A fresh environment of the same instance and settings (its own episode)."""
+        return PlacementEnv(self.problem, reward=self.core.reward_kind,
+                            pad_layers=self.core.pad_layers)
+
     @property
     def assign(self) -> np.ndarray:
         """Server per layer (-1 where not placed yet)."""
