@@ -82,6 +82,8 @@ class DQNConfig:
         Chosen: environment steps before the first update.
     train_freq : int
         Chosen: environment steps per gradient update.
+    n_envs : int
+        Chosen: episodes run in lockstep (one forward pass acts for all of them).
     alpha, beta0 : float
         Prioritised replay: priority exponent 0.6 and initial importance exponent 0.4
         (annealed linearly to 1 over the budget), Schaul et al.'s values.
@@ -108,7 +110,8 @@ class DQNConfig:
     explore_fraction: float = 0.3
     buffer_size: int = 50_000
     learning_starts: int = 500
-    train_freq: int = 1
+    train_freq: int = 4
+    n_envs: int = 8
     alpha: float = 0.6
     beta0: float = 0.4
     reward_scale: float | None = None
@@ -216,15 +219,17 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
           time_limit_s: float | None = None, progress=None) -> TrainResult:
     """Train a Q-network on one or several placement environments.
 
-    Episodes cycle through ``envs`` in a seeded random order; all must share the
-    observation size and the number of servers.
+    ``cfg.n_envs`` episodes of one instance run in lockstep (one
+    :class:`~offloadlab.learners.env.BatchPlacementEnv`, one forward pass per step for
+    all of them); with several instances, each round of episodes takes the next one in a
+    seeded random order. All must share the observation size and the number of servers.
 
     Parameters
     ----------
     envs : PlacementEnv or list of PlacementEnv
     cfg : DQNConfig
     steps : int
-        Environment steps (layer placements) to train for.
+        Environment steps (layer placements, summed over parallel episodes).
     seed : int
     time_limit_s : float, optional
         Stop earlier when this many seconds have passed.
@@ -233,6 +238,7 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     """
     import copy
 
+    from .env import BatchPlacementEnv
     from .networks import QNetwork, masked
     from .replay import PrioritizedReplayBuffer, ReplayBuffer
     from .rollout import greedy_rollout, random_returns
@@ -250,6 +256,8 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     if scale is None:
         per_step = np.concatenate([random_returns(e, rng, episodes=4) for e in envs])
         scale = 1.0 / max(float(np.mean(np.abs(per_step))), 1e-9)
+    batch_envs = [BatchPlacementEnv(e.problem, cfg.n_envs, reward=e.core.reward_kind,
+                                    pad_layers=e.core.pad_layers) for e in envs]
 
     q_net = QNetwork(obs_dim, n_actions, cfg.hidden, cfg.dueling)
     target_net = copy.deepcopy(q_net)
@@ -258,50 +266,46 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     extra = dict(alpha=cfg.alpha) if cfg.prioritized else {}
     buffer = buffer_cls(min(cfg.buffer_size, max(steps, 1)), obs_dim, n_actions, **extra)
 
-    eval_envs = [e.clone() for e in envs]  # rollouts must not disturb training episodes
-
     def evaluate():
-        return float(np.mean([greedy_rollout(e, q_net)[2] for e in eval_envs]))
+        return float(np.mean([greedy_rollout(e, q_net)[2] for e in envs]))
 
     curve, episode_objs, updates = [], [], 0
     best, best_state = math.inf, copy.deepcopy(q_net.state_dict())
-    env_order = rng.permutation(len(envs))
-    episode = 0
-    env = envs[env_order[0]]
-    obs, info = env.reset(seed=int(rng.integers(2**31)))
-    mask = info["action_mask"]
-    ep_return = 0.0
+    order = []
+    env = None
     explore_steps = max(1, int(cfg.explore_fraction * steps))
     eps_final = 1.0 - cfg.epsilon_greedy
     stopped_by_time = False
-    step = 0
+    step, next_eval, next_update = 0, cfg.eval_every, cfg.learning_starts
     while step < steps:
+        if env is None or env.k == env.problem.n_layers:  # a new round of episodes
+            if not order:
+                order = list(rng.permutation(len(batch_envs)))
+            env = batch_envs[order.pop()]
+            obs, info = env.reset()
+            mask = info["action_mask"]
+            ep_return = np.zeros(env.batch)
         eps = max(eps_final, 1.0 - (1.0 - eps_final) * step / explore_steps) \
             if cfg.explore_fraction > 0 else eps_final
-        if rng.random() < eps:
-            action = int(rng.choice(np.flatnonzero(mask)))
-        else:
-            with torch.no_grad():
-                q = masked(q_net(torch.as_tensor(obs[None, :])),
-                           torch.as_tensor(mask[None, :]))
-            action = int(q.argmax(dim=1).item())
-        next_obs, reward, terminated, truncated, info = env.step(action)
+        with torch.no_grad():
+            q = masked(q_net(torch.as_tensor(obs)), torch.as_tensor(mask))
+        action = q.argmax(dim=1).numpy()
+        explore = rng.random(env.batch) < eps
+        if explore.any():
+            action = np.where(explore, env.random_actions(rng), action)
+        next_obs, reward, done, info = env.step(action)
         next_mask = info["action_mask"]
-        buffer.add(obs, action, reward * scale, next_obs, next_mask, terminated)
+        take = min(env.batch, steps - step)  # the budget is exact: the rest is not used
+        buffer.add(obs[:take], action[:take], reward[:take] * scale, next_obs[:take],
+                   next_mask[:take], done[:take])
         ep_return += reward
         obs, mask = next_obs, next_mask
-        step += 1
-        if terminated or truncated:
-            episode_objs.append(-ep_return)
-            episode += 1
-            if episode % len(envs) == 0:
-                env_order = rng.permutation(len(envs))
-            env = envs[env_order[episode % len(envs)]]
-            obs, info = env.reset(seed=int(rng.integers(2**31)))
-            mask = info["action_mask"]
-            ep_return = 0.0
+        step += take
+        if done[0]:
+            episode_objs.extend((-ep_return).tolist())
 
-        if step >= cfg.learning_starts and step % cfg.train_freq == 0:
+        while step >= next_update:
+            next_update += cfg.train_freq
             beta = cfg.beta0 + (1.0 - cfg.beta0) * min(1.0, step / steps)
             batch = buffer.sample(cfg.batch_size, rng, beta)
             loss, td = td_loss(q_net, target_net, batch, cfg, torch)
@@ -315,7 +319,8 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
                 target_net.load_state_dict(q_net.state_dict())
 
         timed_out = time_limit_s is not None and time.perf_counter() - started > time_limit_s
-        if step % cfg.eval_every == 0 or step == steps or timed_out:
+        if step >= next_eval or step >= steps or timed_out:
+            next_eval += cfg.eval_every
             value = evaluate()
             recent = float(np.mean(episode_objs[-20:])) if episode_objs else math.nan
             curve.append((step, time.perf_counter() - started, value, recent))

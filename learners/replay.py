@@ -52,18 +52,20 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action, reward, next_obs, next_mask, done) -> int:
-        """Store one transition; returns its position."""
-        i = self.pos
-        self.obs[i] = obs
-        self.action[i] = action
-        self.reward[i] = reward
-        self.next_obs[i] = next_obs
-        self.next_mask[i] = next_mask
-        self.done[i] = float(done)
-        self.pos = (i + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
-        return i
+    def add(self, obs, action, reward, next_obs, next_mask, done) -> np.ndarray:
+        """Store one transition or a batch (leading axis); returns their positions."""
+        action = np.atleast_1d(action)
+        n = len(action)
+        idx = (self.pos + np.arange(n)) % self.capacity
+        self.obs[idx] = np.reshape(obs, (n, -1))
+        self.action[idx] = action
+        self.reward[idx] = np.atleast_1d(reward)
+        self.next_obs[idx] = np.reshape(next_obs, (n, -1))
+        self.next_mask[idx] = np.reshape(next_mask, (n, -1))
+        self.done[idx] = np.atleast_1d(done)
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+        return idx
 
     def _batch(self, idx: np.ndarray, weights: np.ndarray) -> Batch:
         return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx],
@@ -142,10 +144,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.tree = SumTree(capacity)
         self.max_priority = 1.0
 
-    def add(self, obs, action, reward, next_obs, next_mask, done) -> int:
-        i = super().add(obs, action, reward, next_obs, next_mask, done)
-        self.tree.set([i], self.max_priority)
-        return i
+    def add(self, obs, action, reward, next_obs, next_mask, done) -> np.ndarray:
+        idx = super().add(obs, action, reward, next_obs, next_mask, done)
+        self.tree.set(idx, self.max_priority)
+        return idx
 
     def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 0.4) -> Batch:
         """Stratified sampling: one draw in each of ``batch_size`` equal slices of the
