@@ -110,8 +110,12 @@ def train(learner, instances, steps, seed, time_limit_s, params, reward, out_pat
 
 def train_learner(learner: str, problems, *, steps: int, seed: int, time_limit_s=None,
                   reward: str = "objective", hyper: dict | None = None,
-                  out_path: Path, progress_bar: bool = False) -> dict:
-    """Train on ``problems`` and write checkpoint, curve CSV and PNG; returns the record."""
+                  out_path: Path, progress_bar: bool = False,
+                  pad_layers: int | None = None) -> dict:
+    """Train on ``problems`` and write checkpoint, curve CSV and PNG; returns the record.
+
+    ``pad_layers`` (default: the longest task among ``problems``) sets the observation's
+    padding; give more to apply the checkpoint to instances with longer tasks."""
     from contextlib import nullcontext
 
     from .checkpoint import save_checkpoint
@@ -119,7 +123,7 @@ def train_learner(learner: str, problems, *, steps: int, seed: int, time_limit_s
     from .env import PlacementEnv
 
     cfg = DQNConfig.for_variant(learner, **(hyper or {}))
-    pad = max(len(t) for p in problems for t in p.task_layers)
+    pad = pad_layers or max(len(t) for p in problems for t in p.task_layers)
     envs = [PlacementEnv(p, reward=reward, pad_layers=pad) for p in problems]
     bar_cm = _bar(steps, f"train {learner}") if progress_bar else nullcontext(None)
     with bar_cm as advance:

@@ -18,7 +18,7 @@ Actions
     episode goes on and its plan is infeasible). An action outside the mask is an error,
     never remapped.
 
-Observation (float32, length ``7 S + 5 + K``, ``K`` = ``pad_layers``), times divided by
+Observation (float32, length ``8 S + 5 + K``, ``K`` = ``pad_layers``), times divided by
 the instance's ``time_scale_s``, data by its ``data_scale_mb``, cycles by
 ``gcycles_scale``; clipped to ``[-OBS_MAX, OBS_MAX]``. With ``t0`` the task's current end
 (its release, then the latest finish of its placed layers):
@@ -36,6 +36,9 @@ wait                  S       its wait for a pool slot there (earliest free slot
 transfer              S       transfer of its input to each server
 exec                  S       its execution time on each server
 share                 S       share of the layers placed so far on each server
+cost                  S       the objective's increment if the layer goes there (the
+                              core's step and the objective's increment, on a copy of
+                              the state), divided by ``cost_scale``
 data                  1       data between layers: MB the layer receives
 elapsed               1       ``t0`` minus the task's release
 cycles                K       Gcycles of this layer and the task's remaining ones, padded
@@ -73,7 +76,7 @@ from offloadlab.problem import Problem
 from offloadlab.schedule import FEASIBLE, new_state, pack, place_batch, probe
 
 OBS_MAX = 1e3
-N_SERVER_FIELDS = 7
+N_SERVER_FIELDS = 8
 N_SCALAR_FIELDS = 5
 
 
@@ -177,6 +180,8 @@ class BatchPlacementEnv:
         self._static = self._static_features()
         self._pk = pack(p)
         self.state = new_state(p, self.batch)
+        self._look = new_state(p, self.batch * p.n_servers)  # one copy per candidate
+        self.cost_scale = 1.0 if self.objective.kind == "ddpqn" else self.time_scale_s
         self.k = 0
         self._mask = np.zeros((self.batch, p.n_servers), dtype=bool)
         self._dyn = np.zeros((self.batch, N_SERVER_FIELDS, p.n_servers))
@@ -257,6 +262,7 @@ class BatchPlacementEnv:
         st = self.state
         _observe(self._pk, st.slot_free_s, st.finish_s, st.assign, st.task_end_s,
                  st.mem_mb, st.n_on, st.n_placed, g, self._scales, self._mask, self._dyn)
+        self._dyn[:, 7, :] = self._lookahead(g) / self.cost_scale
         n_dyn = N_SERVER_FIELDS * p.n_servers
         obs[:, :n_dyn] = self._dyn.reshape(self.batch, n_dyn)
         obs[:, n_dyn:] = self._static[g]
@@ -264,6 +270,17 @@ class BatchPlacementEnv:
         obs[:, n_dyn + 1] = (st.task_end_s[:, t] - p.release_s[t]) / self.time_scale_s
         np.clip(obs, -OBS_MAX, OBS_MAX, out=obs)
         return obs
+
+    def _lookahead(self, g: int) -> np.ndarray:
+        """(B, S) the objective's increment of layer ``g`` on each server (0 where it is
+        not allowed): every episode's state copied once per server, one batched step."""
+        n_s = self.n_servers
+        for dst, src in zip(self._look._arrays(), self.state._arrays()):
+            dst[...] = np.repeat(src, n_s, axis=0)
+        servers = np.tile(np.arange(n_s), self.batch)
+        step = place_batch(self.problem, self._look, np.full(len(servers), g), servers)
+        cost = self.objective.increment(self._look, step).reshape(self.batch, n_s)
+        return np.where(self._mask, cost, 0.0)
 
     def _info(self) -> dict:
         return {"action_mask": self._mask.copy(),
