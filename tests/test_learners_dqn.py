@@ -128,9 +128,11 @@ def test_train_command_checkpoint_and_rollout(tmp_path):
     lines = (tmp_path / "agent.csv").read_text().splitlines()
     assert lines[0].startswith("steps,") and len(lines) == 4
     problem = library_problem("ddpqn-alexnet-tiny-s0")
-    sol = get_solver("ddpqn")(problem, checkpoint=str(out))
-    assert sol.evaluations == 1 and np.isfinite(sol.objective)
+    sol = get_solver("ddpqn")(problem, checkpoint=str(out), reorder=False)
+    assert sol.evaluations == 1 and (sol.priority == np.arange(problem.n_layers)).all()
     assert sol.objective == pytest.approx(rec["best_objective"], rel=1e-12)
+    reordered = get_solver("ddpqn")(problem, checkpoint=str(out))
+    assert (reordered.assign == sol.assign).all() and reordered.objective <= sol.objective
     # the same checkpoint on an instance with another number of servers is refused
     res = CliRunner().invoke(main, ["solve", "instances/library/latency-alexnet-small-s0.json",
                                     "--solver", "ddpqn", "--param", f"checkpoint={out}"])
