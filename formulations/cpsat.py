@@ -135,7 +135,7 @@ def build_cpsat(problem: Problem, upper_s: float | None = None, lower_s: float |
                 m.Add(start[g] >= start[p] + sum(terms)).OnlyEnforceIf(x[g, b])
     ends, end_hi = [], []
     for t, layers in enumerate(problem.task_layers):
-        lo = _floor(rel[t] + lb_t[t], unit) if kind != "dmro" else 0
+        lo = _floor(rel[t] + lb_t[t], unit) if problem.objective.time_valued else 0
         hi = top + _floor(np.max(problem.exec_s[layers]), unit) + 1
         if math.isfinite(dl[t]):
             hi = min(hi, _floor(dl[t], unit))

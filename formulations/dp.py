@@ -75,8 +75,10 @@ def return_lag(problem: Problem, g: int) -> np.ndarray:
 
 def energy_cost(problem: Problem) -> np.ndarray:
     """(L, S) ``delta`` times the weighted energy of each layer on each server (dmro)."""
+    from offloadlab.objectives import Dmro
+
     obj = problem.instance.objective
-    if obj.kind != "dmro":
+    if not isinstance(problem.objective, Dmro):
         return np.zeros((problem.n_layers, problem.n_servers))
     weight = np.array([1.0, obj.alpha, obj.beta])[problem.tier]
     j_per_gcycle = np.array([s.j_per_gcycle for s in problem.instance.servers])
@@ -203,13 +205,12 @@ def _rebuild(problem: Problem, layers, f, arg, end_cost, assign) -> None:
 
 def path_bound(problem: Problem) -> PathBound:
     """Run the contention-free programme on every task (see the module docstring)."""
-    kind = problem.instance.objective.kind
     chain = is_chain(problem)
-    if kind == "ddpqn" and not chain:
+    if problem.objective.per_layer and not chain:
         raise ValueError("ddpqn: the dynamic programme needs chain models (a layer with "
                          "several predecessors has a schedule-dependent critical one)")
     allowed_inf = np.where(problem.allowed, 0.0, np.inf)
-    if kind == "ddpqn":
+    if problem.objective.per_layer:
         tables = {g: ddpqn_pair_cost(problem, g)[0] for g in range(problem.n_layers)}
         node = allowed_inf
 
@@ -229,7 +230,8 @@ def path_bound(problem: Problem) -> PathBound:
             return edge_lag(problem, p)
 
     def end_cost(g):
-        return return_lag(problem, g) if kind != "ddpqn" else np.zeros(problem.n_servers)
+        return (np.zeros(problem.n_servers) if problem.objective.per_layer
+                else return_lag(problem, g))
 
     assign = np.full(problem.n_layers, -1, dtype=np.int64)
     values = np.zeros(problem.n_tasks)
@@ -242,7 +244,7 @@ def path_bound(problem: Problem) -> PathBound:
         name = problem.instance.tasks[t].name
         if not np.isfinite(values[t]):
             reason = f"task {name!r}: no server sequence avoids a missing link"
-        elif kind != "dmro" and kind != "ddpqn" and values[t] > problem.deadline_s[t] * (1 + 1e-9):
+        elif problem.objective.time_valued and values[t] > problem.deadline_s[t] * (1 + 1e-9):
             reason = (f"task {name!r}: deadline {problem.deadline_s[t]:.6g} s below its "
                       f"contention-free latency {values[t]:.6g} s")
     bound = _combine(problem, values)

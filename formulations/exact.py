@@ -68,7 +68,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         sol = module.solve(problem, seed=seed, time_limit_s=time_limit_s)
         return _renamed(sol, "makespan MILP", started)
     chain = dp.is_chain(problem)
-    if kind != "ddpqn" or chain:
+    if not problem.objective.per_layer or chain:
         first = dp.solve(problem)
         if first.status in ("optimal", "infeasible"):
             return _renamed(first, "contention-free DP", started)
@@ -77,7 +77,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         return max(1.0, limit - (time.perf_counter() - started))
 
     inc = None
-    if kind in TIME_KINDS:
+    if problem.objective.time_valued:  # latency or deadline here
         from .portfolio import best_incumbent
 
         a, p, v, src = best_incumbent(problem, seed=seed or 0,
@@ -86,10 +86,10 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
             inc = (a, p, v, src)
     use = backend
     if use == "auto":
-        use = "cpsat" if kind in TIME_KINDS and not write_model_path else "milp"
+        use = "cpsat" if problem.objective.time_valued and not write_model_path else "milp"
     sol = None
     if problem.n_layers <= max_layers or use == "milp":
-        budget = 0.6 * left() if kind in TIME_KINDS else left()
+        budget = 0.6 * left() if problem.objective.time_valued else left()
         hint = (inc[0], inc[1]) if inc else None
         if use == "cpsat":
             from . import cpsat
@@ -102,7 +102,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
             sol = milp.solve(problem, seed=seed, time_limit_s=budget,
                              mip_rel_gap=mip_rel_gap, threads=threads,
                              write_model_path=write_model_path, hint=hint)
-        if sol.status in ("optimal", "infeasible") or kind not in TIME_KINDS:
+        if sol.status in ("optimal", "infeasible") or not problem.objective.time_valued:
             return _renamed(sol, "CP-SAT" if use == "cpsat" else "MILP", started)
     return _with_lagrangian(problem, sol, inc, started, left(), use)
 

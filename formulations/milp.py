@@ -136,7 +136,7 @@ def prepare(problem: Problem, upper_bound: float | None = None) -> MilpData:
     kind = problem.instance.objective.kind
     if kind not in KINDS:
         raise MilpError(f"objective kind {kind!r} has no MILP")
-    if kind == "ddpqn" and not is_chain(problem):
+    if problem.objective.per_layer and not is_chain(problem):
         raise MilpError("ddpqn MILP needs chain models: a layer with several predecessors "
                         "has a schedule-dependent critical predecessor")
     pb = path_bound(problem)
@@ -179,7 +179,7 @@ def prepare(problem: Problem, upper_bound: float | None = None) -> MilpData:
     latest_finish = latest_end[t_of] - after
     data = MilpData(problem, pairs, arcs, arc_pairs, head, tail, pb.task_value, pb.bound,
                     latest_end, earliest, latest_finish)
-    if kind != "dmro":
+    if problem.objective.contention:
         _contention(data, keep)
     return data
 
@@ -283,7 +283,7 @@ def build_placement_milp(problem, upper_bound: float | None = None, data: MilpDa
     m.S = pyo.Var(m.L, bounds=lambda m, g: (
         d.earliest_start[g] - pad,
         d.latest_finish[g] - min(exec_s[g, s] for s in on[g]) + pad))
-    timed = kind not in ("dmro", "ddpqn")   # task_lb is a latency only for these
+    timed = problem.objective.time_valued   # task_lb is a latency only for these
     m.E = pyo.Var(m.T, bounds=lambda m, t: (rel[t] + d.task_lb[t] * timed - pad,
                                             d.latest_end[t] + pad))
 
@@ -663,7 +663,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     started = time.perf_counter()
     params = {"mip_rel_gap": mip_rel_gap, "threads": threads, "warm_start": warm_start,
               "time_limit_s": time_limit_s}
-    if problem.instance.objective.kind == "ddpqn" and not is_chain(problem):
+    if problem.objective.per_layer and not is_chain(problem):
         raise MilpError("ddpqn MILP needs chain models: a layer with several predecessors "
                         "has a schedule-dependent critical predecessor")
     pb = path_bound(problem)
@@ -715,7 +715,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     sim = float(simulate(problem, assign, priority).objective[0])
     _check_agreement(problem, sim, res)
     status = res.status
-    if status == "optimal" and problem.instance.objective.kind == "ddpqn" and not (
+    if status == "optimal" and problem.objective.per_layer and not (
             sim <= bound + max(mip_rel_gap, TOL) * max(1.0, abs(bound))):
         status = "feasible"   # the relaxation's optimum needs inserted idle time
     return make_solution(problem, "milp", assign, priority, started=started, status=status,
@@ -731,8 +731,7 @@ def _check_agreement(problem: Problem, sim: float, res: HighsResult) -> None:
     if not np.isfinite(sim) or sim > res.objective + TOL * scale:
         raise MilpError(f"{problem.instance.name}: simulator value {sim:.9g} of the MILP "
                         f"plan exceeds the MILP objective {res.objective:.9g}")
-    kind = problem.instance.objective.kind
-    if res.status == "optimal" and kind != "ddpqn" and sim < res.objective - TOL * scale \
+    if res.status == "optimal" and not problem.objective.per_layer and sim < res.objective - TOL * scale \
             and sim < res.bound - TOL * scale:
         raise MilpError(f"{problem.instance.name}: simulator value {sim:.9g} is below the "
                         f"MILP bound {res.bound:.9g}")

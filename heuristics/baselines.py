@@ -1,7 +1,7 @@
 """The papers' trivial baselines and the greedy list scheduler.
 
-All of them build plans and let the one simulator score them: greedy tries every allowed
-server for the next layer as a small population and keeps the earliest finish.
+All of them build plans and let the one simulator score them: greedy probes every allowed
+server for the next layer with the schedule's step and keeps the earliest finish.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import numpy as np
 
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
-from offloadlab.simulator import memory_use, simulate
+from offloadlab.schedule import earliest_finish_plan
+from offloadlab.simulator import simulate
 
 
 def _first_allowed(problem: Problem) -> np.ndarray:
@@ -25,41 +26,14 @@ def greedy_assign(problem: Problem, tiers: tuple[int, ...] = (0, 1, 2)):
     Candidates are restricted to ``tiers`` (0 device, 1 edge, 2 cloud); the finish of a
     final layer includes the return of its output when the objective asks for it; servers
     whose memory would overflow or that a missing link cuts off are skipped. Ties go to
-    the lower server index. Returns ``(assign, evaluations)``; ``assign`` is None when
-    some layer has no candidate.
+    the lower server index. Each candidate is probed with the schedule's step and the best
+    committed: O(L·S). Returns ``(assign, evaluations)`` (evaluations = probes);
+    ``assign`` is None when some layer has no candidate.
     """
-    order = problem.default_priority
-    assign = _first_allowed(problem)
-    placed = np.zeros(problem.n_layers, dtype=bool)
     tier_ok = np.isin(problem.tier, tiers)
-    ret = problem.instance.objective.return_output
-    mem_need = problem.param_mb + problem.out_mb
-    evaluations = 0
-    for g in order:
-        cands = np.flatnonzero(problem.allowed[g] & tier_ok)
-        if len(cands) == 0:
-            return None, evaluations
-        pop = np.repeat(assign[None, :], len(cands), axis=0)
-        pop[:, g] = cands
-        ev = simulate(problem, pop, order)
-        evaluations += len(cands)
-        finish = ev.finish_s[:, g].copy()
-        finish[finish < 0] = np.inf  # a missing link stopped the scheduler at g
-        dev = problem.task_device[problem.layer_task[g]]
-        if ret and problem.is_sink[g] and dev >= 0:
-            with np.errstate(divide="ignore"):
-                finish += problem.out_mb[g] / problem.bw[cands, dev]
-        if np.isfinite(problem.memory_mb).any():
-            counted = placed.copy()
-            counted[g] = True  # layers not yet placed hold no memory
-            held = memory_use(problem, pop, weights=mem_need * counted)
-            finish[(held > problem.memory_mb[None, :] * (1 + 1e-9)).any(axis=1)] = np.inf
-        best = int(np.argmin(finish))
-        if not np.isfinite(finish[best]):
-            return None, evaluations
-        assign[g] = cands[best]
-        placed[g] = True
-    return assign, evaluations
+    return earliest_finish_plan(problem, problem.default_priority,
+                                problem.allowed & tier_ok[None, :],
+                                memory_aware=bool(np.isfinite(problem.memory_mb).any()))
 
 
 def _greedy_solution(problem, name, tiers):

@@ -2,9 +2,9 @@
 
 Both rank the layers, then take them from a ready list (highest rank first) and put each
 on the allowed server that minimises its finish time (HEFT) or its finish time plus the
-optimistic cost to the end (PEFT). Finish times come from the one simulator: the
-candidates of a layer are scored as a small population that shares the placed prefix
-(the list scheduler appends, it does not insert into idle gaps, so this is HEFT without
+optimistic cost to the end (PEFT). Finish times come from the schedule's step, the one
+the simulator runs: each candidate is probed on the placed prefix and the best committed
+(the step appends, it does not insert into idle gaps, so this is HEFT without
 insertion).
 
 Average costs over the servers a layer may use: execution ``mean_s gcycles / ghz_s``;
@@ -21,7 +21,7 @@ import numpy as np
 
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
-from offloadlab.simulator import simulate
+from offloadlab.schedule import earliest_finish_plan
 
 
 def mean_exec_s(problem: Problem) -> np.ndarray:
@@ -90,31 +90,11 @@ def ready_list_order(problem: Problem, rank: np.ndarray) -> np.ndarray:
 def place(problem: Problem, order: np.ndarray, extra_s: np.ndarray | None = None):
     """Each layer in ``order`` to the allowed server minimising finish (+ ``extra_s``).
 
-    Returns ``(assign, evaluations)``; ``assign`` is None when a layer has no server
-    with a feasible finish (missing links).
+    Every candidate is probed with the schedule's step (O(L·S)). Returns ``(assign,
+    evaluations)``; ``assign`` is None when a layer has no server with a feasible finish
+    (missing links).
     """
-    assign = problem.allowed.argmax(axis=1)
-    ret = problem.instance.objective.return_output
-    evaluations = 0
-    for g in order:
-        cands = problem.allowed_servers(g)
-        pop = np.repeat(assign[None, :], len(cands), axis=0)
-        pop[:, g] = cands
-        ev = simulate(problem, pop, order)
-        evaluations += len(cands)
-        finish = ev.finish_s[:, g].copy()
-        finish[finish < 0] = np.inf
-        dev = problem.task_device[problem.layer_task[g]]
-        if ret and problem.is_sink[g] and dev >= 0:
-            with np.errstate(divide="ignore"):
-                finish += problem.out_mb[g] / problem.bw[cands, dev]
-        if extra_s is not None:
-            finish += extra_s[g, cands]
-        best = int(np.argmin(finish))
-        if not np.isfinite(finish[best]):
-            return None, evaluations
-        assign[g] = cands[best]
-    return assign, evaluations
+    return earliest_finish_plan(problem, order, extra_s=extra_s)
 
 
 def peft_inputs(problem: Problem) -> tuple[np.ndarray, np.ndarray]:

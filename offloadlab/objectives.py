@@ -1,12 +1,41 @@
-"""Objective kinds, vectorised over a population of scheduled plans (MODELS.md §1–§6).
+"""Objective kinds as objects (MODELS.md §1–§6): one class per kind.
 
-Every function takes the simulator's per-layer arrays (P, L) and returns one value per
-plan plus named terms for reports. Infeasibility is decided by the simulator, not here.
+``problem.objective`` is the instance's objective as an :class:`Objective`; it owns its
+parameters and knows
+
+* ``score(assign, exec_s, transfer_s, wait_s, crit, latency_s)``: ``(value, terms)`` per
+  plan of a population, from the simulator's per-layer arrays (P, L) and task latencies
+  (P, T); what :func:`offloadlab.simulator.simulate` reports. Infeasibility is decided by
+  the simulator, not here.
+* ``components(...)`` (same arguments): (P, 3) raw ``(delay_s, energy_j, cost_usd)`` for
+  multi-objective work. ``delay_s`` is the kind's own time (sum of latencies; makespan for
+  ``makespan``; ddpqn's sum of per-layer delays); ``energy_j`` is dmro's weighted energy
+  or ddpqn's energy; ``cost_usd`` is ddpqn's cost; a component a kind does not define is
+  NaN.
+* ``contention``: whether servers' pools queue layers (false for dmro).
+* ``per_layer``: whether ``score`` reads the per-layer records (ddpqn), not only latencies.
+* ``time_valued``: whether the value is a time (latency sums, makespan), not a weighted
+  mix (dmro, ddpqn).
+* ``increment(state, step)``: (B,) what each placement of a
+  :func:`offloadlab.schedule.place_batch` step added to the objective (0 where the step
+  failed structurally). Placed in any precedence-respecting order, the increments of a
+  complete plan sum to the simulator's objective of that plan under that priority
+  (ddpqn: only in the global order ``0..L-1``, see :class:`Ddpqn`). Latency and
+  deadline: the increase of the task's end (it starts at the release); makespan: the
+  increase of the latest task end (it starts at the earliest release); dmro: the latency
+  increase plus ``delta`` times the layer's weighted energy.
+* ``soft_increment(state, step)``: (B,) a learner's soft-deadline penalty increment,
+  ``beta * max(latency - deadline, 0)`` telescoped per task for :class:`Deadline` (its
+  ``beta``, MTL-A3C eq. 14), 0 for the other kinds. The hard deadline stays the meaning
+  of the objective; this term is only for a reward that asks for it.
+
+Adding a kind means adding one class here (and its parameters in ``instance.py``).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
@@ -14,21 +43,12 @@ from .problem import Problem
 
 
 def score(problem: Problem, assign, exec_s, transfer_s, wait_s, crit, latency_s):
-    """Dispatch on ``problem.instance.objective.kind``; returns ``(value, terms)``.
+    """``problem.objective.score(...)``: ``(value, terms)`` per plan.
 
     ``crit[p, l]`` is the global index of layer l's critical predecessor, -1 when its
     data is the task input sent by the device.
     """
-    kind = problem.instance.objective.kind
-    if kind in ("latency", "deadline"):
-        return latency_s.sum(axis=1), {}
-    if kind == "makespan":
-        return makespan(problem, latency_s), {}
-    if kind == "dmro":
-        return dmro(problem, assign, latency_s)
-    if kind == "ddpqn":
-        return ddpqn(problem, assign, exec_s, transfer_s, wait_s, crit)
-    raise ValueError(f"unknown objective kind {kind!r}")
+    return problem.objective.score(assign, exec_s, transfer_s, wait_s, crit, latency_s)
 
 
 def makespan(problem: Problem, latency_s: np.ndarray) -> np.ndarray:
@@ -37,15 +57,109 @@ def makespan(problem: Problem, latency_s: np.ndarray) -> np.ndarray:
     return end.max(axis=1) - problem.release_s.min()
 
 
+class Objective:
+    """The objective of one problem; subclasses are the kinds (see the module doc)."""
+
+    kind: ClassVar[str] = ""
+    contention: ClassVar[bool] = True   # pools queue layers
+    per_layer: ClassVar[bool] = False   # score reads per-layer records, not only latencies
+    time_valued: ClassVar[bool] = True  # the value is a time (latencies or makespan)
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.spec = problem.instance.objective
+        self.return_output = bool(self.spec.return_output)
+
+    def score(self, assign, exec_s, transfer_s, wait_s, crit, latency_s):
+        return latency_s.sum(axis=1), {}
+
+    def components(self, assign, exec_s, transfer_s, wait_s, crit, latency_s) -> np.ndarray:
+        delay = latency_s.sum(axis=1)
+        return np.column_stack([delay, np.full_like(delay, np.nan),
+                                np.full_like(delay, np.nan)])
+
+    def increment(self, state, step) -> np.ndarray:
+        return step.task_end_after_s - step.task_end_before_s
+
+    def soft_increment(self, state, step) -> np.ndarray:
+        return np.zeros(len(step.layer))
+
+
+class Latency(Objective):
+    """EosDNN: the sum of task latencies."""
+
+    kind = "latency"
+
+
+class Deadline(Objective):
+    """MTL-A3C: the sum of task latencies under hard deadlines; ``beta`` weighs a
+    learner's soft overrun penalty."""
+
+    kind = "deadline"
+
+    def soft_increment(self, state, step) -> np.ndarray:
+        pb = self.problem
+        t = pb.layer_task[np.clip(step.layer, 0, pb.n_layers - 1)]
+        base = pb.release_s[t] + pb.deadline_s[t]  # inf without a deadline: no overrun
+        late = [np.maximum(end - base, 0.0) for end in (step.task_end_before_s,
+                                                         step.task_end_after_s)]
+        return self.spec.beta * (late[1] - late[0])
+
+
+class Makespan(Objective):
+    """ATSA: the latest task end minus the earliest release."""
+
+    kind = "makespan"
+
+    def score(self, assign, exec_s, transfer_s, wait_s, crit, latency_s):
+        return makespan(self.problem, latency_s), {}
+
+    def components(self, assign, exec_s, transfer_s, wait_s, crit, latency_s):
+        out = super().components(assign, exec_s, transfer_s, wait_s, crit, latency_s)
+        out[:, 0] = makespan(self.problem, latency_s)
+        return out
+
+    def increment(self, state, step) -> np.ndarray:
+        return step.front_after_s - step.front_before_s
+
+
+class Dmro(Objective):
+    """DMRO: Q = sum over workflows of T_x + delta * E_x, no contention; E weighs the
+    energy of edge servers by ``alpha`` and of cloud servers by ``beta``."""
+
+    kind = "dmro"
+    contention = False
+    time_valued = False
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem)
+        weight = np.array([1.0, self.spec.alpha, self.spec.beta])[problem.tier]
+        j_per_gcycle = np.array([s.j_per_gcycle for s in problem.instance.servers])
+        self.j_weighted = weight * j_per_gcycle  # (S,) weighted J per gigacycle
+
+    def _parts(self, assign, latency_s):
+        energy_j = self.j_weighted[assign] * self.problem.gcycles[None, :]
+        return latency_s.sum(axis=1), energy_j.sum(axis=1)
+
+    def score(self, assign, exec_s, transfer_s, wait_s, crit, latency_s):
+        delay, energy = self._parts(assign, latency_s)
+        return delay + self.spec.delta * energy, {"delay_s": delay, "energy_j": energy}
+
+    def components(self, assign, exec_s, transfer_s, wait_s, crit, latency_s):
+        delay, energy = self._parts(assign, latency_s)
+        return np.column_stack([delay, energy, np.full_like(delay, np.nan)])
+
+    def increment(self, state, step) -> np.ndarray:
+        ok = step.committed
+        g = np.where(ok, step.layer, 0)
+        s = np.where(ok, step.server, 0)
+        energy = np.where(ok, self.j_weighted[s] * self.problem.gcycles[g], 0.0)
+        return step.task_end_after_s - step.task_end_before_s + self.spec.delta * energy
+
+
 def dmro(problem: Problem, assign, latency_s):
-    """Q = sum over workflows of T_x + delta * E_x, E weighted 1 / alpha / beta by tier."""
-    obj = problem.instance.objective
-    weight = np.array([1.0, obj.alpha, obj.beta])[problem.tier]
-    j_per_gcycle = np.array([s.j_per_gcycle for s in problem.instance.servers])
-    energy_j = (weight * j_per_gcycle)[assign] * problem.gcycles[None, :]
-    delay = latency_s.sum(axis=1)
-    energy = energy_j.sum(axis=1)
-    return delay + obj.delta * energy, {"delay_s": delay, "energy_j": energy}
+    """DMRO's ``(Q, terms)`` per plan (see :class:`Dmro`)."""
+    return Dmro(problem).score(assign, None, None, None, None, latency_s)
 
 
 # --- DDPQN ----------------------------------------------------------------------------
@@ -108,56 +222,133 @@ def _standardise(x, lo, hi):
     return np.where(span > 0, (x - lo) / np.where(span > 0, span, 1.0), 0.0)
 
 
+class Ddpqn(Objective):
+    """DDPQN's P1: the sum over layers of ``phi * (theta T~ + vartheta E~ + eta U~) -
+    varphi * H + omega * Z~``.
+
+    ``Z~_k`` (node balance, eq. 12 normalised) counts the layers on each edge / cloud
+    server after the k-th placement in the global (MDP) order ``0..L-1``. The
+    :meth:`increment` reads the counts and the number of layers placed so far from the
+    state, so it is exact only when the layers are placed in that order; in another
+    order it scores the balance of the layers placed so far (a shaped reward whose sum
+    differs from P1 by the balance terms only).
+    """
+
+    kind = "ddpqn"
+    per_layer = True
+    time_valued = False
+
+    def _layer(self, g, s, src, exec_s, transfer_s, wait_s, crit):
+        """Per-layer ``(phi * standardised terms - varphi * H, delay, energy, cost, H)``
+        of layers ``g`` on servers ``s`` whose data comes from servers ``src`` (arrays of
+        one broadcast shape)."""
+        pb, o = self.problem, self.spec
+        usd_per_gb, tx_w, usd_per_s, active_w, idle_w, lo, hi = _ddpqn_tables(pb)
+        dev = pb.task_device[pb.layer_task[g]]
+        has_dev = dev >= 0
+        devc = np.where(has_dev, dev, 0)
+        power = np.where(s == devc, active_w[devc], idle_w[devc]) * has_dev
+        data_mb = np.where(crit >= 0, pb.out_mb[np.clip(crit, 0, None)], pb.input_mb[g])
+        data_mb = np.where(src == s, 0.0, data_mb)
+        t0 = exec_s + transfer_s
+        energy = power * exec_s + tx_w[src, s] * transfer_s
+        cost = exec_s * usd_per_s[s] + data_mb / 1024.0 * usd_per_gb[src, s]
+        lo, hi = lo[:, g], hi[:, g]
+        t_std = _standardise(t0 + wait_s, lo[0], hi[0])
+        e_std = _standardise(energy, lo[1], hi[1])
+        u_std = _standardise(cost, lo[2], hi[2])
+        b = [np.clip(1.0 - _standardise(x, lo[i], hi[i]), 0.0, 1.0)
+             for i, x in enumerate((t0, energy, cost))]
+        total_b = b[0] + b[1] + b[2]
+        coupling = np.where(total_b > 0, 3.0 * np.cbrt(b[0] * b[1] * b[2])
+                            / np.where(total_b > 0, total_b, 1.0), 0.0)
+        lam = o.lambda_
+        harmony = np.sqrt(coupling * (lam[0] * b[0] + lam[1] * b[1] + lam[2] * b[2]))
+        base = o.phi * (o.theta * t_std + o.vartheta * e_std + o.eta * u_std) \
+            - o.varphi * harmony
+        return base, t0 + wait_s, energy, cost, harmony
+
+    def _population(self, assign, exec_s, transfer_s, wait_s, crit):
+        pb = self.problem
+        g = np.arange(pb.n_layers)[None, :]
+        dev = np.broadcast_to(pb.task_device[pb.layer_task], assign.shape)
+        # where the layer's data comes from: the critical predecessor's server, or the device
+        rows = np.arange(assign.shape[0])[:, None]
+        src = np.where(crit >= 0, assign[rows, np.clip(crit, 0, None)],
+                       np.where(dev >= 0, dev, assign))
+        base, delay, energy, cost, harmony = self._layer(g, assign, src, exec_s, transfer_s,
+                                                         wait_s, crit)
+        balance = node_balance(pb, assign)
+        per_layer = base + self.spec.omega * balance
+        terms = {"delay_s": delay.sum(1), "energy_j": energy.sum(1), "cost_usd": cost.sum(1),
+                 "coordination": harmony.mean(1), "balance": balance.mean(1)}
+        return per_layer.sum(axis=1), terms
+
+    def score(self, assign, exec_s, transfer_s, wait_s, crit, latency_s):
+        return self._population(assign, exec_s, transfer_s, wait_s, crit)
+
+    def components(self, assign, exec_s, transfer_s, wait_s, crit, latency_s):
+        _, terms = self._population(assign, exec_s, transfer_s, wait_s, crit)
+        return np.column_stack([terms["delay_s"], terms["energy_j"], terms["cost_usd"]])
+
+    def increment(self, state, step) -> np.ndarray:
+        ok = step.committed
+        g = np.where(ok, step.layer, 0)
+        s = np.where(ok, step.server, 0)
+        crit = np.where(ok, step.crit, -1)
+        dev = self.problem.task_device[self.problem.layer_task[g]]
+        rows = np.arange(len(g))
+        src = np.where(crit >= 0, state.assign[rows, np.clip(crit, 0, None)],
+                       np.where(dev >= 0, dev, s))
+        base = self._layer(g, s, src, step.exec_s, step.transfer_s, step.wait_s, crit)[0]
+        balance = balance_of_counts(self.problem, state.n_on, state.n_placed)
+        return np.where(ok, base + self.spec.omega * balance, 0.0)
+
+
 def ddpqn(problem: Problem, assign, exec_s, transfer_s, wait_s, crit):
-    """DDPQN's P1: sum of phi*(weighted standardised T,E,U) - varphi*H + omega*Z~."""
-    o = problem.instance.objective
-    usd_per_gb, tx_w, usd_per_s, active_w, idle_w, lo, hi = _ddpqn_tables(problem)
-    dev = np.broadcast_to(problem.task_device[problem.layer_task], assign.shape)
-    has_dev = dev >= 0
-    devc = np.where(has_dev, dev, 0)
-    power = np.where(assign == devc, active_w[devc], idle_w[devc]) * has_dev
-    # where the layer's data comes from: the critical predecessor's server, or the device
-    rows = np.arange(assign.shape[0])[:, None]
-    src = np.where(crit >= 0, assign[rows, np.clip(crit, 0, None)], np.where(has_dev, dev, assign))
-    data_mb = np.where(crit >= 0, problem.out_mb[np.clip(crit, 0, None)], problem.input_mb[None, :])
-    data_mb = np.where(src == assign, 0.0, data_mb)
-    t0 = exec_s + transfer_s
-    energy = power * exec_s + tx_w[src, assign] * transfer_s
-    cost = exec_s * usd_per_s[assign] + data_mb / 1024.0 * usd_per_gb[src, assign]
-    t_std = _standardise(t0 + wait_s, lo[0], hi[0])
-    e_std = _standardise(energy, lo[1], hi[1])
-    u_std = _standardise(cost, lo[2], hi[2])
-    b = [np.clip(1.0 - _standardise(x, lo[i], hi[i]), 0.0, 1.0)
-         for i, x in enumerate((t0, energy, cost))]
-    total_b = b[0] + b[1] + b[2]
-    coupling = np.where(total_b > 0, 3.0 * np.cbrt(b[0] * b[1] * b[2])
-                        / np.where(total_b > 0, total_b, 1.0), 0.0)
-    lam = o.lambda_
-    harmony = np.sqrt(coupling * (lam[0] * b[0] + lam[1] * b[1] + lam[2] * b[2]))
-    balance = node_balance(problem, assign)
-    per_layer = (o.phi * (o.theta * t_std + o.vartheta * e_std + o.eta * u_std)
-                 - o.varphi * harmony + o.omega * balance)
-    terms = {"delay_s": (t0 + wait_s).sum(1), "energy_j": energy.sum(1),
-             "cost_usd": cost.sum(1), "coordination": harmony.mean(1),
-             "balance": balance.mean(1)}
-    return per_layer.sum(axis=1), terms
+    """DDPQN's ``(P1, terms)`` per plan (see :class:`Ddpqn`)."""
+    return Ddpqn(problem).score(assign, exec_s, transfer_s, wait_s, crit, None)
+
+
+def _balance_groups(problem: Problem):
+    edge = np.flatnonzero(problem.tier == 1)
+    cloud = np.flatnonzero(problem.tier == 2)
+    scale = max(len(edge) - 1, len(cloud) - 1)
+    return [g for g in (edge, cloud) if len(g) >= 2], scale
 
 
 def node_balance(problem: Problem, assign: np.ndarray) -> np.ndarray:
     """Z~_k after each placement in global (MDP) order, (P, L), eq. 12 normalised."""
     n_plans, n_layers = assign.shape
     out = np.zeros((n_plans, n_layers))
-    edge = np.flatnonzero(problem.tier == 1)
-    cloud = np.flatnonzero(problem.tier == 2)
-    scale = max(len(edge) - 1, len(cloud) - 1)
+    groups, scale = _balance_groups(problem)
     if scale <= 0:
         return out
-    for group in (edge, cloud):
-        if len(group) < 2:
-            continue
+    for group in groups:
         counts = np.cumsum(assign[:, :, None] == group[None, None, :], axis=1)
         counts.sort(axis=2)
         n = len(group)
         coef = 2 * np.arange(n) - n + 1  # sum_{i<j} |B_i - B_j| for sorted B
         out += counts @ coef
     return out / (np.arange(1, n_layers + 1)[None, :] * scale)
+
+
+def balance_of_counts(problem: Problem, n_on: np.ndarray, n_placed: np.ndarray) -> np.ndarray:
+    """Z~ of (B, S) layer counts per server after ``n_placed`` (B,) placements."""
+    out = np.zeros(len(n_placed))
+    groups, scale = _balance_groups(problem)
+    if scale <= 0:
+        return out
+    for group in groups:
+        counts = np.sort(n_on[:, group], axis=1)
+        n = len(group)
+        out += counts @ (2 * np.arange(n) - n + 1)
+    return out / (np.maximum(n_placed, 1) * scale)
+
+
+KINDS = {cls.kind: cls for cls in (Latency, Deadline, Makespan, Dmro, Ddpqn)}
+
+
+def make_objective(problem: Problem) -> Objective:
+    """The :class:`Objective` of ``problem.instance.objective``."""
+    return KINDS[problem.instance.objective.kind](problem)

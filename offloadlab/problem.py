@@ -158,6 +158,13 @@ class Problem:
         return np.lexsort(keys).astype(np.int64)
 
     @cached_property
+    def objective(self):
+        """The instance's objective as an object (:mod:`offloadlab.objectives`)."""
+        from .objectives import make_objective
+
+        return make_objective(self)
+
+    @cached_property
     def exec_s(self) -> np.ndarray:
         """(L, S) execution time of each layer on each server."""
         return self.gcycles[:, None] / self.ghz[None, :]

@@ -3,7 +3,8 @@
 :func:`simulate` evaluates a whole population of plans in one call. A plan is an
 assignment ``assign[p, l]`` (server index per global layer) and a priority list
 ``priority[p, :]`` (a permutation of the global layers that respects precedence). The
-list scheduler runs compiled (numba); objectives are vectorised numpy on its output.
+list scheduler is the schedule's compiled step (:mod:`offloadlab.schedule`) run over the
+population; objectives (``problem.objective``) are vectorised numpy on its output.
 
 Resolved semantics (also in the README):
 
@@ -15,9 +16,11 @@ Resolved semantics (also in the README):
 * Task latency = latest sink finish (plus the return of its output to the device when the
   objective says ``return_output``) minus release.
 * ``dmro`` ignores contention (pools unlimited), as DMRO does.
-* A plan is infeasible, never a number, when a layer runs on another task's device (or on
-  a device when the task has none), a link is missing, a hard deadline is missed, a
-  server's memory is exceeded, or the priority list breaks precedence.
+* A plan is infeasible, never a number, when a server index is out of range, a layer
+  runs on another task's device (or on a device when the task has none), a link is
+  missing, a hard deadline is missed, a server's memory is exceeded, or the priority
+  list breaks precedence or is not a permutation; ``status`` holds the first failure in
+  the priority order (codes and messages: :data:`offloadlab.schedule.REASONS`).
 """
 
 from __future__ import annotations
@@ -28,107 +31,60 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .objectives import score
 from .problem import Problem
-
-FEASIBLE, FOREIGN_DEVICE, NO_LINK, DEADLINE, MEMORY, PRECEDENCE = range(6)
-REASONS = {
-    FOREIGN_DEVICE: "a layer runs on a device that is not its task's",
-    NO_LINK: "data must cross a missing link",
-    DEADLINE: "a hard deadline is missed",
-    MEMORY: "a server's memory is exceeded",
-    PRECEDENCE: "the priority list runs a layer before its predecessor",
-}
+from .schedule import (BAD_ORDER, BAD_SERVER, DEADLINE, FEASIBLE, FOREIGN_DEVICE,  # noqa: F401
+                       MEMORY, NO_DEVICE, NO_LINK, PRECEDENCE, REASONS, STRUCTURAL, commit,
+                       pack, probe)
 
 
-@njit(cache=True, nogil=True)  # no fastmath: inf bandwidth on the diagonal is meaningful
-def _schedule(assign, priority, exec_s, slot_ptr, bw, allowed, task_device, release,
-              layer_task, out_mb, input_mb, pred_ptr, pred_idx, is_sink, unlimited,
-              return_out, record, start, finish, exec_out, transfer, wait, crit, task_end,
-              status):
+@njit(cache=True, nogil=True, _nrt=False)  # no fastmath: inf bandwidth is meaningful
+def _population(pk, assign, priority, record, start, finish, exec_s_out, transfer, wait, crit,
+                task_end, status, slot_free, mem_mb):
+    """Every plan placed layer by layer with the schedule's step (probe + commit).
+
+    Stops a plan at its first failure; with ``record`` it goes on after a deadline or
+    memory failure so that the per-layer arrays stay complete.
+    """
+    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+     unlimited, check_memory, check_deadline) = pk
+    width = slot_init.shape[0] // exec_s.shape[1]
     n_plans, n_layers = assign.shape
-    n_servers = exec_s.shape[1]
-    slot_free = np.empty(slot_ptr[-1])
     shared_priority = priority.shape[0] == 1
     for p in range(n_plans):
-        slot_free[:] = 0.0
+        for j in range(slot_init.shape[0]):
+            slot_free[j] = slot_init[j]
+        mem_mb[:] = 0.0
         a_row = assign[p]
         f_row = finish[p]
         f_row[:] = -1.0
-        task_end[p, :] = -np.inf
+        e_row = task_end[p]
+        for t in range(e_row.shape[0]):
+            e_row[t] = release_s[t]
         order = priority[0] if shared_priority else priority[p]
-        code = 0
+        first = FEASIBLE
         for k in range(n_layers):
             g = order[k]
-            s = a_row[g]
-            t = layer_task[g]
-            if s < 0 or s >= n_servers or not allowed[g, s]:
-                code = 1
+            s = a_row[g] if 0 <= g < n_layers else 0
+            code, r, st, dur, tr, cl, slot, end = probe(
+                exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
+                f_row, a_row, g, s)
+            if code != FEASIBLE:
+                first = code if first == FEASIBLE else first
                 break
-            dev = task_device[t]
-            r = release[t]
-            crit_layer = -1
-            tr = 0.0
-            if pred_ptr[g] == pred_ptr[g + 1]:
-                if dev >= 0:
-                    b = bw[dev, s]
-                    if b == 0.0:
-                        code = 2
-                        break
-                    tr = input_mb[g] / b
-                r += tr
-            else:
-                best = -np.inf
-                for j in range(pred_ptr[g], pred_ptr[g + 1]):
-                    q = pred_idx[j]
-                    fq = f_row[q]
-                    if fq < 0.0:
-                        code = 5
-                        break
-                    b = bw[a_row[q], s]
-                    if b == 0.0:
-                        code = 2
-                        break
-                    lag = out_mb[q] / b
-                    if fq + lag > best:
-                        best = fq + lag
-                        tr = lag
-                        crit_layer = q
-                if code != 0:
-                    break
-                if best > r:
-                    r = best
-            st = r
-            dur = exec_s[g, s]
-            if not unlimited:
-                slot = slot_ptr[s]
-                earliest = slot_free[slot]
-                for j in range(slot_ptr[s] + 1, slot_ptr[s + 1]):
-                    v = slot_free[j]  # branch-free arg-min: slot order is unpredictable
-                    better = v < earliest
-                    earliest = min(v, earliest)
-                    slot = j if better else slot
-                if earliest > st:
-                    st = earliest
-                slot_free[slot] = st + dur
+            code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
+                          check_deadline, slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur,
+                          end)
             if record:  # per-layer detail; search loops need only the task ends
                 start[p, g] = st
                 wait[p, g] = st - r
-                exec_out[p, g] = dur
+                exec_s_out[p, g] = dur
                 transfer[p, g] = tr
-                crit[p, g] = crit_layer
-            fin = st + dur
-            f_row[g] = fin
-            if is_sink[g]:
-                if return_out and dev >= 0:
-                    b = bw[s, dev]
-                    if b == 0.0:
-                        code = 2
-                        break
-                    fin += out_mb[g] / b
-                if fin > task_end[p, t]:
-                    task_end[p, t] = fin
-        status[p] = code
+                crit[p, g] = cl
+            if code != FEASIBLE:
+                first = code if first == FEASIBLE else first
+                if not record:
+                    break
+        status[p] = first
 
 
 @dataclass(frozen=True)
@@ -197,19 +153,29 @@ def simulate(problem: Problem, assign, priority=None) -> Evaluation:
 def objective(problem: Problem, assign, priority=None) -> np.ndarray:
     """Objective per plan (``inf`` where infeasible), the fast path for search loops.
 
-    Same numbers as ``simulate(...).objective``; the per-layer arrays live in a buffer
-    reused across calls (per problem and thread), so nothing else is returned.
+    Same numbers as ``simulate(...).objective``; unless the objective is scored per
+    layer, the kernel keeps no per-layer record and its buffers are reused across calls
+    (per problem and thread).
     """
     assign, priority = as_population(problem, assign, priority)
     n_plans = assign.shape[0]
     key = ("workspace", threading.get_ident())
-    arrays = problem.extra.get(key)
-    if arrays is None or arrays[0].shape[0] < n_plans:
-        arrays = _allocate(n_plans, problem.n_layers, problem.n_tasks)
-        problem.extra[key] = arrays
-    record = problem.instance.objective.kind == "ddpqn"  # the only kind scored per layer
-    ev = _run(problem, assign, priority, [a[:n_plans] for a in arrays], record=record)
-    return ev.objective.copy()
+    ws = problem.extra.get(key)
+    if ws is None or ws[0][0].shape[0] < n_plans:
+        pk = pack(problem)
+        ws = (_allocate(n_plans, problem.n_layers, problem.n_tasks),
+              np.empty(len(pk[1])), np.empty(problem.n_servers), pk)
+        problem.extra[key] = ws
+    arrays, slot_free, mem_mb, pk = ws
+    if problem.objective.per_layer:
+        ev = _run(problem, assign, priority, [a[:n_plans] for a in arrays], record=True)
+        return ev.objective.copy()
+    start, finish, exec_s, transfer, wait, crit, task_end, status = arrays
+    _population(pk, assign, priority, False, start, finish, exec_s, transfer, wait, crit,
+                task_end, status, slot_free, mem_mb)  # rows beyond n_plans are not touched
+    latency = task_end[:n_plans] - problem.release_s
+    value = problem.objective.score(assign, None, None, None, None, latency)[0]
+    return np.where(status[:n_plans] == FEASIBLE, value, np.inf)
 
 
 def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:
@@ -221,25 +187,17 @@ def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:
 
 def _run(problem: Problem, assign, priority, arrays, record: bool) -> Evaluation:
     start, finish, exec_s, transfer, wait, crit, task_end, status = arrays
-    obj = problem.instance.objective
-    _schedule(assign, priority, problem.exec_s, problem.slot_ptr, problem.bw,
-              problem.allowed, problem.task_device, problem.release_s, problem.layer_task,
-              problem.out_mb, problem.input_mb, problem.pred_ptr, problem.pred_idx,
-              problem.is_sink, obj.kind == "dmro", obj.return_output, record,
-              start, finish, exec_s, transfer, wait, crit, task_end, status)
-    stopped = status != FEASIBLE
-    if stopped.any():  # the kernel stopped early: unscheduled layers hold garbage
-        for arr in (exec_s, transfer, wait):
-            arr[stopped] = 0.0
+    _population(pack(problem), assign, priority, record, start, finish, exec_s, transfer,
+                wait, crit, task_end, status, np.empty(len(pack(problem)[1])),
+                np.empty(problem.n_servers))
+    if record:
+        stopped = np.isin(status, STRUCTURAL)
+        if stopped.any():  # the kernel stopped early: unscheduled layers hold garbage
+            for arr in (exec_s, transfer, wait):
+                arr[stopped] = 0.0
     latency = task_end - problem.release_s[None, :]
-    if np.isfinite(problem.deadline_s).any():
-        late = (latency > problem.deadline_s[None, :] * (1 + 1e-9) + 1e-12).any(axis=1)
-        status[(status == FEASIBLE) & late] = DEADLINE
-    if np.isfinite(problem.memory_mb).any():
-        over = (memory_use(problem, assign) > problem.memory_mb[None, :] * (1 + 1e-9)).any(1)
-        status[(status == FEASIBLE) & over] = MEMORY
     ok = status == FEASIBLE
-    value, terms = score(problem, assign, exec_s, transfer, wait, crit, latency)
+    value, terms = problem.objective.score(assign, exec_s, transfer, wait, crit, latency)
     return Evaluation(objective=np.where(ok, value, np.inf), feasible=ok, status=status,
                       start_s=start, finish_s=finish, exec_s=exec_s, transfer_s=transfer,
                       wait_s=wait, latency_s=latency, crit_pred=crit, terms=terms)
