@@ -106,28 +106,30 @@ def _observe(pk, slot_free, finish, assign, task_end, mem_mb, n_on, n_placed, g,
              mask, dyn):
     """Per episode b: the allowed servers of layer g (``mask[b, s]``) and the per-server
     fields ``dyn[b, f, s]`` in the order of the module docstring (mask, source, end, wait,
-    transfer, exec, share), from the core's :func:`~offloadlab.schedule.probe`."""
-    exec_s, bw, layer_task, pred_ptr, pred_idx = pk[0], pk[2], pk[6], pk[9], pk[10]
-    layer_dev = pk[4]
-    late_s, release_s, need_mb, cap_mb, check_memory = pk[12], pk[13], pk[14], pk[15], pk[17]
-    time_scale = scales[0]
+    transfer, exec, share; ``cost`` is filled by the caller), from the core's
+    :func:`~offloadlab.schedule.probe`."""
+    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+     unlimited, check_memory, check_deadline) = pk
     n_servers = exec_s.shape[1]
-    t = layer_task[g]
+    width = slot_init.shape[0] // n_servers
+    time_scale = scales[0]
+    dev, lo, hi, t = lay_i[g, 0], lay_i[g, 1], lay_i[g, 2], lay_i[g, 3]
     for b in range(mask.shape[0]):
         t0 = task_end[b, t]
         any_ok = False
         any_struct = False
         for s in range(n_servers):
-            code, r, st, dur, tr, crit, slot, end = probe(pk, slot_free[b], finish[b],
-                                                          assign[b], g, s)
+            code, r, st, dur, tr, crit, slot, end = probe(
+                exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free[b],
+                finish[b], assign[b], g, s)
+            for f in range(N_SERVER_FIELDS):
+                dyn[b, f, s] = 0.0
             if code != FEASIBLE:
                 mask[b, s] = False
-                for f in range(N_SERVER_FIELDS):
-                    dyn[b, f, s] = 0.0
                 continue
             any_struct = True
-            ok = end - release_s[t] <= late_s[t] and max(end, t0) - release_s[t] <= late_s[t]
-            if check_memory and mem_mb[b, s] + need_mb[g] > cap_mb[s]:
+            ok = not (check_deadline and max(end, t0) - release_s[t] > late_s[t])
+            if check_memory and mem_mb[b, s] + lay_f[g, 3] > cap_mb[s]:
                 ok = False
             mask[b, s] = ok
             any_ok = any_ok or ok
@@ -141,13 +143,12 @@ def _observe(pk, slot_free, finish, assign, task_end, mem_mb, n_on, n_placed, g,
                 mask[b, s] = dyn[b, 0, s] > 0.0
         for s in range(n_servers):
             dyn[b, 0, s] = 1.0 if mask[b, s] else 0.0
-            dyn[b, 1, s] = 0.0
             dyn[b, 6, s] = n_on[b, s] / max(n_placed[b], 1)
-        if pred_ptr[g] == pred_ptr[g + 1]:
-            if layer_dev[g] >= 0:
-                dyn[b, 1, layer_dev[g]] = 1.0
+        if lo == hi:
+            if dev >= 0:
+                dyn[b, 1, dev] = 1.0
         else:
-            for j in range(pred_ptr[g], pred_ptr[g + 1]):
+            for j in range(lo, hi):
                 dyn[b, 1, assign[b, pred_idx[j]]] = 1.0
 
 
