@@ -66,7 +66,10 @@ class DQNConfig:
     lr : float
         Adam learning rate, 0.001.
     gamma : float
-        Discount, 0.8.
+        Discount. Chosen: 0.95; the paper's 0.8 is too short-sighted for the node
+        balance term (a placement changes every later layer's balance): on
+        ddpqn-alexnet-small-s0 it stops 12-14 % above the optimum where 0.95 reaches
+        1 % (README, learners).
     batch_size : int
         Minibatch, 256.
     target_sync : int
@@ -103,7 +106,7 @@ class DQNConfig:
     prioritized: bool = False
     hidden: tuple = (50, 20)
     lr: float = 1e-3
-    gamma: float = 0.8
+    gamma: float = 0.95
     batch_size: int = 256
     target_sync: int = 100
     epsilon_greedy: float = 0.9
