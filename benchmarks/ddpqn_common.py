@@ -24,10 +24,22 @@ def exact_reference(problem, results: Path, time_limit_s: float = 120.0) -> dict
     key = f"{problem.instance.name}:{digest}"
     if key not in cache:
         sol = get_solver("exact")(problem, time_limit_s=time_limit_s)
-        cache[key] = {"objective": sol.objective, "bound": sol.bound, "status": sol.status}
+        cache[key] = {"objective": sol.objective, "bound": sol.bound, "status": sol.status,
+                      "terms": plan_terms(problem, sol)}
         results.mkdir(parents=True, exist_ok=True)
         cache_path.write_text(json.dumps(cache, indent=1))
     return cache[key]
+
+
+def plan_terms(problem, sol) -> dict:
+    """The simulator's named terms (delay, energy, cost, coordination, balance) of a
+    Solution's plan."""
+    from offloadlab.simulator import simulate
+
+    if sol.assign is None:
+        return {}
+    ev = simulate(problem, sol.assign, sol.priority)
+    return {k: float(v[0]) for k, v in ev.terms.items()}
 
 
 def gap(value: float, reference: float) -> float:
