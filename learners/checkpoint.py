@@ -70,6 +70,7 @@ def load_checkpoint(path, problem=None):
     q_net.load_state_dict(data["state_dict"])
     q_net.eval()
     meta = {"learner": data["learner"], "config": data["config"],
-            "env": {"reward": env["reward"], "pad_layers": env["pad_layers"]},
+            "env": {"reward": env["reward"], "pad_layers": env["pad_layers"],
+                    "order": env.get("order", "mdp")},
             "extra": data.get("extra", {})}
     return q_net, meta

@@ -260,7 +260,8 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
         per_step = np.concatenate([random_returns(e, rng, episodes=4) for e in envs])
         scale = 1.0 / max(float(np.mean(np.abs(per_step))), 1e-9)
     batch_envs = [BatchPlacementEnv(e.problem, cfg.n_envs, reward=e.core.reward_kind,
-                                    pad_layers=e.core.pad_layers) for e in envs]
+                                    pad_layers=e.core.pad_layers, order=e.core.order_kind)
+                  for e in envs]
 
     q_net = QNetwork(obs_dim, n_actions, cfg.hidden, cfg.dueling)
     target_net = copy.deepcopy(q_net)
@@ -342,7 +343,7 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
 # --- the learner as a solver -----------------------------------------------------------
 def solve(problem, *, variant: str = "ddpqn", seed=None, time_limit_s=None,
           budget_evals=None, checkpoint=None, reward="objective", pad_layers=None,
-          reorder: bool = True, **hyper):
+          order: str = "auto", reorder: bool = True, **hyper):
     """Train ``variant`` from scratch on ``problem`` (or load ``checkpoint``) and return
     the greedy rollout's plan as a Solution scored by the simulator.
 
@@ -363,11 +364,15 @@ def solve(problem, *, variant: str = "ddpqn", seed=None, time_limit_s=None,
         The training reward (see :class:`~offloadlab.learners.env.PlacementEnv`).
     pad_layers : int, optional
         Observation padding (default: the instance's longest task).
+    order : {"auto", "mdp", "priority"}
+        The environment's placement order; ``auto`` (chosen) is the MDP order for the
+        ``ddpqn`` score (its node balance is defined in that order) and the instance's
+        default priority, which interleaves tasks, for the other kinds.
     reorder : bool
-        Chosen: also score the greedy plan's assignment under the instance's default
-        priority (by release, depth, task) and return the better order. The environment
-        places layers in the MDP order, which runs tasks one after another; the default
-        priority interleaves them, which the exact models may also do.
+        Chosen: also score the greedy plan's assignment under the other of the two
+        orders (MDP order, default priority) and return the better. The MDP order runs
+        tasks one after another; the default priority interleaves them, as the exact
+        models may.
     **hyper
         :class:`DQNConfig` fields.
 
@@ -388,38 +393,47 @@ def solve(problem, *, variant: str = "ddpqn", seed=None, time_limit_s=None,
     if checkpoint is not None:
         q_net, meta = load_checkpoint(checkpoint, problem)
         env = PlacementEnv(problem, **meta["env"])
-        assign, order, _ = greedy_rollout(env, q_net)
-        order, message = _best_order(problem, assign, order, reorder)
+        assign, placed, _ = greedy_rollout(env, q_net)
+        priority, message = _best_order(problem, assign, placed, reorder)
         params = {"checkpoint": str(checkpoint), "reorder": reorder, **meta["config"]}
-        return make_solution(problem, meta["learner"], assign, order, started=started,
+        return make_solution(problem, meta["learner"], assign, priority, started=started,
                              params=params, seed=seed, evaluations=0, message=message)
     cfg = DQNConfig.for_variant(variant, **hyper)
-    env = PlacementEnv(problem, reward=reward, pad_layers=pad_layers)
+    if order == "auto":
+        order = "mdp" if reward == "ddpqn" or problem.instance.objective.kind == "ddpqn" \
+            else "priority"
+    env = PlacementEnv(problem, reward=reward, pad_layers=pad_layers, order=order)
     steps = DEFAULT_STEPS if budget_evals is None else int(budget_evals)
     result = train(env, cfg, steps=steps, seed=seed, time_limit_s=time_limit_s)
-    assign, order, _ = greedy_rollout(env, result.q_net)
-    order, message = _best_order(problem, assign, order, reorder)
+    assign, placed, _ = greedy_rollout(env, result.q_net)
+    priority, message = _best_order(problem, assign, placed, reorder)
     history = [(wall_s, obj) for _, wall_s, obj, _ in result.curve]
-    params = {"variant": variant, "steps": result.steps, "reward": reward,
+    params = {"variant": variant, "steps": result.steps, "reward": reward, "order": order,
               "reorder": reorder, **cfg.to_dict()}
-    return make_solution(problem, variant, assign, order, started=started, params=params,
+    return make_solution(problem, variant, assign, priority, started=started, params=params,
                          seed=seed, evaluations=result.steps, history=history,
                          status="time_limit" if result.stopped_by_time else None,
                          message=message)
 
 
-def _best_order(problem, assign, mdp_order, reorder: bool):
-    """The MDP order, or the default priority when ``reorder`` and it scores better."""
+def _best_order(problem, assign, placed, reorder: bool):
+    """The order the layers were placed in, or (when ``reorder``) the better of the MDP
+    order and the default priority; returns ``(priority, message)``."""
     from offloadlab.simulator import simulate
 
+    orders = {"MDP order": np.arange(problem.n_layers, dtype=np.int64),
+              "default priority": np.asarray(problem.default_priority, dtype=np.int64)}
+    name = next((k for k, v in orders.items() if (v == placed).all()), "placement order")
     if not reorder:
-        return mdp_order, "MDP order"
-    ev = simulate(problem, np.stack([assign, assign]),
-                  np.stack([mdp_order, problem.default_priority]))
-    if ev.objective[1] < ev.objective[0]:
-        return problem.default_priority, (f"default priority ({ev.objective[1]:.6g}; "
-                                          f"MDP order {ev.objective[0]:.6g})")
-    return mdp_order, "MDP order"
+        return placed, name
+    ev = simulate(problem, np.stack([assign, assign, assign]),
+                  np.stack([placed, *orders.values()]))
+    best = int(np.argmin(ev.objective))
+    if best == 0 or ev.objective[best] >= ev.objective[0]:
+        return placed, name
+    other = list(orders)[best - 1]
+    return orders[other], (f"{other} ({ev.objective[best]:.6g}; as placed, {name}, "
+                           f"{ev.objective[0]:.6g})")
 
 
 def _variant_solver(variant: str):

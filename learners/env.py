@@ -2,9 +2,12 @@
 
 One episode places every layer of an instance, one per step, in the MDP order of DDPQN
 §4.1: tasks in file order, each task's layers in topological order (the global layer
-order of :class:`~offloadlab.problem.Problem`). Each step is the core's incremental
+order of :class:`~offloadlab.problem.Problem`). ``order="priority"`` places them in the
+instance's default priority instead (by release, depth in the DAG, task), which
+interleaves the tasks as the exact models may; it is refused for the ``ddpqn`` score,
+whose node balance counts placements in the MDP order. Each step is the core's incremental
 schedule (:func:`offloadlab.schedule.place_batch`): the environment computes nothing
-the simulator does not. Because every episode places layer ``k`` at step ``k``, a batch
+the simulator does not. Because every episode places the same layer at step ``k``, a batch
 of episodes moves in lockstep and one compiled call serves all of them
 (:class:`BatchPlacementEnv`); :class:`PlacementEnv` is the Gymnasium face of a batch of
 one.
@@ -44,7 +47,7 @@ elapsed               1       ``t0`` minus the task's release
 cycles                K       Gcycles of this layer and the task's remaining ones, padded
                               with zeros (DDPQN's current and remaining cycles)
 position              1       this layer's position in its task, 0..1
-tasks_left            1       share of the tasks not yet started
+tasks_left            1       share of the tasks after this layer's (file order)
 layers_left           1       share of all layers still to place
 ====================  ======  =========================================================
 
@@ -162,10 +165,18 @@ class BatchPlacementEnv:
     """
 
     def __init__(self, instance, batch: int = 1, *, reward: str = "objective",
-                 pad_layers: int | None = None):
+                 pad_layers: int | None = None, order: str = "mdp"):
         if reward not in ("objective", "ddpqn"):
             raise ValueError(f"reward must be 'objective' or 'ddpqn', not {reward!r}")
+        if order not in ("mdp", "priority"):
+            raise ValueError(f"order must be 'mdp' or 'priority', not {order!r}")
         self.problem = p = as_problem(instance)
+        if order == "priority" and (reward == "ddpqn" or p.instance.objective.kind == "ddpqn"):
+            raise ValueError("the ddpqn score counts node balance in the MDP order: use "
+                             "order='mdp'")
+        self.order_kind = order
+        self._order = (np.arange(p.n_layers, dtype=np.int64) if order == "mdp"
+                       else np.asarray(p.default_priority, dtype=np.int64))
         self.batch = int(batch)
         self.reward_kind = reward
         longest = max(len(t) for t in p.task_layers)
@@ -215,14 +226,13 @@ class BatchPlacementEnv:
                 out[g, 2:2 + len(rest)] = rest
                 out[g, 2 + self.pad_layers] = k / max(len(layers) - 1, 1)
                 out[g, 3 + self.pad_layers] = (p.n_tasks - t - 1) / p.n_tasks
-                out[g, 4 + self.pad_layers] = (p.n_layers - g) / p.n_layers
         return out
 
     def spec_dict(self) -> dict:
         """What a checkpoint must know to rebuild this environment's observation."""
         return {"observation": "placement/1", "n_servers": self.n_servers,
                 "pad_layers": self.pad_layers, "obs_dim": self.obs_dim,
-                "reward": self.reward_kind}
+                "reward": self.reward_kind, "order": self.order_kind}
 
     # --- episodes ----------------------------------------------------------------------
     def reset(self, seed: int | None = None):
@@ -233,9 +243,9 @@ class BatchPlacementEnv:
     def step(self, actions):
         p = self.problem
         actions = np.asarray(actions, dtype=np.int64).reshape(self.batch)
-        g = self.k
-        if g >= p.n_layers:
+        if self.k >= p.n_layers:
             raise RuntimeError("the episode is over: call reset()")
+        g = int(self._order[self.k])
         ok = self._mask[np.arange(self.batch), np.clip(actions, 0, p.n_servers - 1)]
         ok &= (actions >= 0) & (actions < p.n_servers)
         if not ok.all():
@@ -259,7 +269,7 @@ class BatchPlacementEnv:
         if self.k >= p.n_layers:
             self._mask[:] = False
             return obs
-        g = self.k
+        g = int(self._order[self.k])
         st = self.state
         _observe(self._pk, st.slot_free_s, st.finish_s, st.assign, st.task_end_s,
                  st.mem_mb, st.n_on, st.n_placed, g, self._scales, self._mask, self._dyn)
@@ -269,6 +279,7 @@ class BatchPlacementEnv:
         obs[:, n_dyn:] = self._static[g]
         t = p.layer_task[g]
         obs[:, n_dyn + 1] = (st.task_end_s[:, t] - p.release_s[t]) / self.time_scale_s
+        obs[:, -1] = (p.n_layers - self.k) / p.n_layers
         np.clip(obs, -OBS_MAX, OBS_MAX, out=obs)
         return obs
 
@@ -298,8 +309,8 @@ class BatchPlacementEnv:
 
     @property
     def order(self) -> np.ndarray:
-        """The placement order (the MDP order), as a plan's priority list."""
-        return np.arange(self.problem.n_layers, dtype=np.int64)
+        """The placement order, as a plan's priority list."""
+        return self._order.copy()
 
 
 def _scales(p: Problem) -> tuple[float, float, float]:
@@ -326,6 +337,8 @@ class PlacementEnv(gymnasium.Env):
     pad_layers : int, optional
         Length of the ``cycles`` field (default: the instance's longest task); set it to
         train one network on several instances.
+    order : {"mdp", "priority"}
+        The placement order (module docstring).
 
     Examples
     --------
@@ -338,8 +351,10 @@ class PlacementEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, instance, reward: str = "objective", pad_layers=None):
-        self.core = BatchPlacementEnv(instance, 1, reward=reward, pad_layers=pad_layers)
+    def __init__(self, instance, reward: str = "objective", pad_layers=None,
+                 order: str = "mdp"):
+        self.core = BatchPlacementEnv(instance, 1, reward=reward, pad_layers=pad_layers,
+                                      order=order)
         self.problem = self.core.problem
         self.action_space = spaces.Discrete(self.problem.n_servers)
         self.observation_space = spaces.Box(-OBS_MAX, OBS_MAX, (self.core.obs_dim,),
@@ -368,7 +383,7 @@ class PlacementEnv(gymnasium.Env):
     def clone(self) -> "PlacementEnv":
         """A fresh environment of the same instance and settings (its own episode)."""
         return PlacementEnv(self.problem, reward=self.core.reward_kind,
-                            pad_layers=self.core.pad_layers)
+                            pad_layers=self.core.pad_layers, order=self.core.order_kind)
 
     @property
     def assign(self) -> np.ndarray:

@@ -126,3 +126,17 @@ def test_same_actions_same_episode_and_batch_matches_single():
                 rewards.append(r)
         assert (single.assign == batch.state.assign[b]).all()
     assert np.isfinite(obs_b).all()
+
+
+@pytest.mark.parametrize("name", ["latency-alexnet-small-s0", "dmro-workflows-small-s0",
+                                  "latency-googlenet-small-s0"])
+def test_priority_order_telescopes_too(name):
+    problem = library_problem(name)
+    env = PlacementEnv(problem, order="priority")
+    total, info = random_episode(env, np.random.default_rng(5))
+    assert (env.order == problem.default_priority).all()
+    assign, priority = plan_from_dict(problem, env.plan())
+    ev = simulate(problem, assign, priority)
+    assert ev.feasible[0] and -total == pytest.approx(ev.objective[0], rel=1e-9)
+    with pytest.raises(ValueError, match="MDP order"):
+        PlacementEnv(library_problem("ddpqn-alexnet-tiny-s0"), order="priority")
