@@ -50,7 +50,7 @@ VARIANTS: dict[str, dict[str, bool]] = {
     "ddpqn": dict(double=True, dueling=True, prioritized=True),
 }
 
-DEFAULT_STEPS = 20_000
+DEFAULT_STEPS = 60_000
 
 
 @dataclass
@@ -357,7 +357,8 @@ def solve(problem, *, variant: str = "ddpqn", seed=None, time_limit_s=None,
     time_limit_s : float, optional
         Training stops when it is reached (status ``time_limit``).
     budget_evals : int, optional
-        Environment steps (layer placements) of training; default 20,000.
+        Environment steps (layer placements) of training; default 60,000 (about a
+        minute of one core on the small library instances).
     checkpoint : str, optional
         A ``.pt`` file written by ``offloadlab train``: no training, only the rollout.
     reward : {"objective", "ddpqn"}
