@@ -140,3 +140,31 @@ def test_priority_order_telescopes_too(name):
     assert ev.feasible[0] and -total == pytest.approx(ev.objective[0], rel=1e-9)
     with pytest.raises(ValueError, match="MDP order"):
         PlacementEnv(library_problem("ddpqn-alexnet-tiny-s0"), order="priority")
+
+
+def test_bench_env_command_reports_a_rate():
+    import json
+
+    from click.testing import CliRunner
+
+    from offloadlab.cli import main
+
+    res = CliRunner().invoke(main, ["bench", "env", "--json", "--seconds", "0.3", "--batch",
+                                    "16", "--instance", "ddpqn-alexnet-tiny-s0"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["steps_per_s"] > 0 and out["batch"] == 16 and out["layers_per_episode"] == 6
+
+
+def test_generated_family_is_seeded_and_varies():
+    from offloadlab.cli import UserError
+    from offloadlab.learners.commands import resolve_instances
+
+    a = resolve_instances(["family:ddpqn-tiny:0-2"], UserError)
+    b = resolve_instances(["family:ddpqn-tiny:0,1,2"], UserError)
+    assert [p.instance.to_json() for p in a] == [p.instance.to_json() for p in b]
+    assert len({tuple(p.ghz) for p in a}) == 3 and all(p.n_servers == 4 for p in a)
+    with pytest.raises(UserError, match="unknown family 'nope'"):
+        resolve_instances(["family:nope:0-2"], UserError)
+    with pytest.raises(UserError, match="no such file or library instance"):
+        resolve_instances(["missing-instance"], UserError)
