@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "offloadlab.heuristics.upload_commands",
     "offloadlab.formulations.commands",
     "offloadlab.heuristics.commands",
+    "offloadlab.learners.commands",
 ]
 
 
@@ -330,8 +331,11 @@ def solve(instance, solver_name, seed, time_limit_s, budget_evals, params, out_p
                        parse_params(params))
     if out_path and not Path(out_path).resolve().parent.is_dir():
         raise UserError(f"--out {out_path}: no such folder")
-    sol = get_solver(solver_name)(problem, seed=seed, time_limit_s=time_limit_s,
-                                  budget_evals=budget_evals, **kwargs)
+    try:  # a solver may find a user's mistake late (e.g. a checkpoint for other servers)
+        sol = get_solver(solver_name)(problem, seed=seed, time_limit_s=time_limit_s,
+                                      budget_evals=budget_evals, **kwargs)
+    except SolverError as exc:
+        raise UserError(str(exc)) from None
     out = sol.to_dict(problem)
     out["seed"] = seed  # what the solver was given (deterministic solvers ignore it)
     if out_path and out["plan"] is not None:
