@@ -58,22 +58,22 @@ def load_checkpoint(path, problem=None):
     With ``problem``, refuses a checkpoint trained for another number of servers or a
     shorter observation padding than the instance's longest task needs.
     """
-    from .dqn import DQNConfig
     from .networks import QNetwork
 
     data = read_checkpoint(path)
     env = data["env"]
     if problem is not None:
         if env["n_servers"] != problem.n_servers:
-            raise CheckpointError(f"checkpoint {path}: trained for {env['n_servers']} servers, "
-                            f"instance {problem.instance.name!r} has {problem.n_servers}")
+            raise CheckpointError(f"checkpoint {path}: trained for {env['n_servers']} "
+                                  f"servers, instance {problem.instance.name!r} has "
+                                  f"{problem.n_servers}")
         longest = max(len(t) for t in problem.task_layers)
         if env["pad_layers"] < longest:
-            raise CheckpointError(f"checkpoint {path}: observes {env['pad_layers']} layers per "
-                            f"task, instance {problem.instance.name!r} has tasks of "
-                            f"{longest}")
-    cfg = DQNConfig(**{**data["config"], "hidden": tuple(data["config"]["hidden"])})
-    q_net = QNetwork(env["obs_dim"], env["n_servers"], cfg.hidden, cfg.dueling)
+            raise CheckpointError(f"checkpoint {path}: observes {env['pad_layers']} layers "
+                                  f"per task, instance {problem.instance.name!r} has tasks "
+                                  f"of {longest}")
+    cfg = data["config"]  # the network's shape; the learner's module is not needed here
+    q_net = QNetwork(env["obs_dim"], env["n_servers"], tuple(cfg["hidden"]), cfg["dueling"])
     q_net.load_state_dict(data["state_dict"])
     q_net.eval()
     meta = {"learner": data["learner"], "config": data["config"],
