@@ -7,8 +7,9 @@ State
 -----
 :class:`ScheduleState` holds ``B`` independent partial schedules (episodes) of one
 :class:`~offloadlab.problem.Problem` with ``L`` layers, ``S`` servers, ``T`` tasks and
-``N = S * max(pools)`` pool slots. Make one with :func:`new_state`; all arrays are
-numpy and may be read (do not write them):
+``N = S * W`` pool slots. Make one with :func:`new_state` (``state.reset(problem,
+which)`` empties chosen episodes, ``state.copy()`` duplicates); all arrays are numpy and
+may be read (do not write them):
 
 ============  ==========  ==============================================================
 field         shape       meaning
@@ -70,6 +71,14 @@ These are committed (the times are valid) and make the plan infeasible:
 * ``MEMORY`` (4): the memory held on the server exceeds ``memory_mb`` (times ``1 +
   1e-9``).
 
+Compiled callers
+----------------
+:func:`probe` (times of a layer on a server, nothing written) and :func:`commit` are
+numba functions inlined into their callers: the population kernel
+(``simulator._population``), :func:`place_batch` and :func:`earliest_finish_plan` (greedy,
+HEFT, PEFT: probe every candidate, commit the best). :func:`pack` holds the arrays they
+read.
+
 Incremental objective
 ---------------------
 ``problem.objective.increment(state, step)`` (B,) is what the objective gained by each
@@ -108,11 +117,11 @@ STRUCTURAL = (BAD_SERVER, FOREIGN_DEVICE, NO_DEVICE, BAD_ORDER, PRECEDENCE, NO_L
 def pack(problem) -> tuple:
     """The problem's arrays as the compiled step reads them (built once per problem).
 
-    ``(exec_s (L, S), slot_init (S * W,), bw (S, S), tier (S,), lay_i (L, 5), lay_f (L, 4),
+    ``(exec_s (L, S), slot_init (S * W,), bw (S, S), tier (S,), lay_i (L, 6), lay_f (L, 4),
     pred_idx, late_s (T,), release_s (T,), cap_mb (S,), unlimited, check_memory,
     check_deadline)``. Per layer, ``lay_i`` holds (task's device or -1, first and end
     offset of its predecessors in ``pred_idx``, task, 1 if its output returns to the
-    device) and ``lay_f`` (release, out_mb, input_mb, param_mb + out_mb): one cache line
+    device, 1 if it is a final layer) and ``lay_f`` (release, out_mb, input_mb, param_mb + out_mb): one cache line
     or two per layer. ``late_s`` is the latency over which a task misses its deadline,
     ``cap_mb`` the memory over which a server overflows (both with the simulator's
     tolerances). ``slot_init`` is an empty schedule's slot free times: each server has
@@ -127,7 +136,7 @@ def pack(problem) -> tuple:
     layer_dev = problem.task_device[problem.layer_task]
     ret = problem.is_sink & (layer_dev >= 0) & bool(problem.objective.return_output)
     lay_i = np.stack([layer_dev, problem.pred_ptr[:-1], problem.pred_ptr[1:],
-                      problem.layer_task, ret.astype(np.int64)], axis=1).astype(np.int64)
+                      problem.layer_task, ret, problem.is_sink], axis=1).astype(np.int64)
     lay_f = np.stack([problem.release_s[problem.layer_task], problem.out_mb,
                       problem.input_mb, problem.param_mb + problem.out_mb], axis=1)
     memory = problem.memory_mb
@@ -216,6 +225,17 @@ def probe(exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
                 return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
             tr = lay_f[g, 2] / b
         r += tr
+    elif hi - lo == 1:  # one predecessor (chains): no search for the critical one
+        q = pred_idx[lo]
+        fq = finish[q]
+        if fq < 0.0:
+            return PRECEDENCE, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+        b = bw[assign[q], s]
+        if b == 0.0:
+            return NO_LINK, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0
+        tr = lay_f[q, 1] / b
+        crit = q
+        r = max(r, fq + tr)
     else:
         best = -np.inf
         for j in range(lo, hi):
@@ -250,23 +270,82 @@ def probe(exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)
 def commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory, check_deadline,
-           slot_free, finish, task_end, mem_mb, g, s, slot, start, dur, end):
+           every_layer, slot_free, finish, task_end, mem_mb, g, s, slot, start, dur, end):
     """Record layer ``g`` on ``s`` (times from :func:`probe`); returns FEASIBLE,
-    DEADLINE or MEMORY."""
+    DEADLINE or MEMORY.
+
+    ``task_end`` follows every layer with ``every_layer`` (a task's current end, what the
+    increments read), else only the final layers: the task's end is the same once all
+    are placed (a successor never ends before its predecessor), and the simulator saves
+    a dependency through memory per layer.
+    """
     fin = start + dur
     if slot >= 0:
         _take_slot(slot_free, slot, width, fin)
     finish[g] = fin
     t = lay_i[g, 3]
-    task_end[t] = max(task_end[t], end)
+    if every_layer or lay_i[g, 5]:
+        task_end[t] = max(task_end[t], end)
     code = FEASIBLE
-    if check_deadline and task_end[t] - release_s[t] > late_s[t]:
+    if check_deadline and end - release_s[t] > late_s[t]:  # the task ends late
         code = DEADLINE
     if check_memory:
         mem_mb[s] += lay_f[g, 3]
         if mem_mb[s] > cap_mb[s] and code == FEASIBLE:
             code = MEMORY
     return code
+
+
+@njit(cache=True, nogil=True, _nrt=False)  # no fastmath: inf bandwidth is meaningful
+def population(pk, assign, priority, record, start, finish, exec_s_out, transfer, wait, crit,
+                task_end, status, slot_free, mem_mb):
+    """The simulator's kernel: every plan placed layer by layer with the step (probe +
+    commit). It lives here so that numba's cache, keyed by this file, never keeps it
+    after the step changes.
+
+    Stops a plan at its first failure; with ``record`` it goes on after a deadline or
+    memory failure so that the per-layer arrays stay complete.
+    """
+    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+     unlimited, check_memory, check_deadline) = pk
+    width = slot_init.shape[0] // exec_s.shape[1]
+    n_plans, n_layers = assign.shape
+    shared_priority = priority.shape[0] == 1
+    for p in range(n_plans):
+        for j in range(slot_init.shape[0]):
+            slot_free[j] = slot_init[j]
+        mem_mb[:] = 0.0
+        a_row = assign[p]
+        f_row = finish[p]
+        f_row[:] = -1.0
+        e_row = task_end[p]
+        for t in range(e_row.shape[0]):
+            e_row[t] = release_s[t]
+        order = priority[0] if shared_priority else priority[p]
+        first = FEASIBLE
+        for k in range(n_layers):
+            g = order[k]
+            s = a_row[g] if 0 <= g < n_layers else 0
+            code, r, st, dur, tr, cl, slot, end = probe(
+                exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
+                f_row, a_row, g, s)
+            if code != FEASIBLE:
+                first = code if first == FEASIBLE else first
+                break
+            code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
+                          check_deadline, False, slot_free, f_row, e_row, mem_mb, g, s, slot,
+                          st, dur, end)
+            if record:  # per-layer detail; search loops need only the task ends
+                start[p, g] = st
+                wait[p, g] = st - r
+                exec_s_out[p, g] = dur
+                transfer[p, g] = tr
+                crit[p, g] = cl
+            if code != FEASIBLE:
+                first = code if first == FEASIBLE else first
+                if not record:
+                    break
+        status[p] = first
 
 
 @njit(cache=True, nogil=True, _nrt=False)
@@ -286,8 +365,8 @@ def _place_batch(pk, slot_free, finish, assign, task_end, front, mem_mb, n_on, n
         front_before = front[b]
         if code == FEASIBLE:
             code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
-                          check_deadline, slot_free[b], finish[b], task_end[b], mem_mb[b], g,
-                          s, slot, st, dur, end)
+                          check_deadline, True, slot_free[b], finish[b], task_end[b],
+                          mem_mb[b], g, s, slot, st, dur, end)
             assign[b, g] = s
             n_on[b, s] += 1
             n_placed[b] += 1
@@ -435,8 +514,8 @@ def _earliest_finish(pk, order, cand, extra_s, memory_aware, slot_free, finish, 
                 best_end_s = end
         if best < 0:
             return False, evaluations
-        commit(width, lay_i, lay_f, late_s, release_s, cap_mb, True, False, slot_free, finish,
-               task_end, mem_mb, g, best, best_slot, best_st, best_dur, best_end_s)
+        commit(width, lay_i, lay_f, late_s, release_s, cap_mb, True, False, False, slot_free,
+               finish, task_end, mem_mb, g, best, best_slot, best_st, best_dur, best_end_s)
         assign[g] = best
     return True, evaluations
 

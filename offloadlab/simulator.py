@@ -29,62 +29,11 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from .problem import Problem
 from .schedule import (BAD_ORDER, BAD_SERVER, DEADLINE, FEASIBLE, FOREIGN_DEVICE,  # noqa: F401
-                       MEMORY, NO_DEVICE, NO_LINK, PRECEDENCE, REASONS, STRUCTURAL, commit,
-                       pack, probe)
-
-
-@njit(cache=True, nogil=True, _nrt=False)  # no fastmath: inf bandwidth is meaningful
-def _population(pk, assign, priority, record, start, finish, exec_s_out, transfer, wait, crit,
-                task_end, status, slot_free, mem_mb):
-    """Every plan placed layer by layer with the schedule's step (probe + commit).
-
-    Stops a plan at its first failure; with ``record`` it goes on after a deadline or
-    memory failure so that the per-layer arrays stay complete.
-    """
-    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
-     unlimited, check_memory, check_deadline) = pk
-    width = slot_init.shape[0] // exec_s.shape[1]
-    n_plans, n_layers = assign.shape
-    shared_priority = priority.shape[0] == 1
-    for p in range(n_plans):
-        for j in range(slot_init.shape[0]):
-            slot_free[j] = slot_init[j]
-        mem_mb[:] = 0.0
-        a_row = assign[p]
-        f_row = finish[p]
-        f_row[:] = -1.0
-        e_row = task_end[p]
-        for t in range(e_row.shape[0]):
-            e_row[t] = release_s[t]
-        order = priority[0] if shared_priority else priority[p]
-        first = FEASIBLE
-        for k in range(n_layers):
-            g = order[k]
-            s = a_row[g] if 0 <= g < n_layers else 0
-            code, r, st, dur, tr, cl, slot, end = probe(
-                exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
-                f_row, a_row, g, s)
-            if code != FEASIBLE:
-                first = code if first == FEASIBLE else first
-                break
-            code = commit(width, lay_i, lay_f, late_s, release_s, cap_mb, check_memory,
-                          check_deadline, slot_free, f_row, e_row, mem_mb, g, s, slot, st, dur,
-                          end)
-            if record:  # per-layer detail; search loops need only the task ends
-                start[p, g] = st
-                wait[p, g] = st - r
-                exec_s_out[p, g] = dur
-                transfer[p, g] = tr
-                crit[p, g] = cl
-            if code != FEASIBLE:
-                first = code if first == FEASIBLE else first
-                if not record:
-                    break
-        status[p] = first
+                       MEMORY, NO_DEVICE, NO_LINK, PRECEDENCE, REASONS, STRUCTURAL, pack)
+from .schedule import population as _population
 
 
 @dataclass(frozen=True)
@@ -176,6 +125,19 @@ def objective(problem: Problem, assign, priority=None) -> np.ndarray:
     latency = task_end[:n_plans] - problem.release_s
     value = problem.objective.score(assign, None, None, None, None, latency)[0]
     return np.where(status[:n_plans] == FEASIBLE, value, np.inf)
+
+
+def components(problem: Problem, assign, priority=None) -> np.ndarray:
+    """(P, 3) raw ``(delay_s, energy_j, cost_usd)`` per plan (``problem.objective``'s
+    :meth:`~offloadlab.objectives.Objective.components`; NaN where the kind has no such
+    component, inf rows where the plan is infeasible)."""
+    assign, priority = as_population(problem, assign, priority)
+    arrays = _allocate(assign.shape[0], problem.n_layers, problem.n_tasks)
+    ev = _run(problem, assign, priority, arrays, record=True)
+    out = problem.objective.components(assign, ev.exec_s, ev.transfer_s, ev.wait_s,
+                                       ev.crit_pred, ev.latency_s)
+    out[~ev.feasible] = np.inf
+    return out
 
 
 def _allocate(n_plans: int, n_layers: int, n_tasks: int) -> list[np.ndarray]:

@@ -199,3 +199,26 @@ def test_constructive_heuristics_keep_todays_plans(name):
     for label, tiers in (("edge-only", (1,)), ("cloud-only", (2,))):
         assign, _ = greedy_assign(pb, tiers)
         assert (None if assign is None else assign.tolist()) == frozen[label], label
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_components_rebuild_the_objective(name):
+    from offloadlab.simulator import components
+
+    pb = library_problem(name)
+    rng = np.random.default_rng(6)
+    assign, prio = random_plans(pb, 10, rng), pb.random_priority(rng, 10)
+    ev = simulate(pb, assign, prio)
+    comp = components(pb, assign, prio)
+    ok = ev.feasible
+    assert comp.shape == (10, 3) and np.isinf(comp[~ok]).all()
+    kind, spec = pb.objective.kind, pb.objective.spec
+    if kind in ("latency", "deadline", "makespan"):
+        assert comp[ok, 0].tolist() == ev.objective[ok].tolist()
+        assert np.isnan(comp[ok, 1:]).all()
+    elif kind == "dmro":
+        assert comp[ok, 0] + spec.delta * comp[ok, 1] == pytest.approx(ev.objective[ok])
+        assert np.isnan(comp[ok, 2]).all()
+    else:
+        assert comp[ok].tolist() == np.column_stack(
+            [ev.terms[k][ok] for k in ("delay_s", "energy_j", "cost_usd")]).tolist()

@@ -1,4 +1,11 @@
-"""Freeze today's simulator numbers and constructive plans on every library instance."""
+"""Write frozen_simulator.json: objectives of seeded random plans and the constructive
+heuristics' plans on every library instance.
+
+The committed file was written by the simulator and heuristics of commit 5553c81 (before
+the incremental schedule); tests/test_schedule.py checks that they are kept. Run it again
+(``python tests/data/freeze_simulator.py tests/data/frozen_simulator.json``) only when a
+change of meaning is intended.
+"""
 import json, sys, time
 import numpy as np
 from offloadlab import Problem, load_instance, simulate
