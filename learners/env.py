@@ -104,7 +104,8 @@ def obs_size(n_servers: int, pad_layers: int) -> int:
     return N_SERVER_FIELDS * n_servers + N_SCALAR_FIELDS + pad_layers
 
 
-@njit(cache=True, nogil=True)
+# not cached: numba keys its cache by this file, and the inlined step lives in schedule.py
+@njit(nogil=True)
 def _observe(pk, slot_free, finish, assign, task_end, mem_mb, n_on, n_placed, g, scales,
              mask, dyn):
     """Per episode b: the allowed servers of layer g (``mask[b, s]``) and the per-server
