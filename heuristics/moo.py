@@ -67,17 +67,22 @@ def objective_columns(problem: Problem, names) -> list[int]:
 
 def nondominated(points: np.ndarray) -> np.ndarray:
     """Indices of the nondominated rows of ``points`` (minimised), one per distinct
-    point, in lexicographic order."""
+    point, in lexicographic order.
+
+    In lexicographic order a dominator comes before what it dominates, so each point is
+    compared with the points kept so far only.
+    """
     points = np.asarray(points, dtype=float)
     if len(points) == 0:
         return np.zeros(0, dtype=np.int64)
     _, first = np.unique(points, axis=0, return_index=True)  # lexicographic order
-    keep = []
-    for i in first:
+    keep = [first[0]]
+    kept = points[first[:1]]
+    for i in first[1:]:
         p = points[i]
-        dominated = np.all(points <= p, axis=1) & np.any(points < p, axis=1)
-        if not dominated.any():
+        if not (kept <= p).all(axis=1).any():  # distinct, so <= everywhere dominates
             keep.append(i)
+            kept = np.vstack([kept, p])
     return np.asarray(keep, dtype=np.int64)
 
 
