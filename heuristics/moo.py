@@ -27,63 +27,17 @@ import time
 
 import numpy as np
 
+from offloadlab.formulations.pareto import (OBJECTIVES, UNITS, nondominated,  # noqa: F401
+                                            objective_columns)
 from offloadlab.problem import Problem
 
 from .operators import Encoding, keys_to_priority, priority_to_keys
 
-OBJECTIVES = ("delay", "energy", "cost")
-UNITS = {"delay": "delay_s", "energy": "energy_j", "cost": "cost_usd"}
 ALGORITHMS = ("nsga2", "nsga3", "moead", "agemoea2", "smsemoa")
 SEED_SOLVERS = ("greedy", "heft", "peft", "local-only", "edge-only", "cloud-only")
 PENALTY = 1e12  # pymoo needs finite objectives: plans the repair cannot fix score this
 DEFAULT_BUDGET = 10000
 DEFAULT_POP = 100
-
-
-def objective_columns(problem: Problem, names) -> list[int]:
-    """Columns of :func:`offloadlab.simulator.components` for ``names``.
-
-    Raises
-    ------
-    ValueError
-        When a name is unknown, repeated, fewer than two are given, or the instance's
-        kind does not define the component.
-    """
-    names = list(names)
-    bad = [n for n in names if n not in OBJECTIVES]
-    if bad:
-        raise ValueError(f"unknown objective {bad[0]!r}; known: {', '.join(OBJECTIVES)}")
-    if len(set(names)) != len(names) or len(names) < 2:
-        raise ValueError("objectives: give two or three distinct names of "
-                         f"{', '.join(OBJECTIVES)}")
-    kind = problem.instance.objective.kind
-    defined = {"ddpqn": OBJECTIVES, "dmro": ("delay", "energy")}.get(kind, ("delay",))
-    missing = [n for n in names if n not in defined]
-    if missing:
-        raise ValueError(f"objective {missing[0]!r} is not defined for kind {kind!r} "
-                         f"(it defines {', '.join(defined)})")
-    return [OBJECTIVES.index(n) for n in names]
-
-
-def nondominated(points: np.ndarray) -> np.ndarray:
-    """Indices of the nondominated rows of ``points`` (minimised), one per distinct
-    point, in lexicographic order.
-
-    In lexicographic order a dominator comes before what it dominates, so each point is
-    compared with the points kept so far only.
-    """
-    points = np.asarray(points, dtype=float)
-    if len(points) == 0:
-        return np.zeros(0, dtype=np.int64)
-    _, first = np.unique(points, axis=0, return_index=True)  # lexicographic order
-    keep = [first[0]]
-    kept = points[first[:1]]
-    for i in first[1:]:
-        p = points[i]
-        if not (kept <= p).all(axis=1).any():  # distinct, so <= everywhere dominates
-            keep.append(i)
-            kept = np.vstack([kept, p])
-    return np.asarray(keep, dtype=np.int64)
 
 
 class Codec:

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "offloadlab.heuristics.upload_commands",
     "offloadlab.formulations.commands",
     "offloadlab.heuristics.commands",
+    "offloadlab.heuristics.moo_commands",
 ]
 
 
