@@ -36,7 +36,7 @@ from .operators import Encoding, keys_to_priority, priority_to_keys
 ALGORITHMS = ("nsga2", "nsga3", "moead", "agemoea2", "smsemoa")
 SEED_SOLVERS = ("greedy", "heft", "peft", "local-only", "edge-only", "cloud-only")
 PENALTY = 1e12  # pymoo needs finite objectives: plans the repair cannot fix score this
-DEFAULT_BUDGET = 10000
+DEFAULT_BUDGET = 20000
 DEFAULT_POP = 100
 
 
@@ -209,7 +209,8 @@ def make_algorithm(name: str, n_obj: int, pop_size: int, sampling, repair):
     from pymoo.operators.mutation.pm import PM
     from pymoo.operators.repair.rounding import RoundingRepair
     ops = dict(crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
-               mutation=PM(eta=20, vtype=float, repair=RoundingRepair()))
+               # eta 1: wide jumps, since a server rank is a category more than a number
+               mutation=PM(eta=1, vtype=float, repair=RoundingRepair()))
     ref_dirs = reference_directions(n_obj, pop_size)
     if name == "nsga2":
         from pymoo.algorithms.moo.nsga2 import NSGA2

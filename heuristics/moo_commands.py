@@ -102,7 +102,7 @@ def run_pareto(problem, algorithm: str, objectives, *, seed: int = 0,
 @click.option("--objectives", default="delay,energy,cost", show_default=True,
               help="Two or three of delay, energy, cost (comma-separated).")
 @click.option("--budget-evals", type=int, default=None,
-              help="Simulator evaluations (default 10000).")
+              help="Simulator evaluations (default 20000).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--exact-time-limit", type=float, default=60.0, show_default=True,
               help="Seconds for the exact front the indicators compare with (0: none).")
