@@ -44,6 +44,13 @@ CHUNK = 20_000
 REL_STEP = 1e-6
 
 
+def defined_objectives(problem: Problem) -> tuple[str, ...]:
+    """The components the instance's kind defines (ddpqn all three, dmro delay and
+    energy, the time kinds delay only)."""
+    kind = problem.instance.objective.kind
+    return {"ddpqn": OBJECTIVES, "dmro": ("delay", "energy")}.get(kind, ("delay",))
+
+
 def objective_columns(problem: Problem, names) -> list[int]:
     """Columns of :func:`offloadlab.simulator.components` for ``names``.
 
@@ -57,15 +64,17 @@ def objective_columns(problem: Problem, names) -> list[int]:
     bad = [n for n in names if n not in OBJECTIVES]
     if bad:
         raise ValueError(f"unknown objective {bad[0]!r}; known: {', '.join(OBJECTIVES)}")
-    if len(set(names)) != len(names) or len(names) < 2:
-        raise ValueError("objectives: give two or three distinct names of "
-                         f"{', '.join(OBJECTIVES)}")
     kind = problem.instance.objective.kind
-    defined = {"ddpqn": OBJECTIVES, "dmro": ("delay", "energy")}.get(kind, ("delay",))
+    defined = defined_objectives(problem)
+    if len(defined) < 2:
+        raise ValueError(f"kind {kind!r} defines only the delay: nothing to trade off")
     missing = [n for n in names if n not in defined]
     if missing:
         raise ValueError(f"objective {missing[0]!r} is not defined for kind {kind!r} "
                          f"(it defines {', '.join(defined)})")
+    if len(set(names)) != len(names) or len(names) < 2:
+        raise ValueError("give two or three distinct names of "
+                         f"{', '.join(defined)}")
     return [OBJECTIVES.index(n) for n in names]
 
 

@@ -99,8 +99,9 @@ def run_pareto(problem, algorithm: str, objectives, *, seed: int = 0,
 @click.argument("instance")
 @click.option("--algorithm", default="nsga2", show_default=True,
               help="nsga2, nsga3, moead, agemoea2, smsemoa or exact.")
-@click.option("--objectives", default="delay,energy,cost", show_default=True,
-              help="Two or three of delay, energy, cost (comma-separated).")
+@click.option("--objectives", default=None,
+              help="Two or three of delay, energy, cost (comma-separated); default: "
+                   "every one the instance's kind defines.")
 @click.option("--budget-evals", type=int, default=None,
               help="Simulator evaluations (default 20000).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -127,9 +128,11 @@ def pareto(instance, algorithm, objectives, budget_evals, seed, exact_time_limit
         raise UserError(f"--exact-time-limit: must be >= 0 seconds, got {exact_time_limit}")
     if plot_path is not None and not plot_path.lower().endswith(".png"):
         raise UserError(f"--plot: {plot_path}: the plot is a PNG file (ends in .png)")
-    names = [o.strip() for o in objectives.split(",") if o.strip()]
     problem = load_problem(instance)
-    from offloadlab.formulations.pareto import ParetoError
+    from offloadlab.formulations.pareto import ParetoError, defined_objectives
+
+    names = ([o.strip() for o in objectives.split(",") if o.strip()] if objectives
+             else list(defined_objectives(problem)))
 
     from .moo import objective_columns
     try:
@@ -138,7 +141,7 @@ def pareto(instance, algorithm, objectives, budget_evals, seed, exact_time_limit
                          exact_time_limit_s=exact_time_limit if algorithm != "exact"
                          else max(exact_time_limit, 0) or None)
     except (ValueError, ParetoError) as exc:
-        raise UserError(f"--objectives/--algorithm: {exc}") from None
+        raise UserError(f"{problem.instance.name}: {exc}") from None
     if plot_path:
         from .moo_plots import plot_front
 

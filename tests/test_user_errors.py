@@ -159,6 +159,7 @@ def test_every_command_prints_one_json_document(tmp_path):
          "--exact-time-limit", "20"],
         ["instances", "import-workbook", WORKBOOK, "--out", tmp_path / "models"],
         ["profile", f"{net}:net", "--input-shape", "1,4", "--out", tmp_path / "net.json"],
+        ["pareto", "--budget-evals", "200", "dmro-workflows-tiny-s0"],
     ]
     for args in commands:
         result = CliRunner().invoke(main, [str(a) for a in args] + ["--json"])
