@@ -15,8 +15,8 @@ to the server its critical data comes from, or to the first allowed server every
 predecessor can reach. Deadlines and memory limits are not repaired; such plans score
 :data:`PENALTY` in every objective.
 
-Initial populations hold the plans of the single-objective heuristics (greedy, HEFT,
-PEFT, the tier baselines) and uniform random plans; every algorithm uses pymoo's own
+Initial populations hold the plans of the single-objective solvers (greedy, HEFT,
+PEFT, the contention-free DP, the tier baselines) and uniform random plans; every algorithm uses pymoo's own
 operators (SBX and polynomial mutation with rounding) and its evaluation-count
 termination, and the seed makes the whole run deterministic.
 """
@@ -34,7 +34,7 @@ from offloadlab.problem import Problem
 from .operators import Encoding, keys_to_priority, priority_to_keys
 
 ALGORITHMS = ("nsga2", "nsga3", "moead", "agemoea2", "smsemoa")
-SEED_SOLVERS = ("greedy", "heft", "peft", "local-only", "edge-only", "cloud-only")
+SEED_SOLVERS = ("greedy", "heft", "peft", "dp", "local-only", "edge-only", "cloud-only")
 PENALTY = 1e12  # pymoo needs finite objectives: plans the repair cannot fix score this
 DEFAULT_BUDGET = 20000
 DEFAULT_POP = 100
