@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from offloadlab.formulations.pareto import ParetoError, exact_front, nondominated
-from offloadlab.heuristics.moo import ALGORITHMS, objective_columns, search
+from offloadlab.heuristics.moo import ALGORITHMS, UNITS, objective_columns, search
 from offloadlab.heuristics.moo_commands import indicators, reference_point
 from offloadlab.heuristics.moo_plots import plot_fronts
 from offloadlab.instance import load_instance
@@ -79,7 +79,7 @@ def report(name: str, algorithms, seeds: int, budget_evals: int | None, objectiv
     if out_dir is not None:
         fronts = {a: runs[(a, 0)]["front"] for a in algorithms}
         fronts[label] = target
-        plot_fronts(fronts, [f"{o}" for o in objectives], str(out_dir / f"{name}.png"),
+        plot_fronts(fronts, [UNITS[o] for o in objectives], str(out_dir / f"{name}.png"),
                     title=f"{name}: fronts (seed 0) and the {label} front",
                     points={"weighted optimum": weighted_point(problem, target)})
     return rows
