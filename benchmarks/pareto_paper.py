@@ -3,9 +3,9 @@
 ``python -m offloadlab.benchmarks.pareto_paper [--instance NAME] [--algorithm nsga2]
 [--budget-evals N] [--seed S] [--solver-evals N]`` runs the algorithm on the instance
 (default ``ddpqn-vgg19-paper-s0``), then every installed registered solver that supports
-the instance's kind (the heuristics and, once registered, the learners) with
-its own default budget (or ``--solver-evals``), and prints, for each solver's plan, its components and
-whether the front dominates it, holds it, or not; a plan the front does not cover is
+the instance's kind (the heuristics and, once registered, the learners) with its own
+default budget (or ``--solver-evals``), and prints, for each solver's plan, its
+components and whether the front dominates it, holds it, or not; a plan the front does not cover is
 reported as such (the exit code stays 0: it is a measurement).
 """
 
