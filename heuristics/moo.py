@@ -17,8 +17,8 @@ predecessor can reach. Deadlines and memory limits are not repaired; such plans 
 
 Initial populations hold the plans of the single-objective solvers (greedy, HEFT,
 PEFT, the contention-free DP, the tier baselines) and uniform random plans; every
-algorithm uses pymoo's own operators (SBX and polynomial mutation with rounding) and its evaluation-count
-termination, and the seed makes the whole run deterministic.
+algorithm uses pymoo's own operators (SBX and polynomial mutation with rounding) and
+its evaluation-count termination, and the seed makes the whole run deterministic.
 """
 
 from __future__ import annotations
