@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "offloadlab.formulations.commands",
     "offloadlab.heuristics.commands",
     "offloadlab.learners.commands",
+    "offloadlab.heuristics.moo_commands",
 ]
 
 
@@ -284,6 +285,7 @@ def evaluate(instance, plan, as_json):
         "latency_s": dict(zip([t.name for t in problem.instance.tasks],
                               ev.latency_s[0].tolist())),
         "terms": {k: float(v[0]) for k, v in ev.terms.items()},
+        "components": _components(problem, assign, priority),
         "layers": [
             {"task": t, "layer": n, "server": problem.server_names[assign[g]],
              "start_s": ev.start_s[0, g], "finish_s": ev.finish_s[0, g],
@@ -301,6 +303,14 @@ def evaluate(instance, plan, as_json):
     emit(out, as_json, render)
     if not out["feasible"]:
         sys.exit(1)
+
+
+def _components(problem, assign, priority) -> dict:
+    """Raw ``delay_s, energy_j, cost_usd`` of a plan (null where the kind has none)."""
+    from .simulator import components
+
+    row = components(problem, assign, priority)[0]
+    return {k: _finite(v) for k, v in zip(("delay_s", "energy_j", "cost_usd"), row)}
 
 
 def _finite(x):

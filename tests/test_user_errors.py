@@ -162,6 +162,7 @@ def test_every_command_prints_one_json_document(tmp_path):
         ["profile", f"{net}:net", "--input-shape", "1,4", "--out", tmp_path / "net.json"],
         ["train", "dqn", TINY_DDPQN, "--steps", "50", "--out", tmp_path / "a.pt"],
         ["bench", "env", "--instance", TINY_DDPQN, "--batch", "4", "--seconds", "0.2"],
+        ["pareto", "--budget-evals", "200", "dmro-workflows-tiny-s0"],
     ]
     for args in commands:
         result = CliRunner().invoke(main, [str(a) for a in args] + ["--json"])
