@@ -549,3 +549,9 @@ for _v, _what in (("dqn", "DQN"), ("double-dqn", "double DQN"), ("dueling-dqn", 
     register(_v, f"offloadlab.learners.dqn:solve_{_v.replace('-', '_')}",
              f"{_what} (budget = environment steps; checkpoint= to only roll out)",
              extra="learn", params=_LEARNER)
+# MTL-A3C's baselines (deadline family)
+for _r, _what in (("least-loaded", "each block on the edge server with the lowest load"),
+                  ("apdi", "APDI: blocks spread evenly over the servers"),
+                  ("rpdi", "RPDI: each block on a random server")):
+    register(_r, f"{_H}.deadline_baselines:solve_{_r.replace('-', '_')}",
+             f"{_what} (MTL-A3C baseline, deadline-keeping candidates)", kinds=("deadline",))
