@@ -581,3 +581,13 @@ register("a3c", "offloadlab.learners.a3c:solve_a3c",
 register("mtl-a3c", "offloadlab.learners.a3c:solve_mtl_a3c",
          "MTL-A3C: shared trunk, one actor branch per block, one critic",
          extra="learn", kinds=("deadline",), params=_A3C)
+_DIST = {k: v for k, v in _LEARNER.items()
+         if k not in ("checkpoint", "reward", "pad_layers", "order", "reorder", "n_envs")}
+register("dist-dqn", "offloadlab.learners.dist_dqn:solve_dist_dqn",
+         "distributed DQN: actor processes feed one learner's replay (deadline slots)",
+         extra="learn", kinds=("deadline",), params={
+             **_DIST, "workers": Param("int", "actor processes (1 is deterministic)", low=1,
+                                       high=256),
+             "chunk": Param("int", "transitions per actor message", **_STEPS),
+             **{s: Param("bool", f"DQN switch: {s}") for s in
+                ("double", "dueling", "prioritized")}})
