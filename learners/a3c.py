@@ -264,7 +264,9 @@ def _worker(rank, shared, optimizer, counter, problem, cfg, branches, steps, see
     if rank == 0:
         evaluate(counter.value)
     result = {"curve": curve, "best": best, "best_state": best_state, "steps": done_steps}
-    if out is not None:
+    if out is not None:  # plain arrays: tensors would travel as fds the child closes
+        if best_state is not None:
+            result["best_state"] = {k: v.numpy().copy() for k, v in best_state.items()}
         out.put((rank, result))
     return result
 
@@ -315,6 +317,9 @@ def train(problem, cfg: A3CConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
                     p.terminate()
                     p.join()
         result = results[0]
+        if result["best_state"] is not None:
+            result["best_state"] = {k: torch.as_tensor(v)
+                                    for k, v in result["best_state"].items()}
     if result["best_state"] is not None:
         shared.load_state_dict(result["best_state"])
     total = int(counter.value)
