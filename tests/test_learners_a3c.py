@@ -132,11 +132,11 @@ def test_mtl_branches_and_soft_sharing():
 
     net = _build_net(10, 3, A3CConfig(), branches=4)
     assert len(net.actors) == 4
-    assert float(net.sharing_penalty()) > 0
+    assert net.sharing_penalty().item() > 0
     with torch.no_grad():
         for a in net.actors[1:]:
             a.load_state_dict(net.actors[0].state_dict())
-    assert float(net.sharing_penalty()) == 0.0
+    assert net.sharing_penalty().item() == 0.0
     obs = torch.randn(2, 10)
     logits, value = net(obs, torch.tensor([0, 3]))
     assert logits.shape == (2, 3) and value.shape == (2,)
