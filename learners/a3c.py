@@ -178,6 +178,14 @@ def greedy_rollout(env, net):
     return env.state.assign[0].copy(), env.order, total
 
 
+def _snapshot_key(env, ret: float) -> tuple:
+    """Snapshots are ranked by the deadlines their greedy plan misses, then by its
+    penalised delay (a feasible plan beats any infeasible one)."""
+    from offloadlab.schedule import FEASIBLE
+
+    return (0 if env.state.status[0] == FEASIBLE else 1, -ret)
+
+
 def _worker(rank, shared, optimizer, counter, problem, cfg, branches, steps, seed,
             deadline, out):
     """One asynchronous learner: episodes, t_max-step updates on the shared model.
@@ -196,7 +204,9 @@ def _worker(rank, shared, optimizer, counter, problem, cfg, branches, steps, see
     local = copy.deepcopy(shared)
     scale = 1.0 / env.time_scale_s
     explore = max(1, int(cfg.explore_fraction * steps))
-    curve, best, best_state = [], math.inf, None
+    # under a time limit, exploration also decays over that share of the time
+    explore_s = max(1e-9, cfg.explore_fraction * (deadline - time.perf_counter()))
+    curve, best, best_state = [], (math.inf, math.inf), None
     started = time.perf_counter()
     obs, info = env.reset()
     done_steps, next_eval = 0, 0
@@ -205,8 +215,9 @@ def _worker(rank, shared, optimizer, counter, problem, cfg, branches, steps, see
         nonlocal best, best_state
         _, _, ret = greedy_rollout(eval_env, shared)
         curve.append((step_count, time.perf_counter() - started, -ret))
-        if -ret < best:
-            best, best_state = -ret, copy.deepcopy(shared.state_dict())
+        key = _snapshot_key(eval_env, ret)
+        if key < best:
+            best, best_state = key, copy.deepcopy(shared.state_dict())
 
     while True:
         if time.perf_counter() > deadline:
@@ -221,8 +232,9 @@ def _worker(rank, shared, optimizer, counter, problem, cfg, branches, steps, see
         logp, values, rewards, ents = [], [], [], []
         terminal = False
         for _ in range(take):
-            eps = max(cfg.eps_end, cfg.eps_start - (cfg.eps_start - cfg.eps_end)
-                      * (start + len(rewards)) / explore)
+            done_share = max((start + len(rewards)) / explore,
+                             (time.perf_counter() - started) / explore_s)
+            eps = max(cfg.eps_end, cfg.eps_start - (cfg.eps_start - cfg.eps_end) * done_share)
             mask = torch.as_tensor(info["action_mask"])
             logits, value = local(torch.as_tensor(obs), torch.tensor([env.block]))
             logits = _masked_logits(logits, mask, torch)

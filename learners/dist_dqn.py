@@ -36,7 +36,7 @@ class _Actor:
     """One actor's episodes: ``run(n)`` plays up to ``n`` steps and returns them."""
 
     def __init__(self, problem, q_net, rank: int, seed: int, steps: int, explore_s: int,
-                 eps_final: float):
+                 eps_final: float, explore_time_s: float = math.inf):
         from .slots import SlotEnv
 
         self.env = SlotEnv(problem)
@@ -46,6 +46,8 @@ class _Actor:
         self.mask = info["action_mask"]
         self.scale = 1.0 / self.env.time_scale_s
         self.explore, self.eps_final = max(1, explore_s), eps_final
+        # under a time limit, exploration also decays over that share of the time
+        self.started, self.explore_s = time.perf_counter(), max(explore_time_s, 1e-9)
 
     def run(self, start: int, n: int) -> tuple:
         import torch
@@ -54,8 +56,9 @@ class _Actor:
 
         rows = []
         for i in range(n):
-            eps = max(self.eps_final, 1.0 - (1.0 - self.eps_final) * (start + i)
-                      / self.explore)
+            done_share = max((start + i) / self.explore,
+                             (time.perf_counter() - self.started) / self.explore_s)
+            eps = max(self.eps_final, 1.0 - (1.0 - self.eps_final) * done_share)
             if self.rng.random() < eps:
                 action = self.env.random_actions(self.rng)
             else:
@@ -74,11 +77,11 @@ class _Actor:
 
 
 def _actor_process(rank, problem, q_net, counter, steps, seed, explore_s, eps_final,
-                   chunk, deadline, out):
+                   chunk, deadline, explore_time_s, out):
     import torch
 
     torch.set_num_threads(1)
-    actor = _Actor(problem, q_net, rank, seed, steps, explore_s, eps_final)
+    actor = _Actor(problem, q_net, rank, seed, steps, explore_s, eps_final, explore_time_s)
     while time.perf_counter() < deadline:
         with counter.get_lock():
             start = counter.value
@@ -98,7 +101,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
 
     import torch.multiprocessing as mp
 
-    from .a3c import greedy_rollout
+    from .a3c import _snapshot_key, greedy_rollout
     from .dqn import setup_torch, td_loss
     from .networks import QNetwork
     from .replay import PrioritizedReplayBuffer, ReplayBuffer
@@ -119,7 +122,8 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     eps_final = 1.0 - cfg.epsilon_greedy
     started = time.perf_counter()
     deadline = math.inf if time_limit_s is None else started + time_limit_s
-    curve, best, best_state = [], math.inf, copy.deepcopy(q_net.state_dict())
+    explore_time_s = cfg.explore_fraction * (deadline - started)
+    curve, best, best_state = [], (math.inf, math.inf), copy.deepcopy(q_net.state_dict())
     state = {"received": 0, "updates": 0, "next_update": cfg.learning_starts,
              "next_eval": cfg.eval_every}
 
@@ -131,8 +135,9 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
         nonlocal best, best_state
         _, _, ret = greedy_rollout(eval_env, _Greedy())
         curve.append((state["received"], time.perf_counter() - started, -ret))
-        if -ret < best or not cfg.keep_best:
-            best, best_state = min(best, -ret), copy.deepcopy(q_net.state_dict())
+        key = _snapshot_key(eval_env, ret)
+        if key < best or not cfg.keep_best:
+            best, best_state = min(best, key), copy.deepcopy(q_net.state_dict())
 
     def learn(rows):
         obs, action, reward, next_obs, next_mask, done = rows
@@ -156,7 +161,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
             evaluate()
 
     if workers == 1:
-        actor = _Actor(problem, q_net, 0, seed, steps, explore_s, eps_final)
+        actor = _Actor(problem, q_net, 0, seed, steps, explore_s, eps_final, explore_time_s)
         while state["received"] < steps and time.perf_counter() < deadline:
             learn(actor.run(state["received"], min(chunk, steps - state["received"])))
     else:
@@ -164,7 +169,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
         counter, out = ctx.Value("q", 0), ctx.Queue()
         procs = [ctx.Process(target=_actor_process, daemon=True,
                              args=(rank, problem, q_net, counter, steps, seed, explore_s,
-                                   eps_final, chunk, deadline, out))
+                                   eps_final, chunk, deadline, explore_time_s, out))
                  for rank in range(workers)]
         for p in procs:
             p.start()
