@@ -296,6 +296,7 @@ def train(problem, cfg: A3CConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
 
     from .slots import SlotEnv
 
+    started = time.perf_counter()
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
@@ -303,7 +304,6 @@ def train(problem, cfg: A3CConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     shared = _build_net(env.obs_dim, env.n_servers, cfg, branches)
     shared.share_memory()
     optimizer = SharedRMSprop(shared.parameters(), cfg.lr, cfg.rms_alpha, cfg.rms_eps)
-    started = time.perf_counter()
     deadline = math.inf if time_limit_s is None else started + time_limit_s
     ctx = mp.get_context("fork")
     counter = ctx.Value("q", 0)
@@ -375,6 +375,8 @@ def solve(problem, *, multitask: bool = False, seed=None, time_limit_s=None,
     name = "mtl-a3c" if multitask else "a3c"
     branches = max(len(t) for t in problem.task_layers) if multitask else 0
     steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
+    if time_limit_s is not None:  # the limit counts from the solver's start
+        time_limit_s = max(0.0, time_limit_s - (time.perf_counter() - started))
     net, info = train(problem, cfg, steps=steps, seed=seed, workers=int(workers),
                       branches=branches, time_limit_s=time_limit_s)
     assign, order, _ = greedy_rollout(SlotEnv(problem), net)

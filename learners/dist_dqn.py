@@ -107,6 +107,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     from .replay import PrioritizedReplayBuffer, ReplayBuffer
     from .slots import SlotEnv
 
+    started = time.perf_counter()
     torch = setup_torch(seed)
     rng = np.random.default_rng(seed)
     eval_env = SlotEnv(problem)
@@ -120,7 +121,6 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
                         eval_env.n_servers, **extra)
     explore_s = int(cfg.explore_fraction * steps)
     eps_final = 1.0 - cfg.epsilon_greedy
-    started = time.perf_counter()
     deadline = math.inf if time_limit_s is None else started + time_limit_s
     explore_time_s = cfg.explore_fraction * (deadline - started)
     curve, best, best_state = [], (math.inf, math.inf), copy.deepcopy(q_net.state_dict())
@@ -220,6 +220,8 @@ def solve(problem, *, seed=None, time_limit_s=None, budget_evals=None, workers: 
     seed = 0 if seed is None else int(seed)
     cfg = DQNConfig.for_variant("dqn", **hyper)
     steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
+    if time_limit_s is not None:  # the limit counts from the solver's start
+        time_limit_s = max(0.0, time_limit_s - (time.perf_counter() - started))
     q_net, info = train(problem, cfg, steps=steps, seed=seed, workers=int(workers),
                         chunk=int(chunk), time_limit_s=time_limit_s)
     assign, order, _ = greedy_rollout(SlotEnv(problem), lambda o, b: (q_net(o), None))
