@@ -549,3 +549,45 @@ for _v, _what in (("dqn", "DQN"), ("double-dqn", "double DQN"), ("dueling-dqn", 
     register(_v, f"offloadlab.learners.dqn:solve_{_v.replace('-', '_')}",
              f"{_what} (budget = environment steps; checkpoint= to only roll out)",
              extra="learn", params=_LEARNER)
+# MTL-A3C's baselines (deadline family)
+for _r, _what in (("least-loaded", "each block on the edge server with the lowest load"),
+                  ("apdi", "APDI: blocks spread evenly over the servers"),
+                  ("rpdi", "RPDI: each block on a random server")):
+    register(_r, f"{_H}.deadline_baselines:solve_{_r.replace('-', '_')}",
+             f"{_what} (MTL-A3C baseline, deadline-keeping candidates)", kinds=("deadline",))
+# A3C family (MTL-A3C §5): asynchronous actor-critics on the slotted deadline environment
+_A3C = {
+    "workers": Param("int", "asynchronous worker processes (1 is deterministic)", low=1,
+                     high=256),
+    "lr": Param("float", "shared RMSProp learning rate", low=0, high=10, low_open=True),
+    "gamma": Param("float", "discount", low=0, high=1),
+    "eps_start": Param("float", "initial exploration probability", low=0, high=1),
+    "eps_end": Param("float", "final exploration probability", low=0, high=1),
+    "explore_fraction": Param("float", "share of the budget spent decaying exploration",
+                              low=0, high=1),
+    "t_max": Param("int", "steps per asynchronous update", **_STEPS),
+    "hidden": Param("any", "trunk widths, e.g. [64, 64]"),
+    "entropy": Param("float", "entropy bonus", low=0, high=1e6),
+    "value_coef": Param("float", "critic loss weight", low=0, high=1e6),
+    "share_l2": Param("float", "MTL-A3C soft parameter sharing weight", low=0, high=1e6),
+    "rms_alpha": Param("float", "RMSProp decay", low=0, high=1),
+    "rms_eps": Param("float", "RMSProp epsilon", low=0, low_open=True, high=1e6),
+    "grad_clip": Param("float", "max gradient norm", low=0, low_open=True, high=1e12),
+    "eval_every": Param("int", "worker 0's steps between greedy evaluations", **_STEPS),
+}
+register("a3c", "offloadlab.learners.a3c:solve_a3c",
+         "A3C on the slotted deadline environment (budget = environment steps)",
+         extra="learn", kinds=("deadline",), params=_A3C)
+register("mtl-a3c", "offloadlab.learners.a3c:solve_mtl_a3c",
+         "MTL-A3C: shared trunk, one actor branch per block, one critic",
+         extra="learn", kinds=("deadline",), params=_A3C)
+_DIST = {k: v for k, v in _LEARNER.items()
+         if k not in ("checkpoint", "reward", "pad_layers", "order", "reorder", "n_envs")}
+register("dist-dqn", "offloadlab.learners.dist_dqn:solve_dist_dqn",
+         "distributed DQN: actor processes feed one learner's replay (deadline slots)",
+         extra="learn", kinds=("deadline",), params={
+             **_DIST, "workers": Param("int", "actor processes (1 is deterministic)", low=1,
+                                       high=256),
+             "chunk": Param("int", "transitions per actor message", **_STEPS),
+             **{s: Param("bool", f"DQN switch: {s}") for s in
+                ("double", "dueling", "prioritized")}})

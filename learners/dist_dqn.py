@@ -1,0 +1,258 @@
+"""Distributed DQN (MTL-A3C's DQN baseline, Ape-X style): several actor processes feed
+one learner's replay.
+
+Each actor (``workers`` of them, ``torch.multiprocessing``, fork) runs its own
+:class:`~offloadlab.learners.slots.SlotEnv` episodes ε-greedily with the learner's
+Q-network, read from shared memory, and sends its transitions in chunks of
+``chunk`` steps through a queue. The learner (the calling process) appends them to one
+replay buffer (:mod:`.replay`) and runs the DQN update of :mod:`.dqn` (:func:`td_loss`,
+with the :class:`~offloadlab.learners.dqn.DQNConfig` switches off by default: plain DQN),
+one gradient step per ``train_freq`` transitions received. A shared step counter stops
+the actors at the budget or the time limit.
+
+Exploration falls linearly from 1 to ``1 - epsilon_greedy`` (0.01 by default, as in
+MTL-A3C) over ``explore_fraction`` of the budget. Rewards are divided by the
+environment's time scale. The plan returned is the greedy rollout of the best snapshot
+of the learner's evaluations (every ``eval_every`` transitions).
+
+Determinism: ``workers=1`` (default) runs the actor and the learner alternately in the
+calling process (chunk, then its updates) and is reproducible; with more actors the
+order in which their chunks arrive depends on scheduling.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from dataclasses import fields
+
+import numpy as np
+
+DEFAULT_STEPS = 30_000
+
+
+class _Actor:
+    """One actor's episodes: ``run(n)`` plays up to ``n`` steps and returns them."""
+
+    def __init__(self, problem, q_net, rank: int, seed: int, steps: int, explore_s: int,
+                 eps_final: float, explore_time_s: float = math.inf):
+        from .slots import SlotEnv
+
+        self.env = SlotEnv(problem)
+        self.q_net = q_net
+        self.rng = np.random.default_rng([seed, rank])
+        self.obs, info = self.env.reset()
+        self.mask = info["action_mask"]
+        self.scale = 1.0 / self.env.time_scale_s
+        self.explore, self.eps_final = max(1, explore_s), eps_final
+        # under a time limit, exploration also decays over that share of the time
+        self.started, self.explore_s = time.perf_counter(), max(explore_time_s, 1e-9)
+
+    def run(self, start: int, n: int) -> tuple:
+        import torch
+
+        from .networks import masked
+
+        rows = []
+        for i in range(n):
+            done_share = max((start + i) / self.explore,
+                             (time.perf_counter() - self.started) / self.explore_s)
+            eps = max(self.eps_final, 1.0 - (1.0 - self.eps_final) * done_share)
+            if self.rng.random() < eps:
+                action = self.env.random_actions(self.rng)
+            else:
+                with torch.no_grad():
+                    q = masked(self.q_net(torch.as_tensor(self.obs)),
+                               torch.as_tensor(self.mask))
+                action = q.argmax(dim=1).numpy()
+            next_obs, reward, done, info = self.env.step(action)
+            rows.append((self.obs[0], int(action[0]), float(reward[0]) * self.scale,
+                         next_obs[0], info["action_mask"][0], float(done[0])))
+            self.obs, self.mask = next_obs, info["action_mask"]
+            if done[0]:
+                self.obs, info = self.env.reset()
+                self.mask = info["action_mask"]
+        return tuple(np.array(col) for col in zip(*rows))
+
+
+def _actor_process(rank, problem, q_net, counter, steps, seed, explore_s, eps_final,
+                   chunk, deadline, explore_time_s, out):
+    import torch
+
+    torch.set_num_threads(1)
+    actor = _Actor(problem, q_net, rank, seed, steps, explore_s, eps_final, explore_time_s)
+    while time.perf_counter() < deadline:
+        with counter.get_lock():
+            start = counter.value
+            take = min(chunk, steps - start)
+            counter.value += max(take, 0)
+        if take <= 0:
+            break
+        out.put(actor.run(start, take))
+    out.put(None)
+
+
+def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: int = 1,
+          chunk: int = 50, time_limit_s: float | None = None):
+    """Train a Q-network with ``workers`` actors feeding one learner; returns ``(q_net,
+    info)`` with ``curve`` ((steps, wall_s, objective)), ``steps``, ``stopped_by_time``."""
+    import copy
+
+    import torch.multiprocessing as mp
+
+    from .a3c import _snapshot_key, greedy_rollout
+    from .dqn import setup_torch, td_loss
+    from .networks import QNetwork
+    from .replay import PrioritizedReplayBuffer, ReplayBuffer
+    from .slots import SlotEnv
+
+    started = time.perf_counter()
+    torch = setup_torch(seed)
+    rng = np.random.default_rng(seed)
+    eval_env = SlotEnv(problem)
+    q_net = QNetwork(eval_env.obs_dim, eval_env.n_servers, cfg.hidden, cfg.dueling)
+    q_net.share_memory()
+    target_net = copy.deepcopy(q_net)
+    optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
+    buffer_cls = PrioritizedReplayBuffer if cfg.prioritized else ReplayBuffer
+    extra = dict(alpha=cfg.alpha) if cfg.prioritized else {}
+    buffer = buffer_cls(min(cfg.buffer_size, max(steps, 1)), eval_env.obs_dim,
+                        eval_env.n_servers, **extra)
+    explore_s = int(cfg.explore_fraction * steps)
+    eps_final = 1.0 - cfg.epsilon_greedy
+    deadline = math.inf if time_limit_s is None else started + time_limit_s
+    explore_time_s = cfg.explore_fraction * (deadline - started)
+    curve, best, best_state = [], (math.inf, math.inf), copy.deepcopy(q_net.state_dict())
+    state = {"received": 0, "updates": 0, "next_update": cfg.learning_starts,
+             "next_eval": cfg.eval_every}
+
+    class _Greedy:  # the rollout of a3c reads (logits, value) from (obs, block)
+        def __call__(self, obs, block):
+            return q_net(obs), None
+
+    def evaluate():
+        nonlocal best, best_state
+        _, _, ret = greedy_rollout(eval_env, _Greedy())
+        curve.append((state["received"], time.perf_counter() - started, -ret))
+        key = _snapshot_key(eval_env, ret)
+        if key < best or not cfg.keep_best:
+            best, best_state = min(best, key), copy.deepcopy(q_net.state_dict())
+
+    def learn(rows):
+        obs, action, reward, next_obs, next_mask, done = rows
+        buffer.add(obs, action, reward, next_obs, next_mask, done)
+        state["received"] += len(action)
+        while state["received"] >= state["next_update"] and len(buffer):
+            state["next_update"] += cfg.train_freq
+            beta = cfg.beta0 + (1.0 - cfg.beta0) * min(1.0, state["received"] / steps)
+            batch = buffer.sample(cfg.batch_size, rng, beta)
+            loss, td = td_loss(q_net, target_net, batch, cfg, torch)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(q_net.parameters(), cfg.grad_clip)
+            optimizer.step()
+            buffer.update_priorities(batch.index, td)
+            state["updates"] += 1
+            if state["updates"] % cfg.target_sync == 0:
+                target_net.load_state_dict(q_net.state_dict())
+        if state["received"] >= state["next_eval"]:
+            state["next_eval"] += cfg.eval_every
+            evaluate()
+
+    if workers == 1:
+        actor = _Actor(problem, q_net, 0, seed, steps, explore_s, eps_final, explore_time_s)
+        while state["received"] < steps and time.perf_counter() < deadline:
+            learn(actor.run(state["received"], min(chunk, steps - state["received"])))
+    else:
+        ctx = mp.get_context("fork")
+        counter, out = ctx.Value("q", 0), ctx.Queue()
+        procs = [ctx.Process(target=_actor_process, daemon=True,
+                             args=(rank, problem, q_net, counter, steps, seed, explore_s,
+                                   eps_final, chunk, deadline, explore_time_s, out))
+                 for rank in range(workers)]
+        for p in procs:
+            p.start()
+        try:
+            finished = 0
+            wait_s = None if time_limit_s is None else time_limit_s + 60.0
+            while finished < workers:
+                rows = out.get(timeout=wait_s)
+                if rows is None:
+                    finished += 1
+                elif time.perf_counter() < deadline:
+                    learn(rows)
+        finally:
+            for p in procs:
+                p.join(timeout=5.0)
+                if p.is_alive():
+                    p.terminate()
+                    p.join()
+    evaluate()
+    q_net.load_state_dict(best_state)
+    return q_net, {"curve": curve, "steps": state["received"],
+                   "stopped_by_time": state["received"] < steps}
+
+
+def solve(problem, *, seed=None, time_limit_s=None, budget_evals=None, workers: int = 1,
+          chunk: int = 50, **hyper):
+    """Train distributed DQN on a deadline ``problem``; the greedy plan as a Solution.
+
+    Parameters
+    ----------
+    budget_evals : int, optional
+        Environment steps of all actors, plus one for the final scoring; default 30,000.
+    workers : int
+        Actor processes; 1 (default) is deterministic (module docstring).
+    chunk : int
+        Transitions per message from an actor.
+    **hyper
+        :class:`~offloadlab.learners.dqn.DQNConfig` fields (``epsilon_greedy`` default
+        0.99: ε ends at 0.01).
+    """
+    from offloadlab.registry import make_solution
+
+    from .a3c import greedy_rollout
+    from .dqn import DQNConfig
+    from .slots import SlotEnv, slot_report
+
+    started = time.perf_counter()
+    seed = 0 if seed is None else int(seed)
+    cfg = DQNConfig.for_variant("dqn", **hyper)
+    steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
+    if time_limit_s is not None:  # the limit counts from the solver's start
+        time_limit_s = max(0.0, time_limit_s - (time.perf_counter() - started))
+    q_net, info = train(problem, cfg, steps=steps, seed=seed, workers=int(workers),
+                        chunk=int(chunk), time_limit_s=time_limit_s)
+    assign, order, _ = greedy_rollout(SlotEnv(problem), lambda o, b: (q_net(o), None))
+    report = slot_report(problem, assign, order)
+    params = {"workers": int(workers), "chunk": int(chunk), "steps": info["steps"],
+              **cfg.to_dict()}
+    return make_solution(problem, "dist-dqn", assign, order, started=started, params=params,
+                         seed=seed, evaluations=info["steps"],
+                         history=[(w, obj) for _, w, obj in info["curve"]],
+                         status="time_limit" if info["stopped_by_time"] else None,
+                         message=f"delay {report.total_delay_s:.6g} s, "
+                                 f"{report.total_violations} deadline(s) violated")
+
+
+def _signature():
+    from .dqn import DQNConfig
+
+    base = list(inspect.signature(solve).parameters.values())[:-1]
+    defaults = {"epsilon_greedy": 0.99}
+    hyper = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                               default=defaults.get(f.name, list(f.default)
+                                                    if isinstance(f.default, tuple)
+                                                    else f.default))
+             for f in fields(DQNConfig)]
+    return inspect.Signature(base + hyper)
+
+
+def solve_dist_dqn(problem, **kwargs):
+    """Distributed DQN as a solver; see :func:`solve`."""
+    kwargs.setdefault("epsilon_greedy", 0.99)
+    return solve(problem, **kwargs)
+
+
+solve_dist_dqn.__signature__ = _signature()
