@@ -94,16 +94,90 @@ def initial_population(problem: Problem, enc: Encoding, n: int, rng: np.random.G
     return genes, keys
 
 
+DECODERS = ("auto", "assign", "order", "hybrid")
+
+
+@dataclass
+class Decoder:
+    """How a chromosome (server genes, order keys) becomes a plan.
+
+    ``assign``: the servers from the genes, the order from the keys. ``order`` (random
+    keys): only the order matters; each layer goes, in that order, to the server where it
+    finishes earliest (:func:`offloadlab.schedule.decode_population`). ``hybrid``: the
+    genes' servers, each repaired to the earliest-finish server with probability
+    ``repair_p`` (drawn anew at each decode from ``rng``). With ``order`` and ``hybrid``
+    the decoded servers are written back into the genes (the chromosome holds the plan
+    that was scored, so the distance of eq. 16 and the local search see it).
+    """
+
+    kind: str = "assign"
+    repair_p: float = 0.5
+    rng: np.random.Generator | None = None
+
+    def plans(self, problem: Problem, enc: Encoding, genes: np.ndarray,
+              keys: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(assignments, priorities) of the rows; rewrites ``genes`` when it decodes."""
+        from offloadlab.schedule import decode_population
+
+        assign, order = enc.decode(genes), priorities(problem, keys)
+        if self.kind == "assign" or not len(assign):
+            return assign, order
+        repair = True if self.kind == "order" else (
+            self.rng.random(assign.shape) < self.repair_p)
+        assign = decode_population(problem, order, assign, repair)
+        genes[:] = enc.encode(assign)
+        return assign, order
+
+
+ASSIGN = Decoder()
+
+
+def make_decoder(problem: Problem, kind: str, repair_p: float, search_order: bool,
+                 seed: int) -> Decoder:
+    """The :class:`Decoder` of a solver run; ``auto`` picks by instance class
+    (:func:`auto_decoder`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind``, or ``order`` without ``search_order`` (a fixed order
+        would decode every chromosome to one plan).
+    """
+    if kind not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {kind!r}")
+    if kind == "auto":
+        kind = auto_decoder(problem, search_order)
+    if kind == "order" and not search_order:
+        raise ValueError("decoder 'order' needs search_order=True")
+    return Decoder(kind, float(repair_p), np.random.default_rng([int(seed), 7]))
+
+
+def auto_decoder(problem: Problem, search_order: bool) -> str:
+    """The measured default (README, "Decoders"): ``order`` on single-DAG instances
+    without a device (scheduling instances: identical or related servers), ``assign``
+    elsewhere."""
+    if search_order and problem.n_tasks == 1 and (problem.task_device < 0).all():
+        return "order"
+    return "assign"
+
+
 def evaluate(problem: Problem, enc: Encoding, evaluator: Evaluator, genes: np.ndarray,
-             keys: np.ndarray | None) -> np.ndarray:
-    """Objectives of as many rows as the budget allows."""
-    return evaluator(enc.decode(genes), priorities(problem, keys))
+             keys: np.ndarray | None, decoder: Decoder = ASSIGN) -> np.ndarray:
+    """Objectives of as many rows as the budget allows (``genes`` rewritten by a
+    decoding ``decoder``)."""
+    left = evaluator.left()
+    n = len(genes) if left is None else max(0, min(len(genes), left))
+    rows = genes[:n]
+    assign, order = decoder.plans(problem, enc, rows,
+                                  None if keys is None else keys[:n])
+    return evaluator(assign, order if order.shape[0] == 1 else order[:n])
 
 
 def ga_generations(problem: Problem, enc: Encoding, evaluator: Evaluator,
                    rng: np.random.Generator, pop: Population, generations: int | None,
                    crossover_p: float = 0.9, mutation_p: float = 0.3,
-                   segment_p: float = 0.0, spans=None) -> Population:
+                   segment_p: float = 0.0, spans=None,
+                   decoder: Decoder = ASSIGN) -> Population:
     """Evolve ``pop`` for ``generations`` (None: until the budget ends); returns the last
     generation (rows the budget could not score keep their parents). A mutation is a
     segment move with probability ``segment_p`` (:func:`.operators.mutate`)."""
@@ -122,7 +196,7 @@ def ga_generations(problem: Problem, enc: Encoding, evaluator: Evaluator,
         if pop.keys is not None:
             keys = segment_crossover(pop.keys[parents], pop.keys[mates], do_x, rng)
             keys = key_mutation(keys, do_m, rng)
-        values = evaluate(problem, enc, evaluator, genes, keys)
+        values = evaluate(problem, enc, evaluator, genes, keys, decoder)
         k = len(values)
         if k < n:  # the budget ran out inside the generation: keep the parents there
             genes[k:] = pop.genes[k:]
@@ -178,11 +252,12 @@ def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,
 def start_population(problem: Problem, enc: Encoding, evaluator: Evaluator,
                      rng: np.random.Generator, n: int, search_order: bool,
                      seeds: np.ndarray | None = None, init: str = "segments",
-                     order_noise: float | None = None) -> Population:
+                     order_noise: float | None = None,
+                     decoder: Decoder = ASSIGN) -> Population:
     """A scored initial population (rows beyond the budget score ``inf``)."""
     genes, keys = initial_population(problem, enc, n, rng, search_order, seeds, init,
                                      order_noise)
-    values = evaluate(problem, enc, evaluator, genes, keys)
+    values = evaluate(problem, enc, evaluator, genes, keys, decoder)
     values = np.concatenate([values, np.full(n - len(values), np.inf)])
     return Population(genes, keys, values)
 
@@ -236,12 +311,13 @@ def population_search(problem: Problem, evaluator: Evaluator, rng: np.random.Gen
                       advance, *, size: int, search_order: bool, init: str,
                       order_noise: float | None, seed_plans, polish: float,
                       two_step: bool, encoding: Encoding | None = None,
-                      best=lambda state: state.best) -> None:
+                      best=lambda state: state.best, decoder: Decoder = ASSIGN) -> None:
     """The frame of GA and PSO-GA: per encoding (one gene per layer, ``encoding``, or
     the two steps of :mod:`.two_step`), a scored start population of ``size`` (seeded
     by :func:`greedy_seed`), then ``state = advance(enc, spans, state)`` until the budget
     ends, with the final local search of :func:`run_phases` (``best(state)`` is the
-    :class:`Population` it polishes). ``advance`` first gets the start Population."""
+    :class:`Population` it polishes). ``advance`` first gets the start Population, scored
+    through ``decoder`` (which ``advance`` must use too)."""
 
     def search(enc: Encoding, seeds=None):
         spans = gene_spans(problem, enc)
@@ -251,7 +327,7 @@ def population_search(problem: Problem, evaluator: Evaluator, rng: np.random.Gen
                 start = seeds if seeds is not None else greedy_seed(
                     problem, enc, evaluator, init, seed_plans, search_order)
                 state = start_population(problem, enc, evaluator, rng, size, search_order,
-                                         start, init, order_noise)
+                                         start, init, order_noise, decoder)
             return advance(enc, spans, state)
 
         run_phases(problem, enc, evaluator, phase, polish, spans, rng, best=best)
