@@ -47,16 +47,17 @@ class Seeds:
 
 
 def initial_keys(problem: Problem, n: int, rng: np.random.Generator,
-                 order_noise: float | None) -> np.ndarray:
+                 order_noise: float | None, center: np.ndarray | None = None) -> np.ndarray:
     """(n, L) order keys: the default priority's keys plus uniform noise in
     ``[0, order_noise)`` (None: uniform keys, random orders); row 0 is the default.
 
     Uniform keys decode to orders that interleave tasks at random, and most of them are
     poor; noise around the default priority searches orders near a good one (measured:
     the unseeded search on latency-vgg19-small-s0 goes from 27 % to 0 % above the
-    optimum).
+    optimum). ``center`` replaces the default priority (and row 0's order).
     """
-    default = priority_to_keys(problem, problem.default_priority)
+    default = priority_to_keys(problem, problem.default_priority if center is None
+                               else center)
     if order_noise is None:
         keys = rng.random((n, problem.n_layers))
     else:
@@ -67,7 +68,8 @@ def initial_keys(problem: Problem, n: int, rng: np.random.Generator,
 
 def initial_population(problem: Problem, enc: Encoding, n: int, rng: np.random.Generator,
                        search_order: bool, seeds: Seeds | np.ndarray | None = None,
-                       init: str = "segments", order_noise: float | None = None):
+                       init: str = "segments", order_noise: float | None = None,
+                       center: np.ndarray | None = None):
     """Initial genes (first rows replaced by the ``seeds``) and order keys.
 
     ``init`` = ``random``: every gene uniform over its allowed servers; otherwise half of
@@ -84,7 +86,7 @@ def initial_population(problem: Problem, enc: Encoding, n: int, rng: np.random.G
         genes[: n // 2] = segment_genes(problem, enc, n // 2, rng)
     keys = None
     if search_order:
-        keys = initial_keys(problem, n, rng, order_noise)
+        keys = initial_keys(problem, n, rng, order_noise, center)
     if seeds is not None and len(seeds.genes):
         k = min(n, len(seeds.genes))
         genes[:k] = seeds.genes[:k]
@@ -114,6 +116,20 @@ class Decoder:
     repair_p: float = 0.5
     rng: np.random.Generator | None = None
 
+    def noise(self, order_noise: float | None) -> float | None:
+        """The initial keys' noise: ``order_noise``, or :data:`DECODED_NOISE` around
+        :meth:`center` for an earliest-finish decoder when it is None."""
+        return DECODED_NOISE if order_noise is None and self.kind != "assign" else order_noise
+
+    def center(self, problem: Problem) -> np.ndarray | None:
+        """The order the initial keys scatter around: HEFT's upward-rank list when the
+        order decides the servers (earliest-finish decoders), else the default."""
+        if self.kind == "assign":
+            return None
+        from .list_scheduling import ready_list_order, upward_rank
+
+        return ready_list_order(problem, upward_rank(problem))
+
     def plans(self, problem: Problem, enc: Encoding, genes: np.ndarray,
               keys: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(assignments, priorities) of the rows; rewrites ``genes`` when it decodes."""
@@ -130,6 +146,11 @@ class Decoder:
 
 
 ASSIGN = Decoder()
+# Initial order keys of the earliest-finish decoders: HEFT's list plus noise up to 0.1
+# (key = position / L). Measured on 12 generated DAGs (50/100 nodes, 2-8 identical
+# servers), the sum of the gaps to the load/critical-path bound of pso-ga: 40.9 % with
+# uniform keys, 38.1 % with these (ga: 44.0 % -> 36.8 %).
+DECODED_NOISE = 0.1
 
 
 def make_decoder(problem: Problem, kind: str, repair_p: float, search_order: bool,
@@ -256,7 +277,7 @@ def start_population(problem: Problem, enc: Encoding, evaluator: Evaluator,
                      decoder: Decoder = ASSIGN) -> Population:
     """A scored initial population (rows beyond the budget score ``inf``)."""
     genes, keys = initial_population(problem, enc, n, rng, search_order, seeds, init,
-                                     order_noise)
+                                     decoder.noise(order_noise), decoder.center(problem))
     values = evaluate(problem, enc, evaluator, genes, keys, decoder)
     values = np.concatenate([values, np.full(n - len(values), np.inf)])
     return Population(genes, keys, values)

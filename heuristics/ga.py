@@ -51,6 +51,8 @@ def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_si
         default: uniform keys). Measured: 0.1 takes the unseeded search on
         latency-vgg19-small-s0 from 27 % to 2 % above the optimum, but loses 20 % on
         latency-googlenet-small-s0 with seed 0; with the default seeding it is not needed.
+        With the earliest-finish decoders None means HEFT's list plus noise up to 0.1
+        (:data:`.evolution.DECODED_NOISE`).
     two_step : bool
         Two-step migration (:mod:`.two_step`) for models with inception/residual blocks.
     seed_plans : array_like, shape (K, L), optional

@@ -174,7 +174,8 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
         Share of the budget kept for the final local search (0 = none).
     order_noise : float or None
         Initial order keys near the default priority (see :func:`.ga.ga`); None =
-        uniform keys.
+        uniform keys with the ``assign`` decoder, HEFT's list plus noise up to 0.1 with
+        the earliest-finish decoders (:data:`.evolution.DECODED_NOISE`).
     two_step : bool
         Two-step migration (:mod:`.two_step`) for models with inception/residual blocks.
     seed_plans : array_like, shape (K, L), optional
