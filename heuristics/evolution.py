@@ -236,13 +236,19 @@ def ga_generations(problem: Problem, enc: Encoding, evaluator: Evaluator,
 
 
 def polish_best(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Population,
-                spans, rng: np.random.Generator) -> None:
+                spans, rng: np.random.Generator, decoder: Decoder = ASSIGN) -> None:
     """Run the final local search (:mod:`.local_search`) from ``pop``'s best row, and
-    write the result back into that row."""
-    from .local_search import polish
+    write the result back into that row: over the order with the ``order`` decoder
+    (:func:`.local_search.polish_order`), over the servers otherwise."""
+    from .local_search import polish, polish_order
 
     g = int(np.argmin(pop.values))
     if not np.isfinite(pop.values[g]):
+        return
+    if decoder.kind == "order" and pop.keys is not None:
+        pop.genes[g], pop.keys[g], pop.values[g] = polish_order(
+            problem, enc, evaluator, decoder, pop.genes[g], pop.keys[g],
+            float(pop.values[g]), rng)
         return
     keys = None if pop.keys is None else pop.keys[g:g + 1]
     genes, value = polish(problem, enc, evaluator, pop.genes[g], float(pop.values[g]),
@@ -252,7 +258,7 @@ def polish_best(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Popu
 
 def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,
                polish_share: float, spans, rng: np.random.Generator,
-               best=lambda state: state.best) -> None:
+               best=lambda state: state.best, decoder: Decoder = ASSIGN) -> None:
     """``search(None)`` on all but ``polish_share`` of the budget, the local search, then
     ``search(state)`` on whatever the local search left (it stops at a local optimum).
 
@@ -265,7 +271,7 @@ def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,
         return
     evaluator.restore(old)
     if not evaluator.done():
-        polish_best(problem, enc, evaluator, best(state), spans, rng)
+        polish_best(problem, enc, evaluator, best(state), spans, rng, decoder)
     if not evaluator.done():
         search(state)
 
@@ -351,7 +357,8 @@ def population_search(problem: Problem, evaluator: Evaluator, rng: np.random.Gen
                                          start, init, order_noise, decoder)
             return advance(enc, spans, state)
 
-        run_phases(problem, enc, evaluator, phase, polish, spans, rng, best=best)
+        run_phases(problem, enc, evaluator, phase, polish, spans, rng, best=best,
+                   decoder=decoder)
 
     if two_step:
         two_step_search(problem, evaluator, search)
