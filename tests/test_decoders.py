@@ -79,6 +79,7 @@ def test_decoder_choices_and_errors():
     dnn = library_problem("latency-alexnet-tiny-s0")
     assert auto_decoder(dag, True) == "order" and auto_decoder(dag, False) == "assign"
     assert auto_decoder(dnn, True) == "assign"
+    assert auto_decoder(library_problem("makespan-jobs-tiny-s0"), True) == "order"
     with pytest.raises(ValueError, match="search_order"):
         make_decoder(dag, "order", 0.5, False, 0)
     with pytest.raises(ValueError, match="decoder must be one of"):
