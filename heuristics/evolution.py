@@ -249,9 +249,12 @@ def polish_best(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Popu
     if not np.isfinite(pop.values[g]):
         return
     if decoder.kind == "order" and pop.keys is not None:
+        def score(genes, keys):
+            return evaluate(problem, enc, evaluator, genes, keys, decoder)
+
         pop.genes[g], pop.keys[g], pop.values[g] = polish_order(
-            problem, enc, evaluator, decoder, pop.genes[g], pop.keys[g],
-            float(pop.values[g]), rng)
+            problem, evaluator, score, pop.genes[g], pop.keys[g], float(pop.values[g]),
+            rng)
         return
     keys = None if pop.keys is None else pop.keys[g:g + 1]
     genes, value = polish(problem, enc, evaluator, pop.genes[g], float(pop.values[g]),

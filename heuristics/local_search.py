@@ -97,14 +97,15 @@ def polish(problem: Problem, enc: Encoding, evaluator: Evaluator, genes: np.ndar
     return genes, value
 
 
-def polish_order(problem: Problem, enc: Encoding, evaluator: Evaluator, decoder,
-                 genes: np.ndarray, keys: np.ndarray, value: float,
-                 rng: np.random.Generator, chunk: int = CHUNK):
+def polish_order(problem: Problem, evaluator: Evaluator, score, genes: np.ndarray,
+                 keys: np.ndarray, value: float, rng: np.random.Generator,
+                 chunk: int = CHUNK):
     """Descent over the order, for the earliest-finish decoders: a move puts one layer
     just before another in the incumbent's priority list (its keys become positions;
     successors it passes follow it, since a layer's effective key is the largest on its
-    paths). Each chunk is ``chunk`` random moves decoded by ``decoder`` and scored in
-    one call; the best replaces the incumbent when it improves it. Stops when the
+    paths). Each chunk is ``chunk`` random moves scored in one call of ``score(genes,
+    keys)`` (the decoder's evaluation: it returns the objectives of the rows the budget
+    allows and rewrites ``genes`` with the decoded servers); the best replaces the incumbent when it improves it. Stops when the
     budget ends or after as many non-improving moves as there are layer pairs.
 
     Returns ``(genes, keys, value)`` of the incumbent (never worse than the start).
@@ -120,7 +121,7 @@ def polish_order(problem: Problem, enc: Encoding, evaluator: Evaluator, decoder,
         cand = np.repeat(keys[None, :], chunk, axis=0)
         cand[np.arange(chunk), layer] = keys[before] - 0.5 / n
         plans = np.repeat(genes[None, :], chunk, axis=0)
-        values = evaluate_rows(problem, enc, evaluator, decoder, plans, cand)
+        values = score(plans, cand)
         if len(values) == 0:
             break
         k = int(np.argmin(values))
@@ -129,9 +130,3 @@ def polish_order(problem: Problem, enc: Encoding, evaluator: Evaluator, decoder,
             genes, value, idle = plans[k], float(values[k]), 0
             keys = priority_to_keys(problem, keys_to_priority(problem, cand[k:k + 1]))[0]
     return genes, keys, value
-
-
-def evaluate_rows(problem, enc, evaluator, decoder, genes, keys):
-    from .evolution import evaluate
-
-    return evaluate(problem, enc, evaluator, genes, keys, decoder)
