@@ -174,7 +174,8 @@ def build_cpsat(problem: Problem, upper_s: float | None = None, lower_s: float |
             m.Add(cmax >= e)
         obj = cmax
         if lower_s is not None and math.isfinite(lower_s):
-            m.Add(cmax >= _floor(lower_s + rel.min(), unit))
+            # a bound on a time grid must land on its unit, not one below by float error
+            m.Add(cmax >= int(math.floor((lower_s + rel.min()) / unit + 1e-6)))
     else:
         obj = sum(ends)
         if lower_s is not None and math.isfinite(lower_s):
@@ -262,7 +263,7 @@ def run_isolated(*args, timeout_s: float | None = None):
 
 
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
-          workers: int = 2, unit_s: float | None = None, warm_start: bool = True,
+          workers: int = 1, unit_s: float | None = None, warm_start: bool = True,
           lower_s: float | None = None, hint=None, log: bool = False):
     """Solve with CP-SAT (see the module docstring for the time scaling).
 
@@ -275,7 +276,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         a child that outlives the limit by 1 s is killed (the hint is then returned with
         status ``time_limit``).
     workers : int
-        CP-SAT search workers (1 is deterministic; more are faster).
+        CP-SAT search workers. 1 (the default) is deterministic: same seed, same plan;
+        more search in parallel, and two runs may then return different optimal plans.
     unit_s : float, optional
         Time unit (default :func:`choose_unit`).
     warm_start : bool

@@ -3,23 +3,29 @@ best certified bound.
 
 Order, by what was measured on the library (see the README's ``bench exact`` table):
 
-1. ``makespan`` instances go to :mod:`offloadlab.formulations.makespan` (the
-   R|r_j,mem|C_max MILP), which models that family directly.
+1. ``makespan`` instances of one-layer tasks go to
+   :mod:`offloadlab.formulations.makespan` (the R|r_j,mem|C_max MILP), which models that
+   family directly; DAG tasks (e.g. ``instances generate-dag``) follow steps 2-4.
 2. The contention-free dynamic programme (:mod:`.dp`) runs first: milliseconds at any
    size. When the simulator's value of its plan meets its bound (no pool binds: every
    ``dmro`` instance, a single chain task, pools at least the tasks that reach them) that
    is the proven optimum and nothing else runs; a deadline below a task's
    contention-free latency proves infeasibility.
 3. An incumbent from the quick portfolio (:mod:`.portfolio`: greedy, contention-free
-   plan, HEFT, PEFT, then re-insertion) for ``latency``/``deadline``.
+   plan, HEFT, PEFT, then re-insertion) for ``latency``/``deadline``/``makespan``; the
+   capacity bounds of :mod:`.bounds` (load, energetic, critical path with release,
+   DDPQN balance): an incumbent meeting them is optimal at once.
 4. A scheduling model warm-started from it, when the instance has at most
    ``max_layers`` layers: CP-SAT (:mod:`.cpsat`) for ``latency``/``deadline`` (measured:
    latency-alexnet-small proven in 0.6 s against 5.3 s for HiGHS, equal elsewhere), the
    HiGHS MILP (:mod:`.milp`) for ``ddpqn`` and ``dmro``. It gets 60 % of the time left
-   for the time objectives, all of it otherwise.
+   for the time objectives, all of it otherwise; CP-SAT gets the capacity bound as a
+   cut. For ``ddpqn`` without a proof, the balance programme's plans improved by moving
+   runs of layers compete with the model's plan.
 5. Without a proof, for ``latency``/``deadline``: the time-indexed Lagrangian bound
    (:mod:`.lagrangian`) with the rest of the time. The reported bound is the best of the
-   model's bound, the contention-free DP and the Lagrangian; ``bound_source`` names it.
+   model's bound, the contention-free DP, the capacity bounds and the Lagrangian;
+   ``bound_source`` names it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 
 from . import dp
+from .bounds import best_bound as lower_bound
 
 TIME_KINDS = ("latency", "deadline")
 DEFAULT_LIMIT_S = 60.0
@@ -57,7 +64,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     started = time.perf_counter()
     limit = DEFAULT_LIMIT_S if time_limit_s is None else float(time_limit_s)
     kind = problem.instance.objective.kind
-    if kind == "makespan":
+    if kind == "makespan" and _jobs_family(problem):
         try:
             module = importlib.import_module("offloadlab.formulations.makespan")
         except ModuleNotFoundError as exc:
@@ -78,13 +85,20 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         return max(0.0, limit - (time.perf_counter() - started))
 
     inc = None
-    if problem.objective.time_valued:  # latency or deadline here
+    if problem.objective.time_valued:  # latency, deadline, makespan of DAG tasks
         from .portfolio import best_incumbent
 
         a, p, v, src = best_incumbent(problem, seed=seed or 0,
                                       time_limit_s=min(10.0, 0.15 * limit))
         if a is not None:
             inc = (a, p, v, src)
+    # load, energetic and critical-path bounds: an incumbent meeting them is optimal
+    lower = lower_bound(problem, inc[2] if inc else None,
+                        time_limit_s=min(5.0, 0.1 * limit))
+    if inc is not None and inc[2] <= lower[0] + 1e-9 * max(1.0, abs(lower[0])):
+        return make_solution(problem, "exact", inc[0], inc[1], started=started,
+                             status="optimal", bound=lower[0], bound_source=lower[1],
+                             message=f"{lower[1]} bound: plan from {inc[3]}")
     use = backend
     if use == "auto":
         use = "cpsat" if problem.objective.time_valued and not write_model_path else "milp"
@@ -98,20 +112,95 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
             from . import cpsat
 
             sol = cpsat.solve(problem, seed=seed, time_limit_s=budget, hint=hint,
-                              workers=max(1, threads) if threads > 1 else 2)
+                              workers=max(1, threads),
+                              lower_s=lower[0] if np.isfinite(lower[0]) else None)
         else:
             from . import milp
 
             sol = milp.solve(problem, seed=seed, time_limit_s=budget,
                              mip_rel_gap=mip_rel_gap, threads=threads,
                              write_model_path=write_model_path, hint=hint)
-        if sol.status in ("optimal", "infeasible") or not problem.objective.time_valued:
+        sol = _raised(problem, sol, lower)
+        if kind == "ddpqn" and sol.status not in ("optimal", "infeasible"):
+            sol = _balanced_incumbent(problem, sol, 0.6 * left())
+        if sol.status in ("optimal", "infeasible") or kind not in TIME_KINDS:
             return _renamed(sol, "CP-SAT" if use == "cpsat" else "MILP", started)
-    return _with_lagrangian(problem, sol, inc, started, left(), use)
+    if kind not in TIME_KINDS:   # no model ran (too large): incumbent and bounds
+        plan = (inc[0], inc[1]) if inc else (None, None)
+        return make_solution(problem, "exact", *plan, started=started,
+                             status=None if inc else "time_limit", bound=lower[0],
+                             bound_source=lower[1],
+                             message=f"bounds only: plan from {inc[3] if inc else 'none'}")
+    return _with_lagrangian(problem, sol, inc, started, left(), use, lower)
+
+
+def _jobs_family(problem: Problem) -> bool:
+    """One layer per task and one slot per usable server: the makespan MILP's family."""
+    usable = problem.allowed.any(axis=0)
+    return bool((np.bincount(problem.layer_task, minlength=problem.n_tasks) == 1).all()
+                and (problem.pools[usable] == 1).all())
+
+
+def _balanced_incumbent(problem: Problem, sol, time_limit_s: float):
+    """``sol`` with the plan of the DDPQN balance programme, improved by moving runs of
+    layers (each sweep scores every move in one simulator call), when that is better."""
+    from offloadlab.simulator import objective
+
+    from .bounds import ddpqn_plans
+
+    started = time.perf_counter()
+    _, starts = ddpqn_plans(problem, time_limit_s=min(5.0, 0.2 * time_limit_s))
+    if not starts:
+        return sol
+    # a move puts a run of 1 to 4 consecutive layers of one task on one server
+    moves = np.array([(g, n, s) for g in range(problem.n_layers) for n in range(1, 5)
+                      if g + n <= problem.n_layers
+                      and problem.layer_task[g + n - 1] == problem.layer_task[g]
+                      for s in np.flatnonzero(problem.allowed[g:g + n].all(axis=0))],
+                     dtype=np.int64)
+    single = moves[moves[:, 1] == 1]
+    value, assign = np.inf, None
+    for start_value, start in starts:   # local search from each, while time remains
+        cur, cur_value, hood = start, start_value, single
+        while time.perf_counter() - started < time_limit_s:
+            rows = np.repeat(np.arange(len(hood)), hood[:, 1])
+            cols = np.concatenate([np.arange(g, g + n) for g, n, _ in hood])
+            pop = np.repeat(cur[None, :], len(hood), axis=0)
+            pop[rows, cols] = hood[rows, 2]
+            values = objective(problem, pop)
+            k = int(np.argmin(values))
+            if values[k] < cur_value - 1e-12 * max(1.0, abs(cur_value)):
+                cur, cur_value, hood = pop[k], float(values[k]), single
+            elif hood is single:   # single-layer moves until stuck, then runs too
+                hood = moves
+            else:
+                break
+        if cur_value < value:
+            value, assign = cur_value, cur
+        if time.perf_counter() - started >= time_limit_s:
+            break
+    if not value < sol.objective:
+        return sol
+    return dataclasses.replace(
+        make_solution(problem, sol.solver, assign, problem.default_priority,
+                      started=started, bound=sol.bound, bound_source=sol.bound_source),
+        message=f"{sol.message}; plan from the balance programme and run moves")
+
+
+def _raised(problem: Problem, sol, lower):
+    """``sol`` with the bound of :mod:`.bounds` when it is higher (optimal when met)."""
+    value, source = lower
+    if sol.status == "infeasible" or not np.isfinite(value):
+        return sol
+    if sol.bound is not None and np.isfinite(sol.bound) and sol.bound >= value:
+        return sol
+    met = np.isfinite(sol.objective) and sol.objective <= value + 1e-9 * max(1.0, abs(value))
+    return dataclasses.replace(sol, bound=value, bound_source=source,
+                               status="optimal" if met else sol.status)
 
 
 def _with_lagrangian(problem: Problem, sol, inc, started: float, budget_s: float,
-                     backend: str):
+                     backend: str, lower=None):
     """Best plan and best bound of the model, the portfolio and the Lagrangian."""
     from .lagrangian import lagrangian_bound
 
@@ -122,6 +211,8 @@ def _with_lagrangian(problem: Problem, sol, inc, started: float, budget_s: float
         plans.append((inc[2], inc[0], inc[1], inc[3]))
     pb = dp.path_bound(problem)
     bounds = [(pb.bound, "contention-free DP")]
+    if lower is not None and lower[0] > pb.bound:
+        bounds.append(lower)
     if sol is not None and sol.bound is not None and np.isfinite(sol.bound):
         bounds.append((sol.bound, f"{backend} ({sol.bound_source})"))
     if not plans:

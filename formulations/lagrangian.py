@@ -21,9 +21,15 @@ that is itself a relaxation, so the bound stays valid with discretised time:
 * precedence ``S_l >= S_p + d_p + lag`` is relaxed to ``j_l >= j_p + floor((d_p +
   lag) / delta)``, and the latency to ``j delta + d + return - release``, both implied
   by the true constraints (rounding only loses, at most ``delta`` per arc);
-* for a DAG, a layer takes the most expensive of its predecessors' partial values (the
-  costs of the other branches are dropped: they are nonnegative), so shared ancestors
-  are never counted twice;
+* every layer starts within a window of buckets: from its contention-free head to the
+  latency cap minus its contention-free tail (both hold in every schedule within the
+  cap); without the windows the floors of short layers add up along a path;
+* for a DAG, each layer keeps one successor arc (:func:`in_tree`, the one with the
+  longest tail); the kept arcs form an in-tree per sink, so the partial values of a
+  layer's predecessors add up and every layer is priced exactly once; the dropped arcs
+  are relaxed (the windows stand in for them);
+* a task's term is at least its contention-free latency (prices are nonnegative), which
+  floors the per-task value against the rounding losses;
 * the horizon: a plan better than the incumbent ``UB`` has every task latency at most
   ``UB - sum of the other tasks' contention-free latencies``, so starts beyond that
   horizon are never needed and the reported bound is ``min(UB, max_lam L(lam))``.
@@ -45,7 +51,7 @@ from offloadlab.graph import is_chain
 from offloadlab.problem import Problem
 from offloadlab.simulator import simulate
 
-from .dp import edge_lag, input_lag, path_bound, return_lag
+from .dp import edge_lag, path_bound, return_lag, time_bounds
 
 KINDS = ("latency", "deadline")
 BIG = np.int64(1) << 40
@@ -92,16 +98,23 @@ def _cum_idx(cum, lam, s, k, r, n_t):
 
 
 @njit(cache=True)
-def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, lam,
-             delta, n_t, sink_time, last_bucket, f, pmin, parg, cost, best_start):
+def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, last_start, dur, priced, cum,
+             lam, delta, n_t, sink_time, last_bucket, tree, f, pmin, parg, cost, best_start):
     """Fill f[l, b, j] (minimum partial value) for one task's layers in topological
     order; pmin/parg hold prefix minima over j; cost/best_start the bucket prices.
+    ``src_bucket[l, b]..last_start[l, b]`` is the window of start buckets of l on b.
 
-    Returns the task's value: max over sinks of min_{b,j} f + time term.
+    With ``tree`` the arcs given are those of an in-tree (each layer keeps one
+    successor arc), so the partial values of a layer's predecessors add up and every
+    layer is priced once; the value is ``max_k (A_k - B_k) + sum_k B_k`` over the sinks
+    k, with ``A_k`` the least price-plus-latency and ``B_k`` the least price of sink k's
+    tree. Without it (every arc, for the insertion heuristic) a layer takes its most
+    expensive predecessor and the value is ``max_k A_k``.
     """
     n, n_s = dur.shape
     inf = np.inf
     value = -inf
+    priced_sum = 0.0
     is_sink = _sinks(sink_time)
     for l in range(n):
         for b in range(n_s):
@@ -138,12 +151,13 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                     best_start[l, b, j] = bs
             # predecessors
             p0, p1 = pred_ptr[l], pred_ptr[l + 1]
+            first = src_bucket[l, b]
+            last = last_start[l, b]
             if p0 == p1:
-                first = src_bucket[l, b]
                 for j in range(n_t):
-                    f[l, b, j] = cost[l, b, j] if j >= first else inf
+                    f[l, b, j] = cost[l, b, j] if first <= j <= last else inf
             else:
-                worst = np.full(n_t, -inf)
+                worst = np.zeros(n_t) if tree else np.full(n_t, -inf)
                 best = np.empty(n_t)
                 for k in range(p0, p1):
                     p = pred_loc[k]
@@ -158,10 +172,12 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                             if v < best[j]:
                                 best[j] = v
                     for j in range(n_t):
-                        if best[j] > worst[j]:
+                        if tree:   # disjoint subtrees: their prices add up
+                            worst[j] += best[j]
+                        elif best[j] > worst[j]:
                             worst[j] = best[j]
                 for j in range(n_t):
-                    f[l, b, j] = cost[l, b, j] + worst[j]
+                    f[l, b, j] = cost[l, b, j] + worst[j] if first <= j <= last else inf
             # prefix minima
             run = inf
             arg = -1
@@ -173,6 +189,7 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                 parg[l, b, j] = arg
         if is_sink[l]:
             best = inf
+            free = inf
             for b in range(n_s):
                 if not np.isfinite(sink_time[l, b]):
                     continue
@@ -181,9 +198,18 @@ def _task_dp(pred_ptr, pred_loc, shift, arc_of, src_bucket, dur, priced, cum, la
                     v = f[l, b, j] + j * delta + sink_time[l, b]
                     if v < best:
                         best = v
-            if best > value:
-                value = best
-    return value
+                    if f[l, b, j] < free:
+                        free = f[l, b, j]
+            # trees of different sinks: their prices add up, the latency is the
+            # latest sink's: max_k (A_k - B_k) + sum_k B_k
+            if not np.isfinite(best):
+                return inf
+            if not tree:
+                free = 0.0
+            priced_sum += free
+            if best - free > value:
+                value = best - free
+    return value + priced_sum
 
 
 @njit(cache=True)
@@ -271,15 +297,19 @@ class _TaskClass:
     pred_loc: np.ndarray
     arc_of: np.ndarray
     shift: np.ndarray      # (arcs, S, S)
-    src_bucket: np.ndarray  # (n, S)
+    src_bucket: np.ndarray  # (n, S) first start bucket (contention-free head)
+    last_start: np.ndarray  # (n, S) last start bucket (latency cap minus the tail)
     dur: np.ndarray        # (n, S) inf where not allowed
     sink_time: np.ndarray  # (n, S) d + return - release, inf where not a sink/allowed
     last_bucket: np.ndarray  # (n, S) last start bucket meeting the horizon/deadline
 
 
-def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
+def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray,
+             tree: bool = True):
     """Group identical tasks and build their DP data."""
     inst = problem.instance
+    head, tail = time_bounds(problem)
+    keep = in_tree(problem, tail) if tree else None
     groups: dict = {}
     for t, task in enumerate(inst.tasks):
         key = (task.model, int(problem.task_device[t]), float(problem.release_s[t]),
@@ -295,12 +325,25 @@ def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
         dur = np.where(problem.allowed[layers], problem.exec_s[layers], np.inf)
         ptr = np.zeros(n + 1, dtype=np.int64)
         pl, shifts = [], []
-        src = np.full((n, problem.n_servers), BIG, dtype=np.int64)
         sink = np.full((n, problem.n_servers), np.inf)
         last = np.full((n, problem.n_servers), -1, dtype=np.int64)
         limit = min(horizon_lat[t], problem.deadline_s[t])  # latency cap
+        # start windows: no layer starts before its contention-free head, nor later
+        # than the latency cap minus its contention-free tail (both valid for every
+        # schedule within the cap); without them the floors of short layers add up
+        with np.errstate(invalid="ignore"):
+            lo = np.floor((rel + head[layers]) / delta)
+            hi = np.floor((rel + limit - tail[layers]) / delta + 1e-9)
+        ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(dur)
+        src = np.where(ok, np.where(ok, lo, 0), BIG).astype(np.int64)
+        last_start = np.where(ok, np.minimum(np.where(ok, hi, 0), n_t - 1), -1).astype(np.int64)
+        if not tree:   # the insertion heuristic: only the input's arrival, as before
+            last_start[:] = n_t - 1
+            src[:] = np.where(np.isfinite(dur), 0, BIG)
+            sources = np.array([not len(problem.preds(g)) for g in layers])
+            src[sources] = np.where(ok[sources], lo[sources], BIG).astype(np.int64)
         for i, g in enumerate(layers):
-            preds = problem.preds(g)
+            preds = [p for p in problem.preds(g) if keep is None or keep[int(p)] == g]
             ptr[i + 1] = ptr[i] + len(preds)
             for p in preds:
                 pi = loc[int(p)]
@@ -310,10 +353,6 @@ def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
                 sh = np.where(np.isfinite(tot), np.floor(np.where(np.isfinite(tot), tot, 0)
                                                          / delta), BIG)
                 shifts.append(sh.astype(np.int64))
-            if not len(preds):
-                arrive = rel + input_lag(problem, g)
-                ok = np.isfinite(arrive) & np.isfinite(dur[i])
-                src[i, ok] = np.floor(arrive[ok] / delta).astype(np.int64)
             if problem.is_sink[g]:
                 st = dur[i] + return_lag(problem, g) - rel
                 sink[i] = np.where(np.isfinite(st), st, np.inf)
@@ -325,8 +364,25 @@ def _classes(problem: Problem, delta: float, n_t: int, horizon_lat: np.ndarray):
                               np.arange(len(pl), dtype=np.int64),
                               np.array(shifts, dtype=np.int64).reshape(
                                   len(shifts), problem.n_servers, problem.n_servers),
-                              src, dur, sink, last))
+                              src, last_start, dur, sink, last))
     return out
+
+
+def in_tree(problem: Problem, tail: np.ndarray) -> np.ndarray:
+    """(L,) the one successor arc each layer keeps in the relaxation (-1: a sink).
+
+    The kept arcs form an in-tree per sink, so a layer's predecessors have disjoint
+    subtrees and their prices add up exactly. Each layer keeps the successor with the
+    longest contention-free tail (the critical path); the arcs it drops are replaced by
+    the start windows of :func:`_classes`.
+    """
+    keep = np.full(problem.n_layers, -1, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        rest = np.where(problem.allowed, tail, np.inf).min(axis=1)
+    for g, succ in enumerate(problem.succs):
+        if succ:
+            keep[g] = max(succ, key=lambda u: (rest[u], -u))
+    return keep
 
 
 def contended_servers(problem: Problem) -> np.ndarray:
@@ -352,7 +408,7 @@ def contended_servers(problem: Problem) -> np.ndarray:
 
 
 def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20.0,
-                     max_iter: int = 400, n_buckets: int | None = None,
+                     max_iter: int = 3000, n_buckets: int | None = None,
                      work_per_iter: float = 6e7, log=None) -> LagrangianResult:
     """Maximise the time-indexed Lagrangian dual (see the module docstring).
 
@@ -395,26 +451,34 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
     res = LagrangianResult(-np.inf, delta_s=delta)
     theta = 1.0
     stall = 0
-    best_dual = -np.inf
+    best_dual = best_floored = -np.inf
     ws = _workspace(classes, n_s, n_buckets)
+    # plans come from the programme over every arc (consistent branch servers); the
+    # in-tree relaxation's own schedules place the branches of a fork independently
+    every_arc = _classes(problem, delta, n_buckets, horizon_lat, tree=False)
+    ws_arc = _workspace(every_arc, n_s, n_buckets)
     for it in range(max_iter):
         if it and time.perf_counter() - started > time_limit_s:
             break
         cum = np.zeros((n_s, n_buckets + 1))
         np.cumsum(lam * delta, axis=1, out=cum[:, 1:])
         occ = np.zeros((n_s, n_buckets))
-        total = 0.0
+        total = floored = 0.0
         servers = np.full(problem.n_layers, -1, dtype=np.int64)
         starts = np.zeros(problem.n_layers)
         for c, w in zip(classes, ws):
-            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket, c.dur,
+            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket,
+                         c.last_start, c.dur,
                          priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket,
-                         *w)
+                         True, *w)
             if not np.isfinite(v):
                 # no relaxed schedule within the horizon: no plan beats the incumbent
                 res.bound = upper
                 res.iterations = it + 1
                 return res
+            # min over the task's schedules of latency + price is at least its
+            # contention-free latency (prices are >= 0): a floor against rounding losses
+            floored += max(v, lb_t[c.tasks[0]]) * len(c.tasks)
             total += v * len(c.tasks)
             srv = np.empty(len(c.layers), dtype=np.int64)
             st = np.zeros(len(c.layers))
@@ -430,15 +494,20 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
                 g = problem.task_layers[t]
                 servers[g] = srv
                 starts[g] = st + problem.release_s[t] - problem.release_s[c.tasks[0]]
-        dual = total - float((lam * cap).sum())
+        dual = total - float((lam * cap).sum())   # the steps follow the relaxed dual
         res.dual_values.append(dual)
+        best_floored = max(best_floored, floored - float((lam * cap).sum()))
+        restart = False
         if dual > best_dual + 1e-9 * abs(best_dual if np.isfinite(best_dual) else 1):
-            best_dual, stall = dual, 0
+            best_dual, stall, best_lam = dual, 0, lam
         else:
             stall += 1
             if stall >= 8:
-                theta, stall = theta / 2, 0
+                theta, stall, restart = theta / 2, 0, True
         _candidate(problem, res, servers, starts)
+        if it % 4 == 0:
+            _candidate(problem, res, *_relaxed_plan(problem, every_arc, ws_arc, priced, cum,
+                                                    lam, delta, n_buckets))
         if log:
             log(it, dual, best_dual, res.best_objective)
         grad = (occ - cap) * priced[:, None]
@@ -448,10 +517,36 @@ def lagrangian_bound(problem: Problem, upper: float, *, time_limit_s: float = 20
         if norm <= 0 or best_dual >= target - 1e-12 or theta < 1e-4:
             res.iterations = it + 1
             break
+        if restart:   # smaller steps, from the best multipliers so far
+            lam = best_lam
+            res.iterations = it + 1
+            continue
         lam = np.maximum(0.0, lam + theta * (target - dual) / norm * grad)
         res.iterations = it + 1
-    res.bound = float(min(upper, max(best_dual, pb.bound)))
+    res.bound = float(min(upper, max(best_dual, best_floored, pb.bound)))
     return res
+
+
+def _relaxed_plan(problem: Problem, classes, ws, priced, cum, lam, delta, n_t):
+    """Servers and relaxed starts of every task's cheapest path over all its arcs."""
+    servers = np.full(problem.n_layers, -1, dtype=np.int64)
+    starts = np.zeros(problem.n_layers)
+    for c, w in zip(classes, ws):
+        v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket, c.last_start,
+                     c.dur, priced, cum, lam, delta, n_t, c.sink_time, c.last_bucket,
+                     False, *w)
+        if not np.isfinite(v):
+            continue
+        srv = np.empty(len(c.layers), dtype=np.int64)
+        st = np.zeros(len(c.layers))
+        _backtrack(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.dur, delta, n_t,
+                   c.sink_time, c.last_bucket, w[0], w[1], w[2], w[4], srv, st)
+        srv = np.where(srv >= 0, srv, np.argmin(c.dur, axis=1))
+        for t in c.tasks:
+            g = problem.task_layers[t]
+            servers[g] = srv
+            starts[g] = st + problem.release_s[t] - problem.release_s[c.tasks[0]]
+    return servers, starts
 
 
 def _distinct_layers(problem: Problem):
@@ -526,7 +621,7 @@ def insertion_search(problem: Problem, upper: float, *, seed: int = 0,
     horizon_lat = np.maximum(upper - (lb_t.sum() - lb_t), lb_t) * 1.5
     horizon = float((problem.release_s + horizon_lat).max())
     delta = horizon / n_buckets
-    classes = _classes(problem, delta, n_buckets, horizon_lat)
+    classes = _classes(problem, delta, n_buckets, horizon_lat, tree=False)
     by_task = {}
     for c in classes:
         for t in c.tasks:
@@ -558,8 +653,10 @@ def insertion_search(problem: Problem, upper: float, *, seed: int = 0,
             shift_rel = problem.release_s[t] - problem.release_s[c.tasks[0]]
             if shift_rel:
                 continue  # the class's buckets are anchored at its first task's release
-            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket, c.dur,
-                         priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket, *w)
+            v = _task_dp(c.pred_ptr, c.pred_loc, c.shift, c.arc_of, c.src_bucket,
+                         c.last_start, c.dur,
+                         priced, cum, lam, delta, n_buckets, c.sink_time, c.last_bucket,
+                         False, *w)
             if not np.isfinite(v):
                 continue
             srv = np.empty(len(c.layers), dtype=np.int64)

@@ -194,3 +194,43 @@ def new(model_path, preset, n_tasks, seed, name, out_path):
     Path(out_path).write_text(inst.to_json())
     click.echo(f"wrote {inst.name}: {n_tasks} x {model} ({len(entry['layers'])} layers) "
                f"in {preset} -> {out_path}")
+
+
+@instances.command("generate-dag")
+@click.option("--nodes", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Layers per DAG.")
+@click.option("--shape", type=click.Choice(["layered", "random"]), default="layered",
+              show_default=True)
+@click.option("--servers", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--speeds", type=click.Choice(["identical", "related"]), default="identical",
+              show_default=True)
+@click.option("--data/--no-data", default=False, show_default=True,
+              help="Layers send data between servers.")
+@click.option("--tasks", type=click.IntRange(min=1), default=1, show_default=True,
+              help="DAGs in the instance.")
+@click.option("--p-min", "p_min_s", type=float, default=1.0, show_default=True,
+              help="Shortest processing time (s at 1 GHz).")
+@click.option("--p-max", "p_max_s", type=float, default=10.0, show_default=True)
+@click.option("--kind", type=click.Choice(["makespan", "latency"]), default="makespan",
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: stdout).")
+def generate_dag(nodes, shape, servers, speeds, data, tasks, p_min_s, p_max_s, kind, seed,
+                 out):
+    """A random DAG scheduling instance (P|prec|Cmax and variants), seeded."""
+    from offloadlab.cli import UserError
+
+    from .generators import random_dag_instance
+
+    try:
+        inst = random_dag_instance(nodes=nodes, shape=shape, servers=servers, speeds=speeds,
+                                   data=data, tasks=tasks, p_min_s=p_min_s,
+                                   p_max_s=p_max_s, kind=kind, seed=seed)
+    except ValueError as exc:
+        raise UserError(f"generate-dag: {exc}") from None
+    if out:
+        Path(out).write_text(inst.to_json())
+        click.echo(f"wrote {out}: {inst.name}", err=True)
+    else:
+        click.echo(inst.to_json(), nl=False)

@@ -27,6 +27,8 @@ COMMAND_MODULES = [
     "offloadlab.heuristics.upload_commands",
     "offloadlab.formulations.commands",
     "offloadlab.heuristics.commands",
+    "offloadlab.learners.commands",
+    "offloadlab.heuristics.moo_commands",
 ]
 
 
@@ -283,6 +285,7 @@ def evaluate(instance, plan, as_json):
         "latency_s": dict(zip([t.name for t in problem.instance.tasks],
                               ev.latency_s[0].tolist())),
         "terms": {k: float(v[0]) for k, v in ev.terms.items()},
+        "components": _components(problem, assign, priority),
         "layers": [
             {"task": t, "layer": n, "server": problem.server_names[assign[g]],
              "start_s": ev.start_s[0, g], "finish_s": ev.finish_s[0, g],
@@ -300,6 +303,14 @@ def evaluate(instance, plan, as_json):
     emit(out, as_json, render)
     if not out["feasible"]:
         sys.exit(1)
+
+
+def _components(problem, assign, priority) -> dict:
+    """Raw ``delay_s, energy_j, cost_usd`` of a plan (null where the kind has none)."""
+    from .simulator import components
+
+    row = components(problem, assign, priority)[0]
+    return {k: _finite(v) for k, v in zip(("delay_s", "energy_j", "cost_usd"), row)}
 
 
 def _finite(x):
@@ -330,8 +341,11 @@ def solve(instance, solver_name, seed, time_limit_s, budget_evals, params, out_p
                        parse_params(params))
     if out_path and not Path(out_path).resolve().parent.is_dir():
         raise UserError(f"--out {out_path}: no such folder")
-    sol = get_solver(solver_name)(problem, seed=seed, time_limit_s=time_limit_s,
-                                  budget_evals=budget_evals, **kwargs)
+    try:  # a solver may find a user's mistake late (e.g. a checkpoint for other servers)
+        sol = get_solver(solver_name)(problem, seed=seed, time_limit_s=time_limit_s,
+                                      budget_evals=budget_evals, **kwargs)
+    except SolverError as exc:
+        raise UserError(str(exc)) from None
     out = sol.to_dict(problem)
     out["seed"] = seed  # what the solver was given (deterministic solvers ignore it)
     if out_path and out["plan"] is not None:

@@ -8,10 +8,10 @@ parameters and knows
   (P, T); what :func:`offloadlab.simulator.simulate` reports. Infeasibility is decided by
   the simulator, not here.
 * ``components(...)`` (same arguments): (P, 3) raw ``(delay_s, energy_j, cost_usd)`` for
-  multi-objective work. ``delay_s`` is the kind's own time (sum of latencies; makespan for
-  ``makespan``; ddpqn's sum of per-layer delays); ``energy_j`` is dmro's weighted energy
-  or ddpqn's energy; ``cost_usd`` is ddpqn's cost; a component a kind does not define is
-  NaN.
+  multi-objective work. ``delay_s`` is the kind's own time (sum of task latencies, with
+  waits; makespan for ``makespan``); ``energy_j`` is dmro's weighted energy (§4) or
+  ddpqn's device-side energy (§3); ``cost_usd`` is ddpqn's cost (§3); a component a kind
+  does not define is NaN.
 * ``contention``: whether servers' pools queue layers (false for dmro).
 * ``per_layer``: whether ``score`` reads the per-layer records (ddpqn), not only latencies.
 * ``time_valued``: whether the value is a time (latency sums, makespan), not a weighted
@@ -289,7 +289,8 @@ class Ddpqn(Objective):
 
     def components(self, assign, exec_s, transfer_s, wait_s, crit, latency_s):
         _, terms = self._population(assign, exec_s, transfer_s, wait_s, crit)
-        return np.column_stack([terms["delay_s"], terms["energy_j"], terms["cost_usd"]])
+        # delay: task latencies like every kind (P1's per-layer T sum counts overlaps twice)
+        return np.column_stack([latency_s.sum(axis=1), terms["energy_j"], terms["cost_usd"]])
 
     def increment(self, state, step) -> np.ndarray:
         ok = step.committed

@@ -514,3 +514,43 @@ register("heft", f"{_H}.list_scheduling:heft", "HEFT list scheduling (upward ran
          kinds=("latency", "deadline", "dmro", "ddpqn"))
 register("peft", f"{_H}.list_scheduling:peft", "PEFT list scheduling (optimistic cost table)",
          kinds=("latency", "deadline", "dmro", "ddpqn"))
+# learners (DDPQN §5): train for budget_evals environment steps, or roll out a checkpoint
+_STEPS = dict(low=1, high=10**9)
+_LEARNER = {
+    "checkpoint": Param("str", "a .pt file from `offloadlab train`: roll out, no training",
+                        nullable=True),
+    "reward": Param("str", "training reward", choices=("objective", "ddpqn")),
+    "pad_layers": Param("int", "observation padding (null: the longest task)", low=1,
+                        high=10**6, nullable=True),
+    "order": Param("str", "placement order", choices=("auto", "mdp", "priority")),
+    "reorder": Param("bool", "also score the plan under the other order, keep the better"),
+    "hidden": Param("any", "hidden layer widths, e.g. [50, 20]"),
+    "lr": Param("float", "Adam learning rate", low=0, high=10, low_open=True),
+    "gamma": Param("float", "discount", low=0, high=1),
+    "batch_size": Param("int", "minibatch", **_STEPS),
+    "target_sync": Param("int", "gradient updates between target copies", **_STEPS),
+    "epsilon_greedy": Param("float", "probability of the greedy action", low=0, high=1),
+    "explore_fraction": Param("float", "share of the budget spent decaying exploration",
+                              low=0, high=1),
+    "buffer_size": Param("int", "transitions kept in replay", **_STEPS),
+    "learning_starts": Param("int", "steps before the first update", low=0, high=10**9),
+    "train_freq": Param("int", "steps per gradient update", **_STEPS),
+    "n_envs": Param("int", "episodes run in lockstep", low=1, high=4096),
+    "alpha": Param("float", "prioritised replay exponent", low=0, high=10),
+    "beta0": Param("float", "initial importance-sampling exponent", low=0, high=1),
+    "reward_scale": Param("float", "reward factor for learning (null: automatic)", low=0,
+                          low_open=True, high=1e12, nullable=True),
+    "loss": Param("str", "TD loss", choices=("mse", "huber")),
+    "grad_clip": Param("float", "max gradient norm", low=0, low_open=True, high=1e12),
+    "eval_every": Param("int", "steps between greedy evaluations", **_STEPS),
+    "keep_best": Param("bool", "return the best evaluated snapshot, not the last"),
+}
+for _v, _what in (("dqn", "DQN"), ("double-dqn", "double DQN"), ("dueling-dqn", "dueling DQN"),
+                  ("per-dqn", "DQN with prioritised replay"),
+                  ("double-per-dqn", "double DQN, prioritised replay"),
+                  ("dueling-per-dqn", "dueling DQN, prioritised replay"),
+                  ("double-dueling-dqn", "double dueling DQN"),
+                  ("ddpqn", "DDPQN: double dueling DQN with prioritised replay")):
+    register(_v, f"offloadlab.learners.dqn:solve_{_v.replace('-', '_')}",
+             f"{_what} (budget = environment steps; checkpoint= to only roll out)",
+             extra="learn", params=_LEARNER)

@@ -19,6 +19,7 @@ from offloadlab.instances.library import library_path
 from offloadlab.registry import SOLVERS, SolverError, check_params, register
 
 TINY = "latency-alexnet-tiny-s0"
+TINY_DDPQN = "ddpqn-alexnet-tiny-s0"
 WORKBOOK = library_path(TINY).parent.parent / "data" / "dnn-layer-profiles.xlsx"
 
 
@@ -159,13 +160,16 @@ def test_every_command_prints_one_json_document(tmp_path):
          "--exact-time-limit", "20"],
         ["instances", "import-workbook", WORKBOOK, "--out", tmp_path / "models"],
         ["profile", f"{net}:net", "--input-shape", "1,4", "--out", tmp_path / "net.json"],
+        ["train", "dqn", TINY_DDPQN, "--steps", "50", "--out", tmp_path / "a.pt"],
+        ["bench", "env", "--instance", TINY_DDPQN, "--batch", "4", "--seconds", "0.2"],
+        ["pareto", "--budget-evals", "200", "dmro-workflows-tiny-s0"],
     ]
     for args in commands:
         result = CliRunner().invoke(main, [str(a) for a in args] + ["--json"])
         assert result.exit_code in (0, 1), (args, result.output)
         json.loads(result.stdout)
     tested = {" ".join(a for a in args[:2] if not str(a).startswith(("-", "/"))
-                       and a not in (TINY, "pso-ga")) for args in commands}
+                       and a not in (TINY, TINY_DDPQN, "pso-ga", "dqn")) for args in commands}
     assert tested >= set(json_commands(main)) - {"bench run", "bench quick"}
 
 

@@ -1,0 +1,437 @@
+"""Exact Pareto fronts of delay, energy and cost (``offloadlab pareto --algorithm exact``).
+
+Three methods, the cheapest that applies (:func:`exact_front` picks it):
+
+* ``brute-force`` (tiny instances): every assignment of allowed servers times, when pools
+  queue layers, every precedence-respecting priority list, scored by the simulator in
+  chunks; the nondominated set of all of them.
+* ``decomposition`` (no contention, no memory limit, no deadline: ``dmro``): the tasks do
+  not interact, and every component is a sum over tasks, so the front is the nondominated
+  Minkowski sum of the per-task fronts. Each task's plans are enumerated and scored by the
+  simulator with the other tasks fixed (differences to that base plan add up).
+* ``epsilon-constraint`` (``ddpqn`` chains): the placement-and-scheduling MILP of
+  :mod:`.milp` with the sum of task latencies as the first objective (the model of the
+  ``latency`` kind on the same servers, links and pools) and energy and cost as linear
+  functions of the placement and arc variables. Each point is the lexicographic optimum
+  (first objective, then the second, then the third) under ``f_k <= eps_k``, solved by
+  HiGHS to ``mip_rel_gap`` 1e-9. Two objectives: ``eps_2`` = the last point's value minus
+  a step; three: the two-objective front of ``f_3 <= c`` for ``c`` from +inf down to the
+  largest ``f_3`` of the last slice minus a step (every nondominated point appears in
+  some slice). The step is ``1e-6`` of the component's range over single-objective optima,
+  so points closer than that in one component are merged. Every plan is re-scored by the
+  simulator, which must agree with the MILP on energy and cost and be no worse on delay.
+
+Every point is proven optimal for its epsilon; the result says ``proven`` false only when
+a time limit cut the enumeration short.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import numpy as np
+
+from offloadlab.problem import Problem
+from offloadlab.simulator import components
+
+OBJECTIVES = ("delay", "energy", "cost")
+UNITS = {"delay": "delay_s", "energy": "energy_j", "cost": "cost_usd"}
+BRUTE_MAX = 300_000      # plans the brute force may score
+TASK_MAX = 200_000       # plans per task in the decomposition
+CHUNK = 20_000
+REL_STEP = 1e-6
+
+
+def defined_objectives(problem: Problem) -> tuple[str, ...]:
+    """The components the instance's kind defines (ddpqn all three, dmro delay and
+    energy, the time kinds delay only)."""
+    kind = problem.instance.objective.kind
+    return {"ddpqn": OBJECTIVES, "dmro": ("delay", "energy")}.get(kind, ("delay",))
+
+
+def objective_columns(problem: Problem, names) -> list[int]:
+    """Columns of :func:`offloadlab.simulator.components` for ``names``.
+
+    Raises
+    ------
+    ValueError
+        When a name is unknown, repeated, fewer than two are given, or the instance's
+        kind does not define the component.
+    """
+    names = list(names)
+    bad = [n for n in names if n not in OBJECTIVES]
+    if bad:
+        raise ValueError(f"unknown objective {bad[0]!r}; known: {', '.join(OBJECTIVES)}")
+    kind = problem.instance.objective.kind
+    defined = defined_objectives(problem)
+    if len(defined) < 2:
+        raise ValueError(f"kind {kind!r} defines only the delay: nothing to trade off")
+    missing = [n for n in names if n not in defined]
+    if missing:
+        raise ValueError(f"objective {missing[0]!r} is not defined for kind {kind!r} "
+                         f"(it defines {', '.join(defined)})")
+    if len(set(names)) != len(names) or len(names) < 2:
+        raise ValueError("give two or three distinct names of "
+                         f"{', '.join(defined)}")
+    return [OBJECTIVES.index(n) for n in names]
+
+
+def nondominated(points: np.ndarray) -> np.ndarray:
+    """Indices of the nondominated rows of ``points`` (minimised), one per distinct
+    point, in lexicographic order.
+
+    In lexicographic order a dominator comes before what it dominates, so each point is
+    compared with the points kept so far only.
+    """
+    points = np.asarray(points, dtype=float)
+    if len(points) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, first = np.unique(points, axis=0, return_index=True)  # lexicographic order
+    keep = [first[0]]
+    kept = points[first[:1]]
+    for i in first[1:]:
+        p = points[i]
+        if not (kept <= p).all(axis=1).any():  # distinct, so <= everywhere dominates
+            keep.append(i)
+            kept = np.vstack([kept, p])
+    return np.asarray(keep, dtype=np.int64)
+
+
+class ParetoError(ValueError):
+    """No exact front method applies to this instance."""
+
+
+def exact_front(problem: Problem, objectives=("delay", "energy", "cost"), *,
+                time_limit_s: float | None = None, method: str | None = None) -> dict:
+    """The exact Pareto front of ``objectives`` (names of :data:`~.moo.OBJECTIVES`).
+
+    Returns
+    -------
+    dict
+        ``front`` (N, M) sorted lexicographically, ``assign`` (N, L), ``priority`` (N, L),
+        ``method``, ``proven`` and ``solves`` (MILPs solved; 0 for enumeration).
+
+    Raises
+    ------
+    ParetoError
+        When no method applies (too large to enumerate, not a chain for the MILP).
+    """
+    columns = objective_columns(problem, objectives)
+    method = method or choose_method(problem)
+    started = time.perf_counter()
+    if method == "brute-force":
+        out = brute_force(problem, columns)
+    elif method == "decomposition":
+        out = decomposition(problem, columns)
+    elif method == "epsilon-constraint":
+        out = epsilon_constraint(problem, columns, time_limit_s=time_limit_s)
+    else:
+        raise ParetoError(f"unknown exact front method {method!r}")
+    out["method"] = method
+    out["wall_s"] = time.perf_counter() - started
+    return out
+
+
+def n_priorities(problem: Problem) -> int:
+    """How many priority lists matter: 1 without contention, else the number of linear
+    extensions of the layer DAG when every task is a chain (else an upper bound, L!)."""
+    if not problem.objective.contention:
+        return 1
+    sizes = [len(t) for t in problem.task_layers]
+    if all(_is_chain_task(problem, t) for t in problem.task_layers):
+        return math.factorial(sum(sizes)) // math.prod(math.factorial(n) for n in sizes)
+    return math.factorial(problem.n_layers)
+
+
+def _is_chain_task(problem: Problem, layers) -> bool:
+    return all(len(problem.preds(g)) <= 1 for g in layers) and sum(
+        1 for g in layers if not len(problem.preds(g))) == 1
+
+
+def _decomposable(problem: Problem) -> bool:
+    return (not problem.objective.contention and not np.isfinite(problem.memory_mb).any()
+            and not np.isfinite(problem.deadline_s).any())
+
+
+def choose_method(problem: Problem) -> str:
+    """``brute-force`` when small enough, else ``decomposition`` when the tasks do not
+    interact, else ``epsilon-constraint`` for chain models."""
+    from offloadlab.graph import is_chain
+
+    counts = problem.allowed.sum(axis=1)
+    plans = math.prod(int(c) for c in counts)
+    if plans * n_priorities(problem) <= BRUTE_MAX:
+        return "brute-force"
+    if _decomposable(problem):
+        per_task = max(math.prod(int(counts[g]) for g in t) for t in problem.task_layers)
+        if per_task <= TASK_MAX:
+            return "decomposition"
+    if is_chain(problem) and problem.objective.contention:
+        return "epsilon-constraint"
+    raise ParetoError(f"{problem.instance.name}: no exact front: {plans} assignments is too "
+                      "many to enumerate and the MILP needs chain models")
+
+
+# --- enumeration ----------------------------------------------------------------------
+
+
+def linear_extensions(problem: Problem):
+    """Every precedence-respecting order of all layers (a generator)."""
+    n = problem.n_layers
+    indeg = np.diff(problem.pred_ptr).astype(int)
+    order: list[int] = []
+
+    def rec():
+        if len(order) == n:
+            yield np.array(order, dtype=np.int64)
+            return
+        for g in range(n):
+            if indeg[g] == 0 and g not in placed:
+                placed.add(g)
+                order.append(g)
+                for u in problem.succs[g]:
+                    indeg[u] -= 1
+                yield from rec()
+                for u in problem.succs[g]:
+                    indeg[u] += 1
+                order.pop()
+                placed.discard(g)
+
+    placed: set[int] = set()
+    yield from rec()
+
+
+def _assignments(problem: Problem, layers) -> np.ndarray:
+    """Every combination of allowed servers of ``layers``, (K, len(layers))."""
+    choices = [problem.allowed_servers(g) for g in layers]
+    return np.array(list(itertools.product(*choices)), dtype=np.int64).reshape(-1, len(layers))
+
+
+def _merge(best, f, assign, priority):
+    """Nondominated union of the running front and a new chunk."""
+    f_all = np.vstack([best[0], f])
+    a_all = np.vstack([best[1], assign])
+    p_all = np.vstack([best[2], priority])
+    keep = nondominated(f_all)
+    return f_all[keep], a_all[keep], p_all[keep]
+
+
+def brute_force(problem: Problem, columns) -> dict:
+    """Every plan (see the module docstring)."""
+    n, m = problem.n_layers, len(columns)
+    assigns = _assignments(problem, range(n))
+    orders = list(linear_extensions(problem)) if problem.objective.contention else \
+        [problem.default_priority]
+    best = (np.zeros((0, m)), np.zeros((0, n), dtype=np.int64), np.zeros((0, n), dtype=np.int64))
+    for order in orders:
+        for lo in range(0, len(assigns), CHUNK):
+            a = assigns[lo:lo + CHUNK]
+            prio = np.broadcast_to(order, a.shape)
+            f = components(problem, a, order[None, :])[:, columns]
+            ok = np.isfinite(f).all(axis=1)
+            if ok.any():
+                best = _merge(best, f[ok], a[ok], prio[ok])
+    return _result(*best, proven=True, solves=0)
+
+
+def decomposition(problem: Problem, columns) -> dict:
+    """Minkowski sum of per-task fronts (see the module docstring)."""
+    from offloadlab.registry import solve
+
+    base = solve(problem, "greedy").assign
+    if base is None:
+        raise ParetoError(f"{problem.instance.name}: no feasible base plan")
+    base_f = components(problem, base)[0, columns]
+    if not np.isfinite(base_f).all():
+        raise ParetoError(f"{problem.instance.name}: the base plan is infeasible")
+    # the running front: offsets to the base value and the assignment that gives them
+    front_d = np.zeros((1, len(columns)))
+    front_a = base[None, :].copy()
+    for layers in problem.task_layers:
+        opts = _assignments(problem, layers)
+        plans = np.repeat(base[None, :], len(opts), axis=0)
+        plans[:, layers] = opts
+        f = np.vstack([components(problem, plans[lo:lo + CHUNK])[:, columns]
+                       for lo in range(0, len(plans), CHUNK)])
+        ok = np.isfinite(f).all(axis=1)
+        keep = np.flatnonzero(ok)[nondominated(f[ok])]
+        d_task = f[keep] - base_f
+        # every pair (front point, task option), then the nondominated ones
+        d = (front_d[:, None, :] + d_task[None, :, :]).reshape(-1, len(columns))
+        a = np.repeat(front_a, len(keep), axis=0)
+        a[:, layers] = np.tile(opts[keep], (len(front_a), 1))
+        sel = nondominated(d)
+        front_d, front_a = d[sel], a[sel]
+    f = components(problem, front_a)[:, columns]  # the simulator's values, not the sums
+    assert np.allclose(f, front_d + base_f, rtol=1e-9, atol=1e-9)
+    prio = np.broadcast_to(problem.default_priority, front_a.shape)
+    keep = nondominated(f)
+    return _result(f[keep], front_a[keep], prio[keep], proven=True, solves=0)
+
+
+def _result(f, assign, priority, *, proven: bool, solves: int) -> dict:
+    order = np.lexsort(f.T[::-1]) if len(f) else np.zeros(0, dtype=np.int64)
+    return {"front": f[order], "assign": np.asarray(assign)[order],
+            "priority": np.asarray(priority)[order], "proven": proven, "solves": solves}
+
+
+# --- epsilon-constraint on the MILP -----------------------------------------------------
+
+
+def latency_twin(problem: Problem) -> Problem:
+    """The same instance with the ``latency`` objective: its MILP minimises the sum of task
+    latencies on the same servers, links and pools."""
+    from offloadlab.instance import Latency
+
+    spec = Latency(kind="latency", return_output=problem.instance.objective.return_output)
+    return Problem.from_instance(problem.instance.model_copy(update={"objective": spec}))
+
+
+def _source(problem: Problem, g: int, s):
+    dev = problem.task_device[problem.layer_task[g]]
+    return np.full_like(s, dev) if dev >= 0 else s
+
+
+def component_exprs(m, problem: Problem):
+    """Pyomo expressions (delay, energy, cost) of the MILP ``m`` (built on
+    :func:`latency_twin`), energy and cost from the ddpqn objective's per-layer formula."""
+    from .dp import edge_lag, input_lag
+
+    d = m.data
+    obj = problem.objective
+    on: dict[int, list[int]] = {}
+    for g, s in d.pairs:
+        on.setdefault(g, []).append(s)
+    energy, cost = 0, 0
+    for g in range(problem.n_layers):
+        preds = problem.preds(g)
+        if not len(preds):
+            s = np.array(on[g])
+            src = _source(problem, g, s)
+            _, _, e, u, _ = obj._layer(g, s, src, problem.exec_s[g, s],
+                                       input_lag(problem, g)[s], 0.0, -1)
+            energy += sum(float(e[i]) * m.x[g, int(s[i])] for i in range(len(s)))
+            cost += sum(float(u[i]) * m.x[g, int(s[i])] for i in range(len(s)))
+            continue
+        p = int(preds[0])
+        pairs = d.arc_pairs[(p, g)]
+        a = np.array([x for x, _ in pairs])
+        b = np.array([y for _, y in pairs])
+        _, _, e, u, _ = obj._layer(g, b, a, problem.exec_s[g, b], edge_lag(problem, p)[a, b],
+                                   0.0, p)
+        energy += sum(float(e[i]) * m.y[p, g, int(a[i]), int(b[i])] for i in range(len(a)))
+        cost += sum(float(u[i]) * m.y[p, g, int(a[i]), int(b[i])] for i in range(len(a)))
+    return [m.objective_expr, energy, cost]
+
+
+class _Lexicographic:
+    """Lexicographic optima of the MILP under epsilon bounds (normalised components)."""
+
+    def __init__(self, problem: Problem, columns, deadline: float):
+        import pyomo.environ as pyo
+
+        from .milp import build_placement_milp
+
+        self.problem, self.columns, self.deadline = problem, list(columns), deadline
+        twin = latency_twin(problem)
+        self.m = build_placement_milp(twin)
+        self.m.obj.deactivate()
+        exprs = component_exprs(self.m, problem)
+        greedy = _greedy_components(problem)
+        self.scale = np.where(greedy > 0, greedy, 1.0)
+        self.exprs = [exprs[c] / float(self.scale[c]) for c in range(3)]
+        self.pyo = pyo
+        self.solves = 0
+
+    def solve(self, bounds: dict) -> tuple[str, np.ndarray | None, tuple | None]:
+        """Lexicographic optimum over ``columns`` with ``f_c <= bounds[c]`` (raw units);
+        returns (status, simulator components, plan)."""
+        from .milp import read_plan, solve_highs
+
+        pyo, m = self.pyo, self.m
+        fixed: dict[int, float] = {}
+        for c in self.columns:
+            for name in ("eps", "lex", "goal"):
+                if hasattr(m, name):
+                    m.del_component(name)
+            m.eps = pyo.ConstraintList()
+            for k, v in bounds.items():
+                if np.isfinite(v):
+                    m.eps.add(self.exprs[k] <= v / self.scale[k])
+            m.lex = pyo.ConstraintList()
+            for k, v in fixed.items():
+                m.lex.add(self.exprs[k] <= v + 1e-9 * max(1.0, abs(v)))
+            m.goal = pyo.Objective(expr=self.exprs[c], sense=pyo.minimize)
+            res = solve_highs(m, mip_rel_gap=1e-9, deadline=self.deadline, warm_start=False)
+            self.solves += 1
+            if res.status == "infeasible":
+                return "infeasible", None, None
+            if res.status != "optimal":
+                return res.status, None, None
+            fixed[c] = res.objective
+        assign, priority = read_plan(m)
+        f = components(self.problem, assign, priority)[0]
+        milp = np.array([pyo.value(e) for e in self.exprs]) * self.scale
+        _check(self.problem, f, milp)
+        return "optimal", f, (assign, priority)
+
+
+def _greedy_components(problem: Problem) -> np.ndarray:
+    from offloadlab.registry import solve
+
+    sol = solve(problem, "greedy")
+    return np.abs(components(problem, sol.assign, sol.priority)[0])
+
+
+def _check(problem: Problem, sim: np.ndarray, milp: np.ndarray) -> None:
+    """The simulator agrees with the MILP on energy and cost and is no slower."""
+    tol = 1e-6 * np.maximum(1.0, np.abs(milp))
+    if abs(sim[1] - milp[1]) > tol[1] or abs(sim[2] - milp[2]) > tol[2] \
+            or sim[0] > milp[0] + tol[0]:
+        raise RuntimeError(f"{problem.instance.name}: simulator {sim.tolist()} disagrees "
+                           f"with the MILP {milp.tolist()}")
+
+
+def epsilon_constraint(problem: Problem, columns, *, time_limit_s: float | None = None) -> dict:
+    """The front by lexicographic epsilon-constraint (see the module docstring)."""
+    if problem.instance.objective.kind != "ddpqn":
+        raise ParetoError("the epsilon-constraint front is written for ddpqn instances")
+    deadline = time.perf_counter() + (time_limit_s if time_limit_s is not None else np.inf)
+    lex = _Lexicographic(problem, columns, deadline)
+    step = REL_STEP * lex.scale
+    points, plans, complete = [], [], True
+
+    def slice_2d(bounds):
+        c2 = columns[1]
+        eps = np.inf
+        found = []
+        while True:
+            status, f, plan = lex.solve({**bounds, c2: eps})
+            if status == "infeasible":
+                return found, True
+            if status != "optimal":
+                return found, False
+            found.append((f, plan))
+            eps = f[c2] - step[c2]
+
+    if len(columns) == 2:
+        found, complete = slice_2d({})
+        points += found
+    else:
+        c3, cap = columns[2], np.inf
+        while True:
+            found, ok = slice_2d({c3: cap})
+            points += found
+            if not ok:
+                complete = False
+            if not found or not ok:
+                break
+            cap = max(f[c3] for f, _ in found) - step[c3]
+    n = problem.n_layers
+    f = np.array([p[0][columns] for p in points]).reshape(-1, len(columns))
+    assign = np.array([p[1][0] for p in points], dtype=np.int64).reshape(-1, n)
+    prio = np.array([p[1][1] for p in points], dtype=np.int64).reshape(-1, n)
+    keep = nondominated(f) if len(f) else np.zeros(0, dtype=np.int64)
+    return _result(f[keep], assign[keep], prio[keep], proven=complete, solves=lex.solves)
