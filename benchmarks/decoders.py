@@ -86,25 +86,10 @@ def render(rows: list[dict], header: bool = True) -> str:
     return "\n".join(lines)
 
 
-def simple_bound(problem) -> float:
-    """Makespan bound of one DAG on identical one-slot servers without data: the
-    critical path and the total work over the servers (the bounds of the exact
-    portfolio are stronger; these two suffice to certify an optimum when attained)."""
-    exec_s = problem.exec_s.min(axis=1)
-    est = np.zeros(problem.n_layers)
-    for g in range(problem.n_layers):  # global index order is topological
-        preds = problem.pred_idx[problem.pred_ptr[g]:problem.pred_ptr[g + 1]]
-        est[g] = (est[preds] + exec_s[preds]).max() if len(preds) else 0.0
-    return max(float((est + exec_s).max()), float(exec_s.sum()) / problem.n_servers)
-
-
 def reference_bound(problem, upper: float) -> tuple[float, str]:
-    """The exact portfolio's best bound (capacity, energetic, DP; 5 s) when this build
-    has it, else :func:`simple_bound`."""
-    try:
-        from offloadlab.formulations.bounds import best_bound
-    except ImportError:
-        return simple_bound(problem), "critical path / total work"
+    """The exact portfolio's best bound (capacity, energetic, DP) within 5 s."""
+    from offloadlab.formulations.bounds import best_bound
+
     return best_bound(problem, upper=upper, time_limit_s=5.0)
 
 
