@@ -17,7 +17,7 @@ from offloadlab.instances.generators import random_dag_instance
 from offloadlab.instances.library import library_path
 from offloadlab.problem import Problem
 from offloadlab.registry import SolverError, check_params
-from offloadlab.schedule import FEASIBLE, decode_population, earliest_finish_plan
+from offloadlab.schedule import decode_population, earliest_finish_plan
 from offloadlab.simulator import objective
 
 LIBRARY = ("latency-alexnet-tiny-s0", "deadline-vgg16-tiny-s0", "ddpqn-alexnet-tiny-s0",
