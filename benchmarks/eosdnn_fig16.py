@@ -3,7 +3,8 @@ GoogLeNet and ResNet101 with 12 tasks (paper environment, library ``*-paper-s0``
 HEFT, PEFT, the paper-literal PSO-GA (random GA seed, fixed order) and the bound row.
 
 Usage: ``python -m offloadlab.benchmarks.eosdnn_fig16 RESULTS_DIR [--budget-evals N]
-[--seeds K]`` writes ``fig16.csv`` and ``fig16.png``.
+[--seeds K] [--model resnet101 ...]`` writes ``fig16.csv`` and ``fig16.png`` (the models
+given, default all four).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ MODELS = ("alexnet", "vgg19", "googlenet", "resnet101")
 @click.option("--seeds", default=3, show_default=True, help="Median over this many seeds.")
 @click.option("--exact-time-limit", default=120.0, show_default=True)
 @click.option("--exact-max-layers", default=300, show_default=True)
-def main(results, budget_evals, seeds, exact_time_limit, exact_max_layers):
+@click.option("--model", "models", multiple=True, type=click.Choice(MODELS),
+              default=MODELS, show_default=True)
+def main(results, budget_evals, seeds, exact_time_limit, exact_max_layers, models):
     """Reproduce EosDNN Fig. 16 into RESULTS."""
     from offloadlab.heuristics.comparison import load
 
     rows = []
-    for model in MODELS:
+    for model in models:
         name = f"latency-{model}-paper-s0"
         rows += run_point(load(name), name, budget_evals, seeds, exact_time_limit,
                           exact_max_layers)
@@ -39,7 +42,7 @@ def main(results, budget_evals, seeds, exact_time_limit, exact_max_layers):
                            f"% vs {r['gap_to']}")
     out = Path(results)
     write_csv(rows, out / "fig16.csv")
-    plot_bars(rows, [f"latency-{m}-paper-s0" for m in MODELS], "instance",
+    plot_bars(rows, [f"latency-{m}-paper-s0" for m in models], "instance",
               out / "fig16.png", "EosDNN Fig. 16: 12 tasks", "model")
 
 

@@ -2,9 +2,12 @@
 
 The parent process expands the suite, skips the jobs the store already holds, sends the
 rest to workers and commits every finished job at once: killing the runner loses only
-the jobs in flight, and the next run does just those. A worker loads the instance file by
-path, calls the solver by name and returns a plain record (:func:`run_job`); it never
-raises: a failing job comes back with status ``error`` and its error text.
+the jobs in flight, and the next run does just those. A worker reads the instance, calls
+the solver by name and returns a plain record (:func:`run_job`); it never raises: a
+failing job comes back with status ``error`` and its error text. A local worker reads the
+instance file by path; a Dask job carries the file's content instead (scattered once per
+distinct content, checked against the job's ``instance_sha``), so that a worker on
+another machine, or in another directory, runs it.
 
 Time limits: each solver gets its ``time_limit_s`` and must stop within
 ``1.1 x time_limit_s + 2`` seconds (model building and child processes included); a job
@@ -38,8 +41,11 @@ class JobTimeout(BaseException):
 
 
 # --- the worker side -------------------------------------------------------------------
-def run_job(job: dict) -> dict:
+def run_job(job: dict, instance_bytes: bytes | None = None) -> dict:
     """Run one job (a :meth:`Job.as_dict` record) and return its result record.
+
+    ``instance_bytes``, when given, is the instance file's content (whose hash must be
+    the job's ``instance_sha``); the path is then only a label.
 
     Never raises for a failing solver: the record then has status ``error`` and the
     error text (exception type, message and the last traceback lines).
@@ -48,7 +54,7 @@ def run_job(job: dict) -> dict:
     out = {"host": socket.gethostname(), "status": "error"}
     try:
         with _hard_limit(job.get("kill_after_s")):
-            out.update(_solve(job))
+            out.update(_solve(job, instance_bytes))
     except (Exception, JobTimeout) as exc:
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         out["error"] = f"{type(exc).__name__}: {exc}"
@@ -67,12 +73,11 @@ def overrun(time_limit_s: float | None, wall_s: float) -> str:
     return f"overran its time limit: {wall_s:.1f} s for {time_limit_s:g} s"
 
 
-def _solve(job: dict) -> dict:
-    from offloadlab.instance import load_instance
+def _solve(job: dict, instance_bytes: bytes | None = None) -> dict:
     from offloadlab.problem import Problem
     from offloadlab.solution import Solution
 
-    problem = Problem.from_instance(load_instance(job["instance_path"]))
+    problem = Problem.from_instance(_instance(job, instance_bytes))
     fn = _solver_function(job)
     sol = fn(problem, seed=job["seed"], time_limit_s=job["time_limit_s"],
              budget_evals=job["budget_evals"], **job["params"])
@@ -84,6 +89,23 @@ def _solve(job: dict) -> dict:
                 evaluations=sol.evaluations, history=[list(h) for h in sol.history],
                 plan=None if sol.assign is None else sol.assign.tolist(),
                 message=sol.message)
+
+
+def _instance(job: dict, instance_bytes: bytes | None):
+    """The job's instance: parsed from ``instance_bytes`` when given, else loaded from
+    its path."""
+    import hashlib
+    import json
+
+    from offloadlab.instance import load_instance, parse_instance
+
+    if instance_bytes is None:
+        return load_instance(job["instance_path"])
+    sha = hashlib.sha256(instance_bytes).hexdigest()[:16]
+    if sha != job["instance_sha"]:
+        raise ValueError(f"{job['instance_path']}: the content sent has hash {sha}, the "
+                         f"job expects {job['instance_sha']}")
+    return parse_instance(json.loads(instance_bytes), job["instance_path"])
 
 
 def _solver_function(job: dict):
@@ -174,7 +196,7 @@ def run_suite(suite: Suite | str | Path, db: str | Path = DEFAULT_DB, *, workers
     dask : str, optional
         ``"local"`` for a LocalCluster of ``workers`` single-thread workers, or the
         address of a running ``dask.distributed`` scheduler (its workers must import
-        offloadlab and see the instance files at the same paths).
+        offloadlab; the jobs carry the instances' content).
     retry_errors : bool
         Run again the jobs stored with status ``error``.
     progress : bool
@@ -245,7 +267,8 @@ def _run_pool(jobs: list[Job], record, workers: int) -> list[Job]:
 
 
 def _run_dask(jobs: list[Job], record, address: str, workers: int) -> None:
-    """The same jobs as Dask futures; a task that Dask gives up on is stored as an error."""
+    """The same jobs as Dask futures, each with its instance's content (scattered once
+    per distinct file content); a task that Dask gives up on is stored as an error."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -256,8 +279,14 @@ def _run_dask(jobs: list[Job], record, address: str, workers: int) -> None:
     else:
         client = Client(address)
     try:
-        futures = {client.submit(run_job, j.as_dict(), key=f"offloadlab-job-{j.key}",
-                                 pure=False): j for j in jobs}
+        contents = {}
+        for j in jobs:
+            if j.instance_sha not in contents:
+                contents[j.instance_sha] = client.scatter(Path(j.instance_path).read_bytes(),
+                                                          hash=True)
+        futures = {client.submit(run_job, j.as_dict(), contents[j.instance_sha],
+                                 key=f"offloadlab-job-{j.key}", pure=False): j
+                   for j in jobs}
         for fut in as_completed(list(futures)):
             job = futures[fut]
             try:

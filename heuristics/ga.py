@@ -15,13 +15,13 @@ import numpy as np
 from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
 
-from .evolution import default_budget, ga_generations, population_search
+from .evolution import default_budget, ga_generations, make_decoder, population_search
 
 
 def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_size=100,
        generations=600, crossover_p=0.9, mutation_p=0.3, search_order=True,
        init="heuristics", segment_p=0.5, polish=0.1, order_noise=None, two_step=False,
-       seed_plans=None):
+       seed_plans=None, decoder="auto", repair_p=0.5):
     """Genetic algorithm (EosDNN's GA baseline), seeded and budgeted.
 
     Parameters
@@ -51,10 +51,16 @@ def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_si
         default: uniform keys). Measured: 0.1 takes the unseeded search on
         latency-vgg19-small-s0 from 27 % to 2 % above the optimum, but loses 20 % on
         latency-googlenet-small-s0 with seed 0; with the default seeding it is not needed.
+        With the earliest-finish decoders None means HEFT's list plus noise up to 0.1
+        (:data:`.evolution.DECODED_NOISE`).
     two_step : bool
         Two-step migration (:mod:`.two_step`) for models with inception/residual blocks.
     seed_plans : array_like, shape (K, L), optional
         Assignments placed in the initial population.
+    decoder : {"auto", "assign", "order", "hybrid"}
+        How a chromosome becomes a plan (see :func:`.pso_ga.pso_ga`).
+    repair_p : float
+        The ``hybrid`` decoder's probability of repairing a gene.
     """
     started = time.perf_counter()
     seed = 0 if seed is None else int(seed)
@@ -62,17 +68,19 @@ def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_si
     params = dict(pop_size=pop_size, generations=generations, crossover_p=crossover_p,
                   mutation_p=mutation_p, search_order=search_order, init=init,
                   segment_p=segment_p, polish=polish, order_noise=order_noise,
-                  two_step=two_step,
+                  two_step=two_step, decoder=decoder, repair_p=repair_p,
                   budget_evals=budget, time_limit_s=time_limit_s)
+    dec = make_decoder(problem, decoder, repair_p, search_order, seed)
+    params["decoder"] = dec.kind
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)
 
     def advance(enc, spans, pop):
         return ga_generations(problem, enc, evaluator, rng, pop, None, crossover_p,
-                              mutation_p, segment_p, spans)
+                              mutation_p, segment_p, spans, dec)
 
     population_search(problem, evaluator, rng, advance, size=pop_size,
                       search_order=search_order, init=init, order_noise=order_noise,
                       seed_plans=seed_plans, polish=polish, two_step=two_step,
-                      best=lambda pop: pop)
+                      best=lambda pop: pop, decoder=dec)
     return evaluator.solution("ga", params=params, seed=seed)

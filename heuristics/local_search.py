@@ -95,3 +95,38 @@ def polish(problem: Problem, enc: Encoding, evaluator: Evaluator, genes: np.ndar
             mv = moves(genes, enc, spans)
             order, i = rng.permutation(len(mv)), 0
     return genes, value
+
+
+def polish_order(problem: Problem, evaluator: Evaluator, score, genes: np.ndarray,
+                 keys: np.ndarray, value: float, rng: np.random.Generator,
+                 chunk: int = CHUNK):
+    """Descent over the order, for the earliest-finish decoders: a move puts one layer
+    just before another in the incumbent's priority list (its keys become positions;
+    successors it passes follow it, since a layer's effective key is the largest on its
+    paths). Each chunk is ``chunk`` random moves scored in one call of ``score(genes,
+    keys)`` (the decoder's evaluation: it returns the objectives of the rows the budget
+    allows and rewrites ``genes`` with the decoded servers); the best replaces the incumbent when it improves it. Stops when the
+    budget ends or after as many non-improving moves as there are layer pairs.
+
+    Returns ``(genes, keys, value)`` of the incumbent (never worse than the start).
+    """
+    from .operators import keys_to_priority, priority_to_keys
+
+    n = problem.n_layers
+    keys = priority_to_keys(problem, keys_to_priority(problem, keys[None, :]))[0]
+    idle = 0
+    while idle < n * n and not evaluator.done():
+        layer = rng.integers(0, n, chunk)
+        before = rng.integers(0, n, chunk)
+        cand = np.repeat(keys[None, :], chunk, axis=0)
+        cand[np.arange(chunk), layer] = keys[before] - 0.5 / n
+        plans = np.repeat(genes[None, :], chunk, axis=0)
+        values = score(plans, cand)
+        if len(values) == 0:
+            break
+        k = int(np.argmin(values))
+        idle += len(values)
+        if values[k] < value:
+            genes, value, idle = plans[k], float(values[k]), 0
+            keys = priority_to_keys(problem, keys_to_priority(problem, cand[k:k + 1]))[0]
+    return genes, keys, value

@@ -57,7 +57,8 @@ import numpy as np
 from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
 
-from .evolution import Population, evaluate, ga_generations as ga_seeding, population_search
+from .evolution import (ASSIGN, Decoder, Population, evaluate, ga_generations as ga_seeding,
+                        make_decoder, population_search)
 from .operators import (Encoding, adaptive_inertia, gene_spans, key_mutation, linear, mutate,
                         segment_crossover)
 
@@ -92,7 +93,7 @@ def new_swarm(evaluator: Evaluator, swarm: Population) -> Swarm:
 def swarm_search(problem: Problem, enc: Encoding, evaluator: Evaluator,
                  rng: np.random.Generator, state: Swarm, w_max: float = 0.8,
                  w_min: float = 0.2, eps1=(0.9, 0.2), eps2=(0.4, 0.9), segment_p=0.0,
-                 spans=None) -> Swarm:
+                 spans=None, decoder: Decoder = ASSIGN) -> Swarm:
     """Run eq. 12 on ``state`` until the budget ends; returns the state (particle bests
     in ``state.best``). A mutation is a segment move with probability ``segment_p``."""
     spans = gene_spans(problem, enc) if spans is None else spans
@@ -117,7 +118,7 @@ def swarm_search(problem: Problem, enc: Encoding, evaluator: Evaluator,
             new_keys = segment_crossover(new_keys, best.keys, cross_pb, rng)
             new_keys = segment_crossover(new_keys, np.broadcast_to(best.keys[g], keys.shape),
                                          cross_gb, rng)
-        values = evaluate(problem, enc, evaluator, new, new_keys)
+        values = evaluate(problem, enc, evaluator, new, new_keys, decoder)
         k = len(values)
         pos = np.concatenate([new[:k], pos[k:]])
         if keys is not None:
@@ -140,7 +141,7 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
            particles=100, iterations=600, ga_generations=10, w_max=0.8, w_min=0.2,
            eps1=(0.9, 0.2), eps2=(0.4, 0.9), search_order=True, init="heuristics",
            segment_p=0.5, polish=0.1, order_noise=None, two_step=False, seed_plans=None,
-           encoding=None, name="pso-ga"):
+           decoder="auto", repair_p=0.5, encoding=None, name="pso-ga"):
     """PSO-GA of EosDNN, seeded and budgeted.
 
     Parameters
@@ -173,11 +174,19 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
         Share of the budget kept for the final local search (0 = none).
     order_noise : float or None
         Initial order keys near the default priority (see :func:`.ga.ga`); None =
-        uniform keys.
+        uniform keys with the ``assign`` decoder, HEFT's list plus noise up to 0.1 with
+        the earliest-finish decoders (:data:`.evolution.DECODED_NOISE`).
     two_step : bool
         Two-step migration (:mod:`.two_step`) for models with inception/residual blocks.
     seed_plans : array_like, shape (K, L), optional
         Assignments placed in the initial GA population.
+    decoder : {"auto", "assign", "order", "hybrid"}
+        How a particle becomes a plan (:class:`.evolution.Decoder`): servers from the
+        genes (``assign``), each layer in the keys' order where it finishes earliest
+        (``order``), or the genes with earliest-finish repair (``hybrid``); ``auto`` is
+        the measured default per instance class (:func:`.evolution.auto_decoder`).
+    repair_p : float
+        The ``hybrid`` decoder's probability of repairing a gene.
     encoding : Encoding, optional
         Genes other than one per layer (prePSO's merged layers); ignored with
         ``two_step``.
@@ -192,9 +201,11 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
     params = dict(particles=particles, iterations=iterations, ga_generations=ga_generations,
                   w_max=w_max, w_min=w_min, eps1=eps1, eps2=eps2, search_order=search_order,
                   init=init, segment_p=segment_p, polish=polish, order_noise=order_noise,
-                  two_step=two_step,
+                  two_step=two_step, decoder=decoder, repair_p=repair_p,
                   budget_evals=budget,
                   time_limit_s=time_limit_s, seed_plans=seed_plans is not None)
+    dec = make_decoder(problem, decoder, repair_p, search_order, seed)
+    params["decoder"] = dec.kind
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)
 
@@ -202,12 +213,12 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
         if isinstance(state, Population):  # Algorithm 1 line 1: the GA seeds the swarm
             state = new_swarm(evaluator, ga_seeding(problem, enc, evaluator, rng, state,
                                                     ga_generations, segment_p=segment_p,
-                                                    spans=spans))
+                                                    spans=spans, decoder=dec))
         return swarm_search(problem, enc, evaluator, rng, state, w_max, w_min, eps1, eps2,
-                            segment_p, spans)
+                            segment_p, spans, dec)
 
     population_search(problem, evaluator, rng, advance, size=particles,
                       search_order=search_order, init=init, order_noise=order_noise,
                       seed_plans=seed_plans, polish=polish, two_step=two_step,
-                      encoding=encoding)
+                      encoding=encoding, decoder=dec)
     return evaluator.solution(name, params=params, seed=seed)

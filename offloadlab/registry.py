@@ -416,6 +416,11 @@ _SEARCH = {
     "order_noise": Param("float", "initial order keys near the default priority "
                          "(null: uniform)", low=0, nullable=True),
     "two_step": Param("bool", "two-step migration for inception/residual models"),
+    "decoder": Param("str", "chromosome to plan: servers from the genes (assign), "
+                     "earliest finish in the keys' order (order), genes with earliest-"
+                     "finish repair (hybrid), or the measured default (auto)",
+                     choices=("auto", "assign", "order", "hybrid")),
+    "repair_p": Param("float", "hybrid decoder: probability of repairing a gene", **UNIT),
 }
 _PSO_GA = {
     "particles": Param("int", "swarm size", low=2),

@@ -542,3 +542,79 @@ def earliest_finish_plan(problem, order, candidates=None, extra_s=None,
                                 memory_aware, state.slot_free_s[0], state.finish_s[0],
                                 state.task_end_s[0], state.mem_mb[0], assign)
     return (assign if ok else None), int(used)
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _decode_population(pk, orders, genes, repair, cand, slot_free, finish, task_end, mem_mb,
+                       out):
+    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+     unlimited, check_memory, check_deadline) = pk
+    width = slot_init.shape[0] // exec_s.shape[1]
+    n_servers = exec_s.shape[1]
+    for p in range(orders.shape[0]):
+        for j in range(slot_init.shape[0]):
+            slot_free[j] = slot_init[j]
+        mem_mb[:] = 0.0
+        finish[:] = -1.0
+        for t in range(task_end.shape[0]):
+            task_end[t] = release_s[t]
+        row = out[p]
+        for g in range(row.shape[0]):
+            row[g] = genes[p, g]
+        for k in range(orders.shape[1]):
+            g = orders[p, k]
+            best, best_end = -1, np.inf
+            best_st, best_dur, best_slot, best_end_s = 0.0, 0.0, -1, 0.0
+            for s in range(n_servers):
+                if not cand[g, s] or (not repair[p, g] and s != genes[p, g]):
+                    continue
+                code, r, st, dur, tr, cl, slot, end = probe(
+                    exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free,
+                    finish, row, g, s)
+                if code != FEASIBLE or mem_mb[s] + lay_f[g, 3] > cap_mb[s]:
+                    continue
+                if end < best_end:
+                    best, best_end = s, end
+                    best_st, best_dur, best_slot, best_end_s = st, dur, slot, end
+            if best < 0 and not repair[p, g]:  # the gene's server fails: repair it
+                for s in range(n_servers):
+                    if not cand[g, s]:
+                        continue
+                    code, r, st, dur, tr, cl, slot, end = probe(
+                        exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited,
+                        slot_free, finish, row, g, s)
+                    if code != FEASIBLE or mem_mb[s] + lay_f[g, 3] > cap_mb[s]:
+                        continue
+                    if end < best_end:
+                        best, best_end = s, end
+                        best_st, best_dur, best_slot, best_end_s = st, dur, slot, end
+            if best < 0:  # no server fits: the rest keep their genes (the plan fails)
+                break
+            commit(width, lay_i, lay_f, late_s, release_s, cap_mb, True, False, False,
+                   slot_free, finish, task_end, mem_mb, g, best, best_slot, best_st,
+                   best_dur, best_end_s)
+            row[g] = best
+
+
+def decode_population(problem, orders, genes, repair):
+    """Assignments of a population decoded by earliest finish (the metaheuristics'
+    ``order`` and ``hybrid`` decoders, one compiled call for all rows).
+
+    Row ``p`` places the layers in the order ``orders[p]``; a layer with ``repair[p, l]``
+    goes to the allowed server where it ends first (as :func:`earliest_finish_plan`,
+    memory-aware), the others to ``genes[p, l]`` unless that server fails (missing link,
+    memory), when they are repaired too. When no server fits a layer, it and the layers
+    after it keep their genes (the simulator then reports the failure). Deadlines are not
+    looked at. Returns the (P, L) assignments.
+    """
+    orders = np.ascontiguousarray(orders, dtype=np.int64)
+    genes = np.ascontiguousarray(genes, dtype=np.int64)
+    repair = np.ascontiguousarray(np.broadcast_to(repair, genes.shape), dtype=np.bool_)
+    if orders.shape[0] == 1 and genes.shape[0] > 1:
+        orders = np.ascontiguousarray(np.broadcast_to(orders, genes.shape))
+    state = new_state(problem)
+    out = np.empty_like(genes)
+    _decode_population(pack(problem), orders, genes, repair, problem.allowed,
+                       state.slot_free_s[0], state.finish_s[0], state.task_end_s[0],
+                       state.mem_mb[0], out)
+    return out

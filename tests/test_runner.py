@@ -221,3 +221,46 @@ def test_dask_local_cluster_gives_the_in_process_results(tmp_path, inst_dir):
     for key, row in rows.items():
         assert row["objective"] == expected[key]["objective"]
         assert row["plan"] == expected[key]["plan"]
+
+
+def test_dask_jobs_carry_their_instance_to_workers_in_another_directory(tmp_path, inst_dir):
+    """Workers run in another directory and cannot load an instance by path (as on
+    another machine): the content travels with the job, and the results are the
+    in-process ones; content that does not match the job's hash is refused."""
+    distributed = pytest.importorskip("dask.distributed")
+    path = write_suite(tmp_path, solvers=["greedy", "random"], seeds=[0],
+                       budget_evals=300)
+    jobs, _ = expand(load_suite(path), VERSION)
+    expected = {j.key: run_job(j.as_dict()) for j in jobs}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    preload = tmp_path / "chdir_preload.py"
+    preload.write_text(
+        "import os\nimport offloadlab.instance as inst\n\n"
+        "def no_files(path):\n"
+        "    raise inst.InstanceError(str(path), '', 'no such file on this worker')\n\n"
+        "def dask_setup(worker):\n"
+        f"    os.chdir({str(elsewhere)!r})\n"
+        "    inst.load_instance = no_files\n")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, preload=[str(preload)],
+                                  local_directory=str(elsewhere)) as cluster, \
+            distributed.Client(cluster) as client:
+        assert client.run(os.getcwd) == {w: str(elsewhere) for w in
+                                         client.scheduler_info()["workers"]}
+        job = dict(jobs[0].as_dict(), instance_path="gone/" + Path(jobs[0].instance_path).name)
+        content = Path(jobs[0].instance_path).read_bytes()
+        got = client.submit(run_job, job, client.scatter(content, hash=True)).result()
+        assert got["status"] != "error", got
+        assert got["objective"] == expected[jobs[0].key]["objective"]
+        lost = client.submit(run_job, jobs[0].as_dict(), pure=False).result()  # by path
+        assert lost["status"] == "error" and "no such file on this worker" in lost["error"]
+        tampered = client.submit(run_job, job, content + b" ", pure=False).result()
+        assert tampered["status"] == "error" and "hash" in tampered["error"]
+        summary = run_suite(path, tmp_path / "c.sqlite", dask=cluster.scheduler_address,
+                            progress=False)
+    assert summary.ran == len(jobs) and summary.errors == 0
+    with Store(tmp_path / "c.sqlite") as store:
+        rows = {r["key"]: r for r in store.rows()}
+    assert {k: r["objective"] for k, r in rows.items()} == {
+        k: r["objective"] for k, r in expected.items()}

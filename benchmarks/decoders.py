@@ -1,0 +1,148 @@
+"""The metaheuristics' decoders measured on every family: the library's tiny and small
+instances of each kind and generated DAGs (identical / related servers, with and
+without data, one and several DAGs).
+
+For each instance, GA and PSO-GA run at their default budget with each decoder
+(``assign``, ``order``, ``hybrid``) and each seed; the table gives the mean objective
+in % above the best plan any of them (or HEFT) found on that instance (by a share of
+its absolute value), and HEFT's.
+
+Run: ``python -m offloadlab.benchmarks.decoders [--seeds 0 1] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+DECODERS = ("assign", "order", "hybrid")
+SOLVERS = ("ga", "pso-ga")
+LIBRARY = ("latency-alexnet-tiny-s0", "latency-alexnet-small-s0", "latency-vgg19-small-s0",
+           "latency-googlenet-small-s0", "deadline-vgg16-tiny-s0", "deadline-vgg16-small-s0",
+           "ddpqn-alexnet-tiny-s0", "ddpqn-alexnet-small-s0", "dmro-workflows-tiny-s0",
+           "dmro-workflows-small-s0", "makespan-jobs-tiny-s0", "makespan-jobs-small-s0")
+DAGS = (dict(nodes=50, shape="layered", servers=4),
+        dict(nodes=100, shape="random", servers=8),
+        dict(nodes=50, shape="layered", servers=4, speeds="related"),
+        dict(nodes=100, shape="random", servers=8, speeds="related"),
+        dict(nodes=50, shape="layered", servers=4, data=True),
+        dict(nodes=100, shape="random", servers=8, speeds="related", data=True),
+        dict(nodes=30, shape="layered", servers=4, tasks=3, kind="latency"))
+
+
+def problems(quick: bool):
+    """(label, Problem) of every family (``quick``: one of each)."""
+    from offloadlab.instance import load_instance
+    from offloadlab.instances.generators import random_dag_instance
+    from offloadlab.instances.library import library_path
+    from offloadlab.problem import Problem
+
+    lib = LIBRARY[::3] if quick else LIBRARY
+    for name in lib:
+        yield name, Problem.from_instance(load_instance(library_path(name)))
+    for spec in DAGS[:2] if quick else DAGS:
+        inst = random_dag_instance(seed=spec["servers"], **spec)
+        yield inst.name, Problem.from_instance(inst)
+
+
+def measure(seeds=(0,), quick=False) -> list[dict]:
+    """One row per instance: HEFT and every (solver, decoder) mean objective, and the
+    seconds each took."""
+    from offloadlab.registry import get_solver
+
+    rows = []
+    for label, problem in problems(quick):
+        row = {"instance": label, "heft": get_solver("heft")(problem).objective}
+        for solver in SOLVERS:
+            for dec in DECODERS:
+                started = time.perf_counter()
+                vals = [get_solver(solver)(problem, seed=s, decoder=dec).objective
+                        for s in seeds]
+                row[solver, dec] = float(np.mean(vals))
+                row[solver, dec, "s"] = (time.perf_counter() - started) / len(seeds)
+        rows.append(row)
+        print(render([row], header=not rows[:-1]), flush=True)
+    return rows
+
+
+def render(rows: list[dict], header: bool = True) -> str:
+    """Markdown rows: % above the row's best (HEFT included), and seconds per run."""
+    cols = [(s, d) for s in SOLVERS for d in DECODERS]
+    lines = []
+    if header:
+        lines.append("| instance | HEFT | " + " | ".join(f"{s} {d}" for s, d in cols) + " |")
+        lines.append("|---" * (2 + len(cols)) + "|")
+    for row in rows:
+        best = min(v for k, v in row.items() if k != "instance" and not
+                   (isinstance(k, tuple) and len(k) == 3))
+        def pct(v):
+            # above the best by a share of its size (ddpqn's objectives are negative)
+            return "inf" if not np.isfinite(v) else f"{100 * (v - best) / abs(best):.2f}"
+        cells = [pct(row["heft"])] + [f"{pct(row[c])} ({row[c + ('s',)]:.1f} s)"
+                                      for c in cols]
+        lines.append(f"| {row['instance']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def reference_bound(problem, upper: float) -> tuple[float, str]:
+    """The exact portfolio's best bound (capacity, energetic, DP) within 5 s."""
+    from offloadlab.formulations.bounds import best_bound
+
+    return best_bound(problem, upper=upper, time_limit_s=5.0)
+
+
+def at_bound(seeds=(0, 1), decoder: str = "auto") -> dict:
+    """GA and PSO-GA (default parameters and budget, seed 0) on generated 50- and
+    100-node DAGs (layered and random, generator seeds ``seeds``) on 2, 4, 8 and 16
+    identical servers without data: how many reach the bound (proven optimal), how many
+    are worse than HEFT, and the sum of the gaps to the bound."""
+    from offloadlab.instances.generators import random_dag_instance
+    from offloadlab.problem import Problem
+    from offloadlab.registry import get_solver
+
+    count: dict = {"instances": 0}
+
+    def add(key, value):
+        count[key] = count.get(key, 0) + value
+
+    for nodes in (50, 100):
+        for servers in (2, 4, 8, 16):
+            for shape in ("layered", "random"):
+                for seed in seeds:
+                    problem = Problem.from_instance(random_dag_instance(
+                        nodes=nodes, shape=shape, servers=servers, seed=seed))
+                    got = {"heft": get_solver("heft")(problem).objective}
+                    for solver in SOLVERS:
+                        got[solver] = get_solver(solver)(problem, seed=0,
+                                                         decoder=decoder).objective
+                    lb, source = reference_bound(problem, min(got.values()))
+                    count["instances"] += 1
+                    line = f"{nodes} {servers:2d} {shape:7s} s{seed}: bound {lb:.3f} ({source})"
+                    for solver, v in got.items():
+                        line += f" {solver} {v / lb - 1:.2%}"
+                        add((solver, "at bound"), int(v <= lb * (1 + 1e-6)))
+                        add((solver, "worse than heft"), int(v > got["heft"] * (1 + 1e-9)))
+                        add((solver, "gap sum %"), 100 * (v / lb - 1))
+                    print(line, flush=True)
+    print(count)
+    return count
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--quick", action="store_true", help="one instance per family")
+    ap.add_argument("--at-bound", action="store_true",
+                    help="generated identical-server DAGs: how many reach the bound")
+    ap.add_argument("--decoder", default="auto", help="with --at-bound")
+    args = ap.parse_args(argv)
+    if args.at_bound:
+        at_bound(tuple(args.seeds), args.decoder)
+    else:
+        measure(tuple(args.seeds), args.quick)
+
+
+if __name__ == "__main__":
+    main()
