@@ -268,6 +268,8 @@ def train(envs, cfg: DMROConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
         return value
 
     curve, episode_objs, order, env = [], [], [], None
+    if init is not None:  # where the given parameters start (steps 0 of the curve)
+        curve.append((0, time.perf_counter() - started, decision_phase(), math.nan))
     explore_steps = max(1, int(cfg.explore_fraction * steps))
     step, next_eval, next_update, updates = 0, cfg.eval_every, cfg.learning_starts, 0
     stopped_by_time = False
