@@ -3,7 +3,7 @@ baselines) on ``dmro-workflows-paper-s0`` and ``dmro-multiserver-paper-s0``, sev
 seeds, the gap to the contention-free DP optimum and the training time (one core).
 
 Usage: ``python -m offloadlab.benchmarks.dmro_goals RESULTS [--seeds 0-4] [--budget N]
-[--solvers dmro,dmro-dqn]`` writes ``goals.csv`` and prints a markdown table (median gap
+[--solvers dmro,dmro-dqn] [--param eval_every=250]`` writes ``goals.csv`` and prints a markdown table (median gap
 over the seeds per solver and instance).
 """
 
@@ -26,29 +26,32 @@ INSTANCES = ("dmro-workflows-paper-s0", "dmro-multiserver-paper-s0")
               help="Training placements (budget_evals - 1).")
 @click.option("--solvers", default="dmro", show_default=True)
 @click.option("--instances", default=",".join(INSTANCES), show_default=True)
-def main(results, seeds, budget, solvers, instances):
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A solver parameter (repeatable), e.g. eval_every=250.")
+def main(results, seeds, budget, solvers, instances, params):
     """Gap of each solver to the DP optimum, per seed, into RESULTS/goals.csv (training
     time: wall and CPU seconds, the solver runs on one thread)."""
     import offloadlab as ol
     from offloadlab.instances.library import library_path
+    from offloadlab.cli import parse_params
     from offloadlab.learners.family import parse_seeds
 
     out = Path(results)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, hyper = [], parse_params(params)
     for name in instances.split(","):
         problem = ol.Problem.from_instance(ol.load_instance(library_path(name)))
         optimum = ol.solve(problem, "dp").objective
         for solver in solvers.split(","):
             for seed in parse_seeds(seeds):
                 cpu0 = time.process_time()
-                sol = ol.solve(problem, solver, seed=seed, budget_evals=budget + 1)
+                sol = ol.solve(problem, solver, seed=seed, budget_evals=budget + 1, **hyper)
                 cpu_s = time.process_time() - cpu0
                 gap = (sol.objective - optimum) / abs(optimum)
                 rows.append({"instance": name, "solver": solver, "seed": seed,
                              "objective": sol.objective, "dp_optimum": optimum,
                              "gap_pct": 100 * gap, "train_s": sol.wall_s, "cpu_s": cpu_s,
-                             "steps": sol.evaluations})
+                             "steps": sol.evaluations, "params": str(hyper)})
                 click.echo(f"{name} {solver} seed {seed}: {sol.objective:.6g} vs DP "
                            f"{optimum:.6g}, gap {100 * gap:.3f} %, {sol.wall_s:.0f} s "
                            f"({cpu_s:.0f} CPU s)",
