@@ -86,7 +86,7 @@ class DMROConfig:
     eval_every : int
         Chosen: placements between decision phases (learning curve, best plan kept);
         250, not 1000: more snapshots are tried (dmro-multiserver-paper-s0, seed 0:
-        2.6 % from the optimum after 15,000 placements with 1000, 0.4 % after 30,000
+        1.6 % from the optimum after 15,000 placements with 1000, 0.4 % after 30,000
         with 250; ``benchmarks/dmro_goals.py``).
     """
 
