@@ -7,7 +7,8 @@ imported after gymnasium (or when :mod:`.env` is imported)::
     env = gymnasium.make("offloadlab/Placement-v0", instance="ddpqn-alexnet-small-s0")
 
 Modules: :mod:`.env` (the environment, single and batched), :mod:`.dqn` (the DQN
-family: DQN, double, dueling, prioritised and DDPQN), :mod:`.networks`, :mod:`.replay`,
+family: DQN, double, dueling, prioritised and DDPQN), :mod:`.dmro` (DMRO's parallel
+DQNs) and :mod:`.meta` (its meta-learned initial parameters), :mod:`.networks`, :mod:`.replay`,
 :mod:`.rollout`, :mod:`.checkpoint`, :mod:`.family` (generated training families) and
 :mod:`.commands` (``offloadlab train``, ``offloadlab bench env``). Nothing heavy is
 imported here, so the command line stays fast.

@@ -64,7 +64,7 @@ def resolve_instances(items, error) -> list:
 
 @click.command()
 @click.argument("learner")
-@click.argument("instances", nargs=-1, required=True)
+@click.argument("instances", nargs=-1)
 @click.option("--steps", type=int, default=20_000, show_default=True,
               help="Environment steps (layer placements) of training.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -76,17 +76,32 @@ def resolve_instances(items, error) -> list:
               show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
               help="Checkpoint file (.pt); the curve goes next to it (.csv, .png).")
+@click.option("--meta", is_flag=True,
+              help="dmro: meta-learn initial parameters over --envs generated environments "
+                   "(DMRO Algorithm 2) instead of training on INSTANCES.")
+@click.option("--envs", "n_envs", type=int, default=8, show_default=True,
+              help="dmro --meta: number of environments of --family.")
+@click.option("--family", default="dmro-workflows", show_default=True,
+              help="dmro --meta: the generated family the environments come from.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def train(learner, instances, steps, seed, time_limit_s, params, reward, out_path, as_json):
-    """Train LEARNER (e.g. ddpqn) on INSTANCES (files, globs, library names or
-    family:NAME:SEEDS) and write a checkpoint and the learning curve."""
+def train(learner, instances, steps, seed, time_limit_s, params, reward, out_path, meta,
+          n_envs, family, as_json):
+    """Train LEARNER (e.g. ddpqn, dmro) on INSTANCES (files, globs, library names or
+    family:NAME:SEEDS) and write a checkpoint and the learning curve; `train dmro --meta
+    --envs N` meta-learns DMRO's initial parameters instead."""
     from offloadlab.cli import UserError, emit, parse_params
     from offloadlab.registry import SolverError, check_params
 
+    from .dmro import VARIANTS as DMRO_VARIANTS
     from .dqn import SWITCHES, VARIANTS, DQNConfig
 
     HYPER = {f.name for f in fields(DQNConfig)} - set(SWITCHES)
 
+    if learner in DMRO_VARIANTS:
+        return _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path,
+                           meta, n_envs, family, as_json)
+    if meta:
+        raise UserError(f"--meta: only for {', '.join(DMRO_VARIANTS)}, not {learner!r}")
     if learner not in VARIANTS:
         raise UserError(f"unknown learner {learner!r}; known: {', '.join(VARIANTS)}")
     if steps <= 0:
@@ -114,6 +129,62 @@ def train(learner, instances, steps, seed, time_limit_s, params, reward, out_pat
                    f"curve {o['curve']}")
 
     emit(out, as_json, render)
+
+
+def _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path, meta,
+                n_envs, family, as_json):
+    """``train dmro``: initial parameters from INSTANCES or, with ``--meta``, from
+    ``--envs`` members of ``--family`` (Algorithm 2)."""
+    from offloadlab.cli import UserError, emit, parse_params
+    from offloadlab.registry import SolverError, check_params
+
+    from .dmro import DMROConfig
+    from .family import DMRO_FAMILIES, FamilyError
+    from .meta import meta_environments, meta_train
+
+    if steps <= 0:
+        raise UserError(f"--steps must be positive, got {steps}")
+    if meta:
+        if instances:
+            raise UserError("--meta takes no INSTANCES: it generates --envs environments "
+                            "of --family")
+        if n_envs <= 0:
+            raise UserError(f"--envs must be positive, got {n_envs}")
+        if family not in DMRO_FAMILIES:
+            raise UserError(f"--family {family!r}: known: {', '.join(DMRO_FAMILIES)}")
+        try:
+            problems = meta_environments(family, n_envs)
+        except FamilyError as exc:
+            raise UserError(str(exc)) from None
+    else:
+        problems = resolve_instances(instances, UserError)
+        if len({(p.n_servers, max(len(t) for t in p.task_layers)) for p in problems}) > 1:
+            raise UserError("instances differ in their number of servers or longest task; "
+                            "one network needs one observation and action space")
+    hyper_names = {f.name for f in fields(DMROConfig)}
+    try:
+        hyper = check_params(learner, parse_params(params))
+        other = sorted(set(hyper) - hyper_names)
+        if other:
+            raise SolverError(f"--param {other[0]}: not a hyper-parameter of training; "
+                              f"known: {', '.join(sorted(hyper_names))}")
+        bar_cm = _bar(steps, f"train {learner}") if not as_json else None
+        if bar_cm is None:
+            _, out = meta_train(problems, steps=steps, seed=seed, hyper=hyper,
+                                time_limit_s=time_limit_s, out_path=Path(out_path),
+                                variant=learner)
+        else:
+            with bar_cm as advance:
+                _, out = meta_train(problems, steps=steps, seed=seed, hyper=hyper,
+                                    time_limit_s=time_limit_s, progress=advance,
+                                    out_path=Path(out_path), variant=learner)
+    except SolverError as exc:
+        raise UserError(str(exc)) from None
+    out["meta"] = bool(meta)
+    emit(out, as_json, lambda o: click.echo(
+        f"{o['learner']}{' (meta)' if o['meta'] else ''}: {o['steps']} steps in "
+        f"{o['wall_s']:.1f} s over {len(o['instances'])} environments, best decision "
+        f"{o['best_objective']:.6g}; parameters {o['checkpoint']}"))
 
 
 def train_learner(learner: str, problems, *, steps: int, seed: int, time_limit_s=None,

@@ -21,6 +21,8 @@ FAMILIES = {
     "ddpqn-tiny": ("alexnet", 2, 2, 1, 3),
     "ddpqn-small": ("alexnet", 2, 2, 2, None),
 }
+# DMRO environments (§V-D): name -> multi-server; see :func:`generate_dmro`
+DMRO_FAMILIES = {"dmro-workflows": False, "dmro-multiserver": True}
 
 
 class FamilyError(ValueError):
@@ -37,8 +39,11 @@ def generate(family: str, seed: int) -> Instance:
     """
     from offloadlab.instances import presets
 
+    if family in DMRO_FAMILIES:
+        return generate_dmro(family, seed)
     if family not in FAMILIES:
-        raise FamilyError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+        raise FamilyError(f"unknown family {family!r}; known: "
+                          f"{', '.join([*FAMILIES, *DMRO_FAMILIES])}")
     model, n_tasks, n_edge, n_cloud, n_layers = FAMILIES[family]
     rng = np.random.default_rng([int(seed), 7211])
     base = presets.ddpqn(model, n_tasks, n_edge=n_edge, n_cloud=n_cloud, n_layers=n_layers,
@@ -57,6 +62,27 @@ def generate(family: str, seed: int) -> Instance:
         task["release_s"] = round(float(rng.uniform(0.0, 0.2)), 4)
     data["description"] = (f"Generated member {seed} of family {family}: "
                            + base.description)
+    return parse_instance(data, f"family {family} seed {seed}")
+
+
+def generate_dmro(family: str, seed: int) -> Instance:
+    """Environment ``seed`` of a DMRO family (named ``{family}-g{seed}``): the paper
+    preset's shape (4 users x 5 workflows x 5 subtasks; one or two edge and cloud
+    servers) with its own workloads (the preset's generator, seed ``seed``), every
+    server's speed times a factor in [0.5, 1.5] and every link's bandwidth times a factor
+    in [0.5, 1.5] (chosen: DMRO Table IV's training and testing values are missing from
+    the text; they differ in bandwidths and speeds)."""
+    from offloadlab.instances import presets
+
+    rng = np.random.default_rng([int(seed), 3641])
+    base = presets.dmro(multi_server=DMRO_FAMILIES[family], seed=int(seed) + 1000,
+                        name=f"{family}-g{seed}")
+    data = base.model_dump(by_alias=True, exclude_none=True)
+    for server in data["servers"]:
+        server["ghz"] = round(server["ghz"] * float(rng.uniform(0.5, 1.5)), 4)
+    for link in data["links"]:
+        link["mb_per_s"] = round(link["mb_per_s"] * float(rng.uniform(0.5, 1.5)), 4)
+    data["description"] = f"Generated member {seed} of family {family}: " + base.description
     return parse_instance(data, f"family {family} seed {seed}")
 
 

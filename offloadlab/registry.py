@@ -596,3 +596,22 @@ register("dist-dqn", "offloadlab.learners.dist_dqn:solve_dist_dqn",
              "chunk": Param("int", "transitions per actor message", **_STEPS),
              **{s: Param("bool", f"DQN switch: {s}") for s in
                 ("double", "dueling", "prioritized")}})
+# DMRO (DMRO §IV): s parallel DQNs, the best candidate by F in a shared memory; the DQN
+# baselines of its §V-C are the same agent with one network
+_DMRO = {k: v for k, v in _LEARNER.items() if k in (
+    "pad_layers", "hidden", "lr", "gamma", "batch_size", "target_sync", "buffer_size",
+    "learning_starts", "train_freq", "n_envs", "reward_scale", "grad_clip", "eval_every")}
+_DMRO.update({
+    "init": Param("str", "initial parameters (.pt from `offloadlab train dmro`, --meta: "
+                  "meta-learned); null: random", nullable=True),
+    "eps_final": Param("float", "exploration after its decay", low=0, high=1),
+    "explore_fraction": Param("float", "share of the budget spent decaying exploration",
+                              low=0, high=1)})
+for _v, _what in (("dmro", "DMRO: s parallel DQNs, best candidate by F, shared memory"),
+                  ("dmro-dqn", "DMRO's DQN baseline (one network)"),
+                  ("dmro-double-dqn", "DMRO's double DQN baseline (one network)"),
+                  ("dmro-dueling-dqn", "DMRO's dueling DQN baseline (one network)")):
+    register(_v, f"offloadlab.learners.dmro:solve_{_v.replace('-', '_')}",
+             f"{_what} (budget = environment steps; init= to start from trained parameters)",
+             extra="learn", params={**_DMRO, **({"n_dnns": Param(
+                 "int", "parallel networks s", low=1, high=64)} if _v == "dmro" else {})})

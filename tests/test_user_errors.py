@@ -161,6 +161,8 @@ def test_every_command_prints_one_json_document(tmp_path):
         ["instances", "import-workbook", WORKBOOK, "--out", tmp_path / "models"],
         ["profile", f"{net}:net", "--input-shape", "1,4", "--out", tmp_path / "net.json"],
         ["train", "dqn", TINY_DDPQN, "--steps", "50", "--out", tmp_path / "a.pt"],
+        ["train", "dmro", "--meta", "--envs", "2", "--steps", "20", "--out",
+         tmp_path / "meta.pt", "--param", "eval_every=10", "--param", "n_envs=2"],
         ["bench", "env", "--instance", TINY_DDPQN, "--batch", "4", "--seconds", "0.2"],
         ["pareto", "--budget-evals", "200", "dmro-workflows-tiny-s0"],
     ]
