@@ -263,7 +263,6 @@ def build_placement_milp(problem, upper_bound: float | None = None, data: MilpDa
     if not isinstance(problem, Problem):
         problem = Problem.from_instance(problem)
     d = data or prepare(problem, upper_bound)
-    kind = problem.instance.objective.kind
     m = pyo.ConcreteModel(name=problem.instance.name)
     m.data = d
     rel = problem.release_s

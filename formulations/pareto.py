@@ -401,7 +401,7 @@ def epsilon_constraint(problem: Problem, columns, *, time_limit_s: float | None 
     deadline = time.perf_counter() + (time_limit_s if time_limit_s is not None else np.inf)
     lex = _Lexicographic(problem, columns, deadline)
     step = REL_STEP * lex.scale
-    points, plans, complete = [], [], True
+    points, complete = [], True
 
     def slice_2d(bounds):
         c2 = columns[1]

@@ -14,7 +14,6 @@ from offloadlab.budget import Evaluator, constructive
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 from offloadlab.schedule import earliest_finish_plan
-from offloadlab.simulator import simulate
 
 
 def _first_allowed(problem: Problem) -> np.ndarray:

@@ -37,6 +37,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from .processes import join_or_terminate
+
 DEFAULT_STEPS = 30_000
 
 
@@ -323,11 +325,7 @@ def train(problem, cfg: A3CConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
                 rank, res = out.get(timeout=wait_s)
                 results[rank] = res
         finally:
-            for p in procs:
-                p.join(timeout=5.0)
-                if p.is_alive():
-                    p.terminate()
-                    p.join()
+            join_or_terminate(procs)
         result = results[0]
         if result["best_state"] is not None:
             result["best_state"] = {k: torch.as_tensor(v)

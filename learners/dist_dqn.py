@@ -5,7 +5,7 @@ Each actor (``workers`` of them, ``torch.multiprocessing``, fork) runs its own
 :class:`~offloadlab.learners.slots.SlotEnv` episodes ε-greedily with the learner's
 Q-network, read from shared memory, and sends its transitions in chunks of
 ``chunk`` steps through a queue. The learner (the calling process) appends them to one
-replay buffer (:mod:`.replay`) and runs the DQN update of :mod:`.dqn` (:func:`td_loss`,
+replay buffer (:mod:`.replay`) and runs the DQN update of :mod:`.dqn` (:func:`update`,
 with the :class:`~offloadlab.learners.dqn.DQNConfig` switches off by default: plain DQN),
 one gradient step per ``train_freq`` transitions received. A shared step counter stops
 the actors at the budget or the time limit.
@@ -28,6 +28,8 @@ import time
 from dataclasses import fields
 
 import numpy as np
+
+from .processes import join_or_terminate
 
 DEFAULT_STEPS = 30_000
 
@@ -102,7 +104,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     import torch.multiprocessing as mp
 
     from .a3c import _snapshot_key, greedy_rollout
-    from .dqn import setup_torch, td_loss
+    from .dqn import setup_torch, update
     from .networks import QNetwork
     from .replay import PrioritizedReplayBuffer, ReplayBuffer
     from .slots import SlotEnv
@@ -145,14 +147,8 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
         state["received"] += len(action)
         while state["received"] >= state["next_update"] and len(buffer):
             state["next_update"] += cfg.train_freq
-            beta = cfg.beta0 + (1.0 - cfg.beta0) * min(1.0, state["received"] / steps)
-            batch = buffer.sample(cfg.batch_size, rng, beta)
-            loss, td = td_loss(q_net, target_net, batch, cfg, torch)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(q_net.parameters(), cfg.grad_clip)
-            optimizer.step()
-            buffer.update_priorities(batch.index, td)
+            update(q_net, target_net, optimizer, buffer, cfg, rng, state["received"] / steps,
+                   torch)
             state["updates"] += 1
             if state["updates"] % cfg.target_sync == 0:
                 target_net.load_state_dict(q_net.state_dict())
@@ -183,11 +179,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
                 elif time.perf_counter() < deadline:
                     learn(rows)
         finally:
-            for p in procs:
-                p.join(timeout=5.0)
-                if p.is_alive():
-                    p.terminate()
-                    p.join()
+            join_or_terminate(procs)
     evaluate()
     q_net.load_state_dict(best_state)
     return q_net, {"curve": curve, "steps": state["received"],

@@ -209,6 +209,20 @@ class TrainResult:
     stopped_by_time: bool
 
 
+def update(q_net, target_net, optimizer, buffer, cfg: DQNConfig, rng, progress: float,
+           torch) -> None:
+    """One gradient step on a replay minibatch; ``progress`` in [0, 1] anneals the
+    importance-sampling exponent from ``beta0`` to 1 (prioritised replay)."""
+    beta = cfg.beta0 + (1.0 - cfg.beta0) * min(1.0, progress)
+    batch = buffer.sample(cfg.batch_size, rng, beta)
+    loss, td = td_loss(q_net, target_net, batch, cfg, torch)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(q_net.parameters(), cfg.grad_clip)
+    optimizer.step()
+    buffer.update_priorities(batch.index, td)
+
+
 def setup_torch(seed: int):
     """Seed torch, force deterministic kernels and one thread; returns the module."""
     import torch
@@ -311,14 +325,7 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
 
         while step >= next_update:
             next_update += cfg.train_freq
-            beta = cfg.beta0 + (1.0 - cfg.beta0) * min(1.0, step / steps)
-            batch = buffer.sample(cfg.batch_size, rng, beta)
-            loss, td = td_loss(q_net, target_net, batch, cfg, torch)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(q_net.parameters(), cfg.grad_clip)
-            optimizer.step()
-            buffer.update_priorities(batch.index, td)
+            update(q_net, target_net, optimizer, buffer, cfg, rng, step / steps, torch)
             updates += 1
             if updates % cfg.target_sync == 0:
                 target_net.load_state_dict(q_net.state_dict())
