@@ -231,21 +231,13 @@ def train(envs, cfg: DMROConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     from .dqn import setup_torch, td_loss
     from .env import BatchPlacementEnv
     from .replay import ReplayBuffer
-    from .rollout import random_returns
+    from .rollout import common_spaces, reward_scale
 
     torch = setup_torch(seed)
-    envs = envs if isinstance(envs, (list, tuple)) else [envs]
-    obs_dim = envs[0].observation_space.shape[0]
-    n_actions = int(envs[0].action_space.n)
-    if any(e.observation_space.shape[0] != obs_dim or e.action_space.n != n_actions
-           for e in envs):
-        raise ValueError("training environments differ in observation size or servers")
+    envs, obs_dim, n_actions = common_spaces(envs)
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
-    scale = cfg.reward_scale
-    if scale is None:
-        per_step = np.concatenate([random_returns(e, rng, episodes=4) for e in envs])
-        scale = 1.0 / max(float(np.mean(np.abs(per_step))), 1e-9)
+    scale = reward_scale(cfg.reward_scale, envs, rng)
 
     def batch_env(e, n):
         return BatchPlacementEnv(e.problem, n, reward=e.core.reward_kind,

@@ -48,3 +48,24 @@ def random_returns(env, rng: np.random.Generator, episodes: int = 4) -> np.ndarr
             rewards.append(reward)
             done = done or truncated
     return np.asarray(rewards)
+
+
+def common_spaces(envs) -> tuple[list, int, int]:
+    """``(envs as a list, observation size, servers)``; ValueError when the environments
+    differ in either (one network serves them all)."""
+    envs = list(envs) if isinstance(envs, (list, tuple)) else [envs]
+    obs_dim = envs[0].observation_space.shape[0]
+    n_actions = int(envs[0].action_space.n)
+    if any(e.observation_space.shape[0] != obs_dim or e.action_space.n != n_actions
+           for e in envs):
+        raise ValueError("training environments differ in observation size or servers")
+    return envs, obs_dim, n_actions
+
+
+def reward_scale(scale, envs, rng: np.random.Generator) -> float:
+    """``scale``, or (None) one over the mean absolute reward of random episodes, so one
+    learning rate suits objectives in seconds and in standardised scores."""
+    if scale is not None:
+        return scale
+    per_step = np.concatenate([random_returns(e, rng, episodes=4) for e in envs])
+    return 1.0 / max(float(np.mean(np.abs(per_step))), 1e-9)
