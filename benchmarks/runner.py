@@ -54,7 +54,8 @@ def run_job(job: dict, instance_bytes: bytes | None = None) -> dict:
     out = {"host": socket.gethostname(), "status": "error"}
     try:
         with _hard_limit(job.get("kill_after_s")):
-            out.update(_solve(job, instance_bytes))
+            run = _front if job.get("type") == "pareto" else _solve
+            out.update(run(job, instance_bytes))
     except (Exception, JobTimeout) as exc:
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         out["error"] = f"{type(exc).__name__}: {exc}"
@@ -89,6 +90,34 @@ def _solve(job: dict, instance_bytes: bytes | None = None) -> dict:
                 evaluations=sol.evaluations, history=[list(h) for h in sol.history],
                 plan=None if sol.assign is None else sol.assign.tolist(),
                 message=sol.message)
+
+
+def _front(job: dict, instance_bytes: bytes | None = None) -> dict:
+    """A pareto job: :func:`~offloadlab.heuristics.moo_commands.run_pareto` (what
+    ``offloadlab pareto`` runs) without an exact front for the algorithms, since the
+    store computes that once per instance and objective set (``algorithm == "exact"``).
+    An instance with no exact method gives status ``no exact front``, not an error."""
+    from offloadlab.formulations.pareto import ParetoError
+    from offloadlab.heuristics.moo_commands import run_pareto
+    from offloadlab.problem import Problem
+
+    problem = Problem.from_instance(_instance(job, instance_bytes))
+    exact = job["algorithm"] == "exact"
+    cpu_started = time.process_time()
+    try:
+        out = run_pareto(problem, job["algorithm"], job["objectives"], seed=job["seed"] or 0,
+                         budget_evals=job["budget_evals"],
+                         exact_time_limit_s=job["time_limit_s"] if exact else 0.0)
+    except ParetoError as exc:
+        return {"status": "no exact front", "message": str(exc),
+                "cpu_s": time.process_time() - cpu_started}
+    info = out["exact"] or {}
+    return {"status": "ok" if not exact or info.get("proven") else "not proven",
+            "front": out["front"], "hv": out["hv"], "reference_point": out["reference_point"],
+            "front_size": len(out["front"]), "evaluations": out["evaluations"],
+            "wall_s": out["wall_s"], "cpu_s": time.process_time() - cpu_started,
+            "proven": info.get("proven") if exact else None,
+            "method": info.get("method"), "solves": info.get("solves")}
 
 
 def _instance(job: dict, instance_bytes: bytes | None):

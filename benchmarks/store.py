@@ -12,6 +12,15 @@ Resolved choices:
   same instance file (name and content hash), whatever solver or code version proved it;
   a row with status ``optimal`` proves its own objective.
 * "Best known" is the smallest finite objective over every row of the instance.
+
+Multi-objective runs (pareto jobs) go to a second table, ``fronts``: one row per
+(instance, objectives, algorithm, budget, seed, code version) with the front (JSON), its
+hypervolume and reference point, front size, evaluations, wall and CPU seconds. The exact
+front of an (instance, objectives) pair is a row of its own (``algorithm = 'exact'``,
+no seed). A front's HV ratio and IGD+ are stored against the most recent proven exact
+front of the same instance content and objectives (``reference = 'exact front'``), filled
+in when the front or that exact front is stored, whichever comes last; without one they
+stay empty here, and the report compares with the union of the fronts found.
 """
 
 from __future__ import annotations
@@ -37,6 +46,21 @@ COLUMNS = {
     "host": "TEXT", "finished_at": "REAL",
 }
 JSON_COLUMNS = ("params", "history", "plan")
+FRONT_COLUMNS = {
+    "key": "TEXT PRIMARY KEY",
+    "instance": "TEXT NOT NULL", "instance_sha": "TEXT NOT NULL", "instance_path": "TEXT",
+    "kind": "TEXT", "n_tasks": "INTEGER", "n_layers": "INTEGER", "n_servers": "INTEGER",
+    "algorithm": "TEXT NOT NULL", "label": "TEXT", "objectives": "TEXT NOT NULL",
+    "seed": "INTEGER", "budget_evals": "INTEGER", "time_limit_s": "REAL",
+    "code_version": "TEXT NOT NULL", "suite": "TEXT", "status": "TEXT NOT NULL",
+    "hv": "REAL", "reference_point": "TEXT", "hv_ratio": "REAL", "igd_plus": "REAL",
+    "reference": "TEXT", "front_size": "INTEGER", "front": "TEXT",
+    "evaluations": "INTEGER", "wall_s": "REAL", "cpu_s": "REAL", "job_wall_s": "REAL",
+    "proven": "INTEGER", "method": "TEXT", "solves": "INTEGER",
+    "message": "TEXT", "error": "TEXT", "host": "TEXT", "finished_at": "REAL",
+}
+FRONT_JSON_COLUMNS = ("reference_point", "front")
+EXACT_LABEL = "exact front"
 _TOL = 1e-6
 
 
@@ -59,6 +83,10 @@ class Store:
         self.db.execute(f"CREATE TABLE IF NOT EXISTS runs ({cols})")
         self.db.execute("CREATE INDEX IF NOT EXISTS runs_instance ON runs(instance, "
                         "instance_sha)")
+        cols = ", ".join(f"{k} {v}" for k, v in FRONT_COLUMNS.items())
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS fronts ({cols})")
+        self.db.execute("CREATE INDEX IF NOT EXISTS fronts_pair ON fronts(instance, "
+                        "instance_sha, objectives)")
         self.db.commit()
 
     def close(self) -> None:
@@ -74,17 +102,22 @@ class Store:
         """Which of ``keys`` already have a row (errors excluded with ``retry_errors``)."""
         keys = list(keys)
         found: set[str] = set()
-        for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT key FROM runs WHERE key IN ({marks})"
-            if retry_errors:
-                sql += " AND status != 'error'"
-            found.update(r[0] for r in self.db.execute(sql, part))
+        for table in ("runs", "fronts"):
+            for i in range(0, len(keys), 500):
+                part = keys[i:i + 500]
+                marks = ",".join("?" * len(part))
+                sql = f"SELECT key FROM {table} WHERE key IN ({marks})"
+                if retry_errors:
+                    sql += " AND status != 'error'"
+                found.update(r[0] for r in self.db.execute(sql, part))
         return found
 
     def put(self, job: dict, result: dict) -> None:
-        """Store one finished run (replacing a previous row of the same key) and commit."""
+        """Store one finished run (replacing a previous row of the same key) and commit;
+        a pareto job's goes to the ``fronts`` table (:meth:`put_front`)."""
+        if job.get("type") == "pareto":
+            self.put_front(job, result)
+            return
         row = {k: job.get(k) for k in COLUMNS}
         row.update({k: result.get(k) for k in COLUMNS if k in result})
         row["params"] = job["params"]
@@ -120,6 +153,76 @@ class Store:
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+    # --- multi-objective fronts ---------------------------------------------------------
+    def put_front(self, job: dict, result: dict) -> None:
+        """Store one finished pareto job with, where a proven exact front of its instance
+        and objectives is stored, its HV ratio and IGD+ against it; an exact front
+        stored fills them in for the fronts stored before it. Commits."""
+        row = {k: job.get(k) for k in FRONT_COLUMNS}
+        row.update({k: result.get(k) for k in FRONT_COLUMNS if k in result})
+        row["objectives"] = ",".join(job["objectives"])
+        row["finished_at"] = time.time()
+        if row["proven"] is not None:
+            row["proven"] = int(bool(row["proven"]))
+        for k in FRONT_JSON_COLUMNS:
+            row[k] = None if row[k] is None else json.dumps(_jsonable(row[k]))
+        names = ", ".join(row)
+        self.db.execute(f"INSERT OR REPLACE INTO fronts ({names}) VALUES "
+                        f"({', '.join('?' * len(row))})", list(row.values()))
+        self._fill_exact(row["instance"], row["instance_sha"], row["objectives"],
+                         only=None if row["algorithm"] == "exact" else row["key"])
+        self.db.commit()
+
+    def fronts(self, keys=None, suite: str | None = None) -> list[dict]:
+        """Rows of the ``fronts`` table as dicts (JSON decoded, ``objectives`` a list),
+        optionally only ``keys`` or a suite."""
+        sql, args = "SELECT rowid AS row_id, * FROM fronts", []
+        if suite is not None:
+            sql, args = sql + " WHERE suite = ?", [suite]
+        cur = self.db.execute(sql + " ORDER BY instance, objectives, algorithm, seed", args)
+        names = [d[0] for d in cur.description]
+        wanted = None if keys is None else set(keys)
+        out = []
+        for rec in cur:
+            row = dict(zip(names, rec))
+            if wanted is not None and row["key"] not in wanted:
+                continue
+            for k in FRONT_JSON_COLUMNS:
+                row[k] = None if row[k] is None else json.loads(row[k])
+            row["objectives"] = row["objectives"].split(",")
+            out.append(row)
+        return out
+
+    def exact_front(self, instance: str, instance_sha: str, objectives: str | list):
+        """The most recent proven exact front of an instance content and objective set
+        (a list of points), or None."""
+        if not isinstance(objectives, str):
+            objectives = ",".join(objectives)
+        got = self.db.execute(
+            "SELECT front FROM fronts WHERE instance = ? AND instance_sha = ? AND "
+            "objectives = ? AND algorithm = 'exact' AND proven = 1 AND front IS NOT NULL "
+            "ORDER BY finished_at DESC, rowid DESC LIMIT 1",
+            (instance, instance_sha, objectives)).fetchone()
+        return None if got is None else json.loads(got[0])
+
+    def _fill_exact(self, instance: str, sha: str, objectives: str, only: str | None):
+        """Set HV ratio and IGD+ against the exact front on the pair's fronts (``only``:
+        just that row)."""
+        exact = self.exact_front(instance, sha, objectives)
+        if exact is None:
+            return
+        sql = ("SELECT key, front, reference_point FROM fronts WHERE instance = ? AND "
+               "instance_sha = ? AND objectives = ? AND front IS NOT NULL AND "
+               "reference_point IS NOT NULL")
+        args = [instance, sha, objectives]
+        if only is not None:
+            sql, args = sql + " AND key = ?", args + [only]
+        for key, front, ref in self.db.execute(sql, args).fetchall():
+            ind = front_indicators(json.loads(front), json.loads(ref), exact)
+            self.db.execute("UPDATE fronts SET hv_ratio = ?, igd_plus = ?, reference = ? "
+                            "WHERE key = ?", (ind["hv_ratio"], ind["igd_plus"],
+                                              EXACT_LABEL, key))
 
     def references(self) -> dict[tuple[str, str], dict]:
         """Per (instance, instance_sha): the best proven bound and the best known objective.
@@ -166,6 +269,20 @@ def with_gaps(rows: list[dict], refs: dict) -> list[dict]:
                         gap_kind="proven" if bound is not None else "best known",
                         bound_conflict=conflict))
     return out
+
+
+def front_indicators(front, reference_point, reference) -> dict:
+    """HV, HV ratio and IGD+ of ``front`` against the ``reference`` front (exact, or a
+    union of fronts): the indicators of ``offloadlab pareto``
+    (:func:`~offloadlab.heuristics.moo_commands.indicators`)."""
+    import numpy as np
+
+    from offloadlab.heuristics.moo_commands import indicators
+
+    m = len(reference_point)
+    return indicators(np.asarray(front, dtype=float).reshape(-1, m),
+                      np.asarray(reference_point, dtype=float),
+                      np.asarray(reference, dtype=float).reshape(-1, m))
 
 
 def _jsonable(x):

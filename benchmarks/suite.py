@@ -32,6 +32,20 @@ Resolved choices:
   ``budget_evals`` at suite level are shorthand for a single budget.
 * Solvers whose dependencies are missing are skipped (reported with the extra to install);
   a solver is skipped for instances whose objective kind it does not support.
+
+Multi-objective jobs: a ``pareto`` list of entries, each pymoo algorithms (or ``exact``)
+on instances (default: the suite's) for one objective set (default: every objective the
+instance's kind defines), seeds and an evaluation budget::
+
+    "pareto": [{"algorithms": ["nsga2", "smsemoa"], "objectives": ["delay", "energy"],
+                "instances": ["ddpqn-alexnet-tiny-s0"], "seeds": [0, 1],
+                "budget_evals": 2000, "exact_time_limit_s": 60}]
+
+Each seed of each algorithm is one :class:`ParetoJob` (what ``offloadlab pareto`` runs);
+the exact front of each (instance, objectives) is one job of its own (algorithm
+``exact``, no seed), run first, and the reference of every front of that pair when it is
+proven. ``exact_time_limit_s`` 0 asks for no exact front (the reference is then the
+union of the fronts found). With ``pareto`` entries, ``solvers`` may be left out.
 """
 
 from __future__ import annotations
@@ -82,6 +96,20 @@ class SolverEntry(_Strict):
                                               "matches the name.")
 
 
+class ParetoEntry(_Strict):
+    """Multi-objective runs: algorithms x seeds on instances for one objective set."""
+
+    algorithms: list[str] = Field(min_length=1)
+    objectives: list[str] | None = Field(None, min_length=2, max_length=3)
+    instances: list[str] | None = Field(None, min_length=1)
+    seeds: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=1)
+    budget_evals: Annotated[int, Field(gt=0)] | None = None
+    exact_time_limit_s: Annotated[float, Field(ge=0)] = Field(
+        60.0, description="Seconds for the exact front (0: none; then the reference is "
+                          "the union of the fronts found).")
+    label: str | None = None
+
+
 class SuiteSpec(_Strict):
     """The contents of a suite file."""
 
@@ -89,7 +117,8 @@ class SuiteSpec(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     instances: list[str] = Field(min_length=1)
-    solvers: list[Union[str, SolverEntry]] = Field(min_length=1)
+    solvers: list[Union[str, SolverEntry]] = Field(default_factory=list)
+    pareto: list[ParetoEntry] = Field(default_factory=list)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     budgets: list[Budget] | None = Field(None, min_length=1)
     time_limit_s: Annotated[float, Field(gt=0)] | None = None
@@ -102,6 +131,8 @@ class SuiteSpec(_Strict):
         if self.budgets is not None and (self.time_limit_s or self.budget_evals):
             raise ValueError("give either `budgets` or `time_limit_s`/`budget_evals`, "
                              "not both")
+        if not self.solvers and not self.pareto:
+            raise ValueError("give `solvers` or `pareto` (or both)")
         return self
 
     def suite_budgets(self) -> list[Budget]:
@@ -143,6 +174,42 @@ class Job:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ParetoJob:
+    """One multi-objective run (a front by ``algorithm``, or the exact front), as plain
+    data; ``key`` identifies its row in the store's ``fronts`` table.
+
+    ``seed`` is None for the exact front (``algorithm == "exact"``), which is computed
+    once per instance, objective set and ``time_limit_s``.
+    """
+
+    instance: str
+    instance_path: str
+    instance_sha: str
+    algorithm: str
+    objectives: tuple[str, ...]
+    seed: int | None
+    budget_evals: int | None
+    time_limit_s: float | None
+    kill_after_s: float | None
+    code_version: str
+    suite: str
+    label: str
+    key: str = field(default="")
+    kind: str = ""
+    n_tasks: int = 0
+    n_layers: int = 0
+    n_servers: int = 0
+    type: str = "pareto"
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        out = asdict(self)
+        out["objectives"] = list(self.objectives)
+        return out
+
+
 @dataclass
 class Suite:
     """A validated suite: the spec, where it came from, and its resolved parts."""
@@ -152,6 +219,9 @@ class Suite:
     instance_paths: list[Path]
     solvers: list[tuple[SolverEntry, str]]  # (entry, resolved registered/target name)
     missing: list[str] = field(default_factory=list)  # optional entries not registered
+    # per pareto entry: (entry, [(instance file, objective names)])
+    pareto: list[tuple[ParetoEntry, list[tuple[Path, tuple[str, ...]]]]] = field(
+        default_factory=list)
 
     @property
     def name(self) -> str:
@@ -204,9 +274,11 @@ def parse_suite(raw: dict, source: str = "<suite>", base_dir: Path | None = None
         reason = err["msg"] if err["type"] != "extra_forbidden" else "unknown key"
         raise SuiteError(source, _json_path(err["loc"]), reason) from None
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    paths = _resolve_instances(spec, source, base)
+    paths = _resolve_instances(spec.instances, source, base)
     solvers, missing = _resolve_solvers(spec, source)
-    return Suite(spec, source, paths, solvers, missing)
+    pareto = [(entry, _resolve_pareto(entry, f"pareto[{i}]", paths, source, base))
+              for i, entry in enumerate(spec.pareto)]
+    return Suite(spec, source, paths, solvers, missing, pareto)
 
 
 def _json_path(loc) -> str:
@@ -218,20 +290,21 @@ def _json_path(loc) -> str:
     return out
 
 
-def _resolve_instances(spec: SuiteSpec, source: str, base: Path) -> list[Path]:
+def _resolve_instances(patterns: list[str], source: str, base: Path,
+                       where: str = "instances") -> list[Path]:
     from offloadlab.instances.library import LIBRARY_DIR
 
     out: list[Path] = []
-    for i, pattern in enumerate(spec.instances):
+    for i, pattern in enumerate(patterns):
         if "/" in pattern or pattern.endswith(".json"):
             full = pattern if Path(pattern).is_absolute() else str(base / pattern)
             hits = sorted(Path(p) for p in glob.glob(full))
         else:
             hits = sorted(LIBRARY_DIR.glob(f"{pattern}.json"))
         if not hits:
-            where = "files" if "/" in pattern or pattern.endswith(".json") else \
+            what = "files" if "/" in pattern or pattern.endswith(".json") else \
                 f"library instances in {LIBRARY_DIR}"
-            raise SuiteError(source, f"instances[{i}]", f"{pattern!r} matches no {where}")
+            raise SuiteError(source, f"{where}[{i}]", f"{pattern!r} matches no {what}")
         out.extend(h for h in hits if h not in out)
     return out
 
@@ -260,6 +333,44 @@ def _resolve_solvers(spec: SuiteSpec, source: str):
     return out, missing
 
 
+def _resolve_pareto(entry: ParetoEntry, where: str, suite_paths: list[Path], source: str,
+                    base: Path) -> list[tuple[Path, tuple[str, ...]]]:
+    """The (instance file, objective names) pairs of a pareto entry, checked: known
+    algorithms, known objectives, each defined by every instance's kind."""
+    from offloadlab.formulations.pareto import OBJECTIVES, defined_objectives
+    from offloadlab.heuristics.moo import ALGORITHMS, objective_columns
+    from offloadlab.instance import InstanceError, load_instance
+    from offloadlab.problem import Problem
+
+    for j, name in enumerate(entry.algorithms):
+        if name not in (*ALGORITHMS, "exact"):
+            raise SuiteError(source, f"{where}.algorithms[{j}]", f"unknown algorithm "
+                             f"{name!r}; known: {', '.join((*ALGORITHMS, 'exact'))}")
+    if "exact" in entry.algorithms and entry.exact_time_limit_s == 0:
+        raise SuiteError(source, f"{where}.exact_time_limit_s",
+                         "must be > 0 when the algorithms include exact")
+    for j, name in enumerate(entry.objectives or ()):
+        if name not in OBJECTIVES:
+            raise SuiteError(source, f"{where}.objectives[{j}]", f"unknown objective "
+                             f"{name!r}; known: {', '.join(OBJECTIVES)}")
+    paths = (suite_paths if entry.instances is None else
+             _resolve_instances(entry.instances, source, base, f"{where}.instances"))
+    out = []
+    for path in paths:
+        try:
+            problem = Problem.from_instance(load_instance(path))
+        except InstanceError as exc:
+            raise SuiteError(source, f"{where}.instances", str(exc)) from None
+        names = tuple(entry.objectives or defined_objectives(problem))
+        try:
+            objective_columns(problem, names)
+        except ValueError as exc:
+            raise SuiteError(source, f"{where}.objectives",
+                             f"{problem.instance.name}: {exc}") from None
+        out.append((path, names))
+    return out
+
+
 def canonical(obj) -> str:
     """Canonical JSON (sorted keys, no spaces) used for parameters and keys."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
@@ -286,15 +397,20 @@ class Skipped:
     instances: int = 0
 
 
-def expand(suite: Suite, code_version: str) -> tuple[list[Job], list[Skipped]]:
-    """All jobs of ``suite`` (instances x solvers x seeds x budgets) and the skipped solvers.
+def expand(suite: Suite, code_version: str
+           ) -> tuple[list[Job | ParetoJob], list[Skipped]]:
+    """All jobs of ``suite`` (instances x solvers x seeds x budgets, then the pareto
+    entries' jobs) and the skipped solvers.
 
     A solver whose dependencies are missing is skipped with the extra that installs it;
     one that does not support an instance's objective kind is skipped for that instance.
+    The exact fronts come first in the list (they are the other fronts' reference), the
+    pareto algorithms' runs last.
     """
     from offloadlab.registry import SOLVERS, SolverError, get_solver
 
-    headers = [(p, _instance_header(p, suite.source)) for p in suite.instance_paths]
+    headers = ([(p, _instance_header(p, suite.source)) for p in suite.instance_paths]
+               if suite.solvers else [])
     jobs: list[Job] = []
     skipped = {name: Skipped(name, "optional entry: matched no registered solver")
                for name in suite.missing}
@@ -317,7 +433,54 @@ def expand(suite: Suite, code_version: str) -> tuple[list[Job], list[Skipped]]:
                 if job.key not in seen:
                     seen.add(job.key)
                     jobs.append(job)
-    return jobs, list(skipped.values())
+    exact, searches = _pareto_jobs(suite, code_version, skipped)
+    exact = [j for j in exact if j.key not in seen and not seen.add(j.key)]
+    searches = [j for j in searches if j.key not in seen and not seen.add(j.key)]
+    return exact + jobs + searches, list(skipped.values())
+
+
+def _pareto_jobs(suite: Suite, code_version: str, skipped: dict
+                 ) -> tuple[list[ParetoJob], list[ParetoJob]]:
+    """The exact-front jobs and the algorithm runs of the suite's pareto entries (an
+    algorithm is skipped when pymoo is missing)."""
+    import importlib.util
+
+    has_pymoo = importlib.util.find_spec("pymoo") is not None
+    heads: dict[Path, dict] = {}
+    exact, searches = [], []
+    for entry, pairs in suite.pareto:
+        for path, names in pairs:
+            head = heads.get(path) or heads.setdefault(
+                path, _instance_header(path, suite.source))
+            common = dict(instance=head["name"], instance_path=str(Path(path).resolve()),
+                          instance_sha=head["sha"], objectives=tuple(names),
+                          code_version=code_version, suite=suite.spec.name,
+                          kind=head["kind"], n_tasks=head["n_tasks"],
+                          n_layers=head["n_layers"], n_servers=head["n_servers"])
+            limit = entry.exact_time_limit_s
+            if limit > 0:
+                params = {"objectives": list(names), "exact_time_limit_s": limit}
+                exact.append(ParetoJob(
+                    algorithm="exact", seed=None, budget_evals=None, time_limit_s=limit,
+                    kill_after_s=1.5 * limit + suite.spec.grace_s, label="exact",
+                    key=job_key(head["name"], head["sha"], "pareto:exact", params, 0,
+                                code_version), **common))
+            for alg in entry.algorithms:
+                if alg == "exact":
+                    continue
+                if not has_pymoo:
+                    old = skipped.get(f"pareto {alg}", Skipped(
+                        f"pareto {alg}", "needs pymoo: pip install 'offloadlab[moo]'"))
+                    skipped[old.solver] = Skipped(old.solver, old.reason, old.instances + 1)
+                    continue
+                params = {"objectives": list(names), "budget_evals": entry.budget_evals}
+                for seed in entry.seeds or suite.spec.seeds:
+                    searches.append(ParetoJob(
+                        algorithm=alg, seed=seed, budget_evals=entry.budget_evals,
+                        time_limit_s=None, kill_after_s=None, label=entry.label or alg,
+                        key=job_key(head["name"], head["sha"], f"pareto:{alg}", params,
+                                    seed, code_version), **common))
+    return exact, searches
 
 
 def _entry_jobs(suite, entry, name, path, head, code_version):
@@ -370,7 +533,8 @@ def unmatched_entries(ref: str | Path) -> list[str]:
 
 
 def with_time_limit(suite: Suite, time_limit_s: float) -> Suite:
-    """``suite`` with every budget's ``time_limit_s`` (suite and solver entries) replaced."""
+    """``suite`` with every budget's ``time_limit_s`` (suite and solver entries) and the
+    pareto entries' ``exact_time_limit_s`` (where not 0) replaced."""
 
     def fix(budgets):
         if budgets is None:
@@ -381,4 +545,7 @@ def with_time_limit(suite: Suite, time_limit_s: float) -> Suite:
     spec = spec.model_copy(update={"budgets": fix(spec.suite_budgets()), "time_limit_s": None,
                                    "budget_evals": None})
     solvers = [(e.model_copy(update={"budgets": fix(e.budgets)}), n) for e, n in suite.solvers]
-    return Suite(spec, suite.source, suite.instance_paths, solvers, suite.missing)
+    pareto = [(e if not e.exact_time_limit_s else
+               e.model_copy(update={"exact_time_limit_s": time_limit_s}), pairs)
+              for e, pairs in suite.pareto]  # the exact fronts' limit; searches have none
+    return Suite(spec, suite.source, suite.instance_paths, solvers, suite.missing, pareto)
