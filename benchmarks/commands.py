@@ -216,6 +216,12 @@ def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors
            "overruns": summary.overruns,
            "skipped": [vars(s) for s in summary.skipped],
            "rows": [_public(r) for r in rows]}
+    if suite.pareto:
+        from .report import load_fronts
+
+        keys = set(summary.keys)
+        out["fronts"] = [{k: v for k, v in f.items() if k not in ("front", "instance_path")}
+                         for f in load_fronts(db, summary.suite) if f["key"] in keys]
     if report_dir:
         from .report import write_report
 
@@ -251,6 +257,7 @@ def _render_run(o: dict) -> None:
               [[r["label"]] + ([r["seed"]] if seeds else []) +
                [r["status"], r["objective"], _pct(r["gap"]), _pct(r["gap_best"]),
                 _secs(r["wall_s"])] for r in rows])
+    _render_fronts(o.get("fronts", []))
     for s in o["skipped"]:
         what = f" on {plural(s['instances'], 'instance')}" if s["instances"] else ""
         click.echo(f"skipped {s['solver']}{what}: {s['reason']}")
@@ -266,6 +273,28 @@ def _render_run(o: dict) -> None:
                + f"; store {o['db']}")
     if "report" in o:
         click.echo(f"report: {o['report']['markdown']}")
+
+
+def _render_fronts(fronts: list[dict]) -> None:
+    """One table per instance and objective set: a line per run with its HV ratio and
+    IGD+ against the reference the title names."""
+    from offloadlab.cli import table
+
+    def num(x, digits):
+        return "-" if x is None else f"{x if abs(x) > 1e-12 else 0.0:.{digits}g}"
+
+    for pair in dict.fromkeys((f["instance"], ", ".join(f["objectives"])) for f in fronts):
+        mine = [f for f in fronts if (f["instance"], ", ".join(f["objectives"])) == pair]
+        vs = next((f["vs"] for f in mine if f["vs"]), None) or "no reference"
+        table(f"{pair[0]} ({pair[1]}): fronts vs {vs}",
+              ["algorithm", "seed", "status", "points", "HV ratio", "IGD+", "evals", "cpu_s"],
+              [[f["label"], "-" if f["seed"] is None else f["seed"], f["status"],
+                f["front_size"], num(f["hv_ratio"], 6), num(f["igd_plus"], 3),
+                f["evaluations"], _secs(f["cpu_s"])] for f in mine])
+    for f in fronts:
+        if f["status"] == "error":
+            click.echo(f"error: {f['instance']} pareto {f['label']} seed {f['seed']}: "
+                       f"{f['error']}")
 
 
 @click.command()
@@ -296,5 +325,7 @@ def report(db, out_dir, suite, no_plots, as_json):
     except OSError as exc:
         raise UserError(f"--out {out_dir}: cannot write: {exc.strerror or exc}") from None
     emit(out, as_json, lambda o: click.echo(
-        f"{o['rows']} runs -> {o['markdown']}, {o['runs_csv']}, {o['summary_csv']}"
+        f"{o['rows']} runs" + (f" and {o['fronts']} fronts" if o.get("fronts") else "")
+        + f" -> {o['markdown']}, {o['runs_csv']}, {o['summary_csv']}"
+        + (f", {o['fronts_csv']}" if o.get("fronts_csv") else "")
         + "".join(f", {p}" for p in o["plots"])))

@@ -15,6 +15,12 @@ Resolved choices:
   own column, labelled "vs best known".
 * Summary means are over the instances where the solver found a feasible plan; the
   counts of infeasible and failed runs stand beside them.
+* Multi-objective fronts (the store's ``fronts`` table) get their own table and
+  ``fronts.csv``: per instance, objective set and algorithm, the median and worst HV ratio
+  and the median and worst IGD+ over seeds, against the proven exact front where the
+  store holds one ("vs exact front"), else against the nondominated union of every front
+  of that instance and objective set in the report, the unproven exact one included
+  ("vs union of fronts"). The union is formed here, from the stored fronts.
 """
 
 from __future__ import annotations
@@ -26,13 +32,20 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from .store import Store, with_gaps
+from .store import EXACT_LABEL, Store, front_indicators, with_gaps
+
+UNION_LABEL = "union of fronts"
 
 CSV_FIELDS = ["instance", "kind", "n_tasks", "n_layers", "n_servers", "solver", "label",
               "params", "seed", "time_limit_s", "budget_evals", "status", "objective",
               "bound", "bound_source", "ref_bound", "ref_bound_by", "best_known", "gap",
               "gap_best", "gap_kind", "wall_s", "job_wall_s", "evaluations", "code_version",
               "suite", "host", "message", "error"]
+FRONT_CSV_FIELDS = ["instance", "kind", "n_tasks", "n_layers", "n_servers", "objectives",
+                    "algorithm", "label", "seed", "budget_evals", "time_limit_s", "status",
+                    "vs", "hv", "hv_ratio", "igd_plus", "reference_point", "front_size",
+                    "evaluations", "wall_s", "cpu_s", "job_wall_s", "proven", "method",
+                    "solves", "code_version", "suite", "host", "message", "error", "front"]
 
 
 def load_rows(db: str | Path, suite: str | None = None) -> list[dict]:
@@ -48,6 +61,87 @@ def load_rows(db: str | Path, suite: str | None = None) -> list[dict]:
     rows = with_gaps(sorted(latest.values(), key=_order), refs)
     _set_configs(rows)
     return rows
+
+
+def load_fronts(db: str | Path, suite: str | None = None) -> list[dict]:
+    """The store's fronts (latest code version of each run) with ``hv_ratio``,
+    ``igd_plus`` and ``vs`` (``"exact front"`` or ``"union of fronts"``) set."""
+    with Store(db) as store:
+        rows = store.fronts(suite=suite)
+        exact = {}
+        for r in rows:
+            pair = (r["instance"], r["instance_sha"], ",".join(r["objectives"]))
+            if pair not in exact:
+                exact[pair] = store.exact_front(*pair)
+    latest: dict[tuple, dict] = {}
+    for r in rows:
+        ident = (r["instance"], r["instance_sha"], r["algorithm"], r["label"],
+                 ",".join(r["objectives"]), r["seed"], r["budget_evals"], r["time_limit_s"])
+        if ident not in latest or _when(r) > _when(latest[ident]):
+            latest[ident] = r
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in latest.values():
+        groups[(r["instance"], r["instance_sha"], ",".join(r["objectives"]))].append(r)
+    out = []
+    for pair, rs in groups.items():
+        reference, label = exact[pair], EXACT_LABEL
+        if reference is None:
+            reference, label = _union([r["front"] for r in rs if r["front"]]), UNION_LABEL
+        for r in rs:
+            r["vs"] = label if r["front"] is not None else None
+            if r["front"] is None or r["reference_point"] is None:
+                r["hv_ratio"] = r["igd_plus"] = None
+            elif label == UNION_LABEL or r["reference"] != EXACT_LABEL:
+                ind = front_indicators(r["front"], r["reference_point"], reference)
+                r["hv_ratio"], r["igd_plus"] = ind["hv_ratio"], ind["igd_plus"]
+            out.append(r)
+    return sorted(out, key=lambda r: (r["kind"] or "", r["instance"], r["objectives"],
+                                      r["algorithm"] != "exact", r["label"], r["seed"] or 0))
+
+
+def _union(fronts: list[list]) -> list:
+    """The nondominated union of fronts (a list of points)."""
+    import numpy as np
+
+    from offloadlab.formulations.pareto import nondominated
+
+    points = np.vstack([np.asarray(f, dtype=float) for f in fronts if len(f)]) \
+        if any(len(f) for f in fronts) else np.zeros((0, 1))
+    return points[nondominated(points)].tolist() if len(points) else []
+
+
+def front_summary(fronts: list[dict]) -> list[dict]:
+    """One record per (instance, objectives, algorithm label, budget): runs, errors, the
+    reference's label, median and worst HV ratio and IGD+ over seeds, medians of front
+    size, evaluations, wall and CPU seconds."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in fronts:
+        groups[(r["instance"], r["instance_sha"], tuple(r["objectives"]), r["label"],
+                r["budget_evals"], r["time_limit_s"])].append(r)
+    out = []
+    for (inst, _sha, objectives, label, budget, _t), rs in groups.items():
+        ratios = [r["hv_ratio"] for r in rs if r["hv_ratio"] is not None]
+        igds = [r["igd_plus"] for r in rs if r["igd_plus"] is not None]
+        first = rs[0]
+        out.append({
+            "instance": inst, "kind": first["kind"], "objectives": list(objectives),
+            "algorithm": first["algorithm"], "label": label, "budget_evals": budget,
+            "runs": len(rs), "statuses": _status_counts(rs),
+            "errors": sum(r["status"] == "error" for r in rs),
+            "vs": next((r["vs"] for r in rs if r["vs"]), None),
+            "hv_ratio_median": _median(ratios), "hv_ratio_worst": min(ratios, default=None),
+            "igd_plus_median": _median(igds), "igd_plus_worst": max(igds, default=None),
+            "front_size": _median([r["front_size"] for r in rs]),
+            "evaluations": _median([r["evaluations"] for r in rs]),
+            "wall_s": _median([r["wall_s"] for r in rs]),
+            "cpu_s": _median([r["cpu_s"] for r in rs]),
+        })
+    return out
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None and math.isfinite(x)]
+    return statistics.median(xs) if xs else None
 
 
 def _when(r):
@@ -144,22 +238,28 @@ def write_report(db: str | Path, out_dir: str | Path, suite: str | None = None,
     out.mkdir(parents=True, exist_ok=True)
     rows = load_rows(db, suite)
     summary = summarise(rows)
+    fronts = load_fronts(db, suite)
+    pareto = front_summary(fronts)
     written = {"rows": len(rows), "runs_csv": str(_write_csv(out / "runs.csv", rows,
                                                                CSV_FIELDS)),
                "summary_csv": str(_write_csv(out / "summary.csv", summary,
                                              list(summary[0]) if summary else ["instance"]))}
+    if fronts:
+        written["fronts"] = len(fronts)
+        written["fronts_csv"] = str(_write_csv(out / "fronts.csv", fronts, FRONT_CSV_FIELDS))
+        written["pareto"] = pareto
     images = []
     if plots and rows:
         images = plot_all(rows, out)
     written["plots"] = [str(p) for p in images]
-    md = markdown(rows, summary, db, images, suite, unmatched)
+    md = markdown(rows, summary, db, images, suite, unmatched, pareto)
     (out / "report.md").write_text(md)
     written["markdown"] = str(out / "report.md")
     return written
 
 
-def markdown(rows, summary, db, images, suite=None, unmatched=None) -> str:
-    """The report as Markdown text."""
+def markdown(rows, summary, db, images, suite=None, unmatched=None, pareto=None) -> str:
+    """The report as Markdown text (``pareto``: :func:`front_summary` records)."""
     versions = sorted({r["code_version"] for r in rows})
     lines = [f"# offloadlab benchmark report{f': {suite}' if suite else ''}", "",
              f"Store `{db}`: {len(rows)} runs on {len({r['instance'] for r in rows})} "
@@ -177,6 +277,7 @@ def markdown(rows, summary, db, images, suite=None, unmatched=None) -> str:
         lines += [f"## Objective `{kind}`", ""]
         for inst in dict.fromkeys(s["instance"] for s in ss):
             lines += _instance_section([s for s in ss if s["instance"] == inst])
+    lines += _pareto_section(pareto or [])
     lines += _problems_section(rows)
     lines += _unmatched_section(sorted({r["suite"] for r in rows if r["suite"]}), suite,
                                 unmatched)
@@ -207,6 +308,32 @@ def _instance_section(ss: list[dict]) -> list[str]:
              _pct(s["gap"]), _pct(s["gap_best"]), _secs(s["wall_s"]),
              _int(s["evaluations"])] for s in sorted(ss, key=_rank)]
     return [title, ""] + _md_table(head, body) + [""]
+
+
+def _pareto_section(pareto: list[dict]) -> list[str]:
+    if not pareto:
+        return []
+    head = ["instance", "objectives", "algorithm", "budget evals", "runs", "status", "vs",
+            "HV ratio median", "HV ratio worst", "IGD+ median", "IGD+ worst",
+            "front size", "evaluations", "wall s", "CPU s"]
+    body = [[p["instance"], ", ".join(p["objectives"]), p["label"], _int(p["budget_evals"]),
+             p["runs"], p["statuses"], p["vs"] or "-", _ratio(p["hv_ratio_median"]),
+             _ratio(p["hv_ratio_worst"]), _num(p["igd_plus_median"]),
+             _num(p["igd_plus_worst"]), _int(p["front_size"]), _int(p["evaluations"]),
+             _secs(p["wall_s"]), _secs(p["cpu_s"])] for p in pareto]
+    return ["## Multi-objective fronts", "",
+            "*HV ratio* = hypervolume of the front / hypervolume of the reference front "
+            "(1 is the whole reference; the reference point is 1.1 x the worst baseline "
+            "plan per objective); *IGD+* on objectives scaled to the reference front's "
+            "range (0.01 = 1 % of it). *vs* names the reference: the proven **exact "
+            "front**, or, where none is stored, the nondominated **union of fronts** "
+            "found for the instance and objectives (then a ratio of 1 means only that "
+            "no other run did better). Median and worst over seeds.", ""] + \
+        _md_table(head, body) + [""]
+
+
+def _ratio(x) -> str:
+    return "-" if x is None else f"{x:.5f}"
 
 
 def _rank(s):
