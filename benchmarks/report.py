@@ -252,14 +252,17 @@ def write_report(db: str | Path, out_dir: str | Path, suite: str | None = None,
     if plots and rows:
         images = plot_all(rows, out)
     written["plots"] = [str(p) for p in images]
-    md = markdown(rows, summary, db, images, suite, unmatched, pareto)
+    md = markdown(rows, summary, db, images, suite, unmatched, pareto,
+                  [f for f in fronts if f["status"] == "error"])
     (out / "report.md").write_text(md)
     written["markdown"] = str(out / "report.md")
     return written
 
 
-def markdown(rows, summary, db, images, suite=None, unmatched=None, pareto=None) -> str:
-    """The report as Markdown text (``pareto``: :func:`front_summary` records)."""
+def markdown(rows, summary, db, images, suite=None, unmatched=None, pareto=None,
+             front_errors=None) -> str:
+    """The report as Markdown text (``pareto``: :func:`front_summary` records;
+    ``front_errors``: the fronts that raised)."""
     versions = sorted({r["code_version"] for r in rows})
     lines = [f"# offloadlab benchmark report{f': {suite}' if suite else ''}", "",
              f"Store `{db}`: {len(rows)} runs on {len({r['instance'] for r in rows})} "
@@ -277,7 +280,7 @@ def markdown(rows, summary, db, images, suite=None, unmatched=None, pareto=None)
         lines += [f"## Objective `{kind}`", ""]
         for inst in dict.fromkeys(s["instance"] for s in ss):
             lines += _instance_section([s for s in ss if s["instance"] == inst])
-    lines += _pareto_section(pareto or [])
+    lines += _pareto_section(pareto or [], front_errors or [])
     lines += _problems_section(rows)
     lines += _unmatched_section(sorted({r["suite"] for r in rows if r["suite"]}), suite,
                                 unmatched)
@@ -310,9 +313,13 @@ def _instance_section(ss: list[dict]) -> list[str]:
     return [title, ""] + _md_table(head, body) + [""]
 
 
-def _pareto_section(pareto: list[dict]) -> list[str]:
+def _pareto_section(pareto: list[dict], errors: list[dict]) -> list[str]:
     if not pareto:
         return []
+    raised = [] if not errors else ["Fronts that raised:", ""] + _md_table(
+        ["instance", "objectives", "algorithm", "seed", "error"],
+        [[f["instance"], ", ".join(f["objectives"]), f["label"], f["seed"],
+          (f["error"] or "").replace("|", "/")[:200]] for f in errors]) + [""]
     head = ["instance", "objectives", "algorithm", "budget evals", "runs", "status", "vs",
             "HV ratio median", "HV ratio worst", "IGD+ median", "IGD+ worst",
             "front size", "evaluations", "wall s", "CPU s"]

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from offloadlab.benchmarks.report import load_fronts, write_report
 from offloadlab.benchmarks.runner import run_suite
 from offloadlab.benchmarks.store import Store
-from offloadlab.benchmarks.suite import ParetoJob, SuiteError, expand, load_suite
+from offloadlab.benchmarks.suite import (ParetoJob, SuiteError, expand, load_suite,
+                                         with_time_limit)
 from offloadlab.cli import main
 
 pytest.importorskip("pymoo")
@@ -67,6 +68,11 @@ def test_pareto_entries_expand_with_one_exact_front_per_pair(tmp_path):
                     for a in ("nsga2", "smsemoa") for s in (0, 1)} | {
         ("dmro-workflows-tiny-s0", "nsga2", s, ("delay", "energy")) for s in (0, 1)}
     assert len({j.key for j in jobs}) == len(jobs)
+    capped, _ = expand(with_time_limit(load_suite(write_suite(tmp_path, SUITE)), 5.0),
+                       VERSION)  # `bench --time-limit`: the exact fronts' limit
+    assert [(j.time_limit_s, j.kill_after_s) for j in capped if j.algorithm == "exact"] \
+        == [(5.0, 1.5 * 5.0 + 10.0)]
+    assert len(capped) == len(jobs)
 
 
 def test_suite_run_stores_fronts_with_indicators_vs_the_exact_front(local_store):
@@ -171,3 +177,18 @@ def test_bad_pareto_entries_are_one_line_errors(tmp_path, entry, where, words):
                                        str(tmp_path / "x.sqlite"), "--json"])
     assert result.exit_code == 2 and result.stdout == ""
     assert f"{path}: {where}: " in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_failing_front_is_stored_as_an_error_and_reported(tmp_path):
+    from offloadlab.benchmarks.runner import run_job
+
+    jobs, _ = expand(load_suite(write_suite(tmp_path, SUITE)), VERSION)
+    job = next(j for j in jobs if j.algorithm == "nsga2").as_dict()
+    result = run_job(job, b"{}")  # content that is not the job's instance
+    assert result["status"] == "error" and "hash" in result["error"]
+    with Store(tmp_path / "e.sqlite") as store:
+        store.put(job, result)
+        assert store.fronts()[0]["status"] == "error" and store.count() == 0
+    written = write_report(tmp_path / "e.sqlite", tmp_path / "rep", plots=False)
+    assert written["pareto"][0]["errors"] == 1
+    assert "Fronts that raised" in Path(written["markdown"]).read_text()
