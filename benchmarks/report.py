@@ -336,7 +336,7 @@ def _pareto_section(pareto: list[dict], errors: list[dict]) -> list[str]:
             "front**, or, where none is stored, the nondominated **union of fronts** "
             "found for the instance and objectives (then a ratio of 1 means only that "
             "no other run did better). Median and worst over seeds.", ""] + \
-        _md_table(head, body) + [""]
+        _md_table(head, body) + [""] + raised
 
 
 def _ratio(x) -> str:
