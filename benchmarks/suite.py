@@ -337,8 +337,9 @@ def _resolve_pareto(entry: ParetoEntry, where: str, suite_paths: list[Path], sou
                     base: Path) -> list[tuple[Path, tuple[str, ...]]]:
     """The (instance file, objective names) pairs of a pareto entry, checked: known
     algorithms, known objectives, each defined by every instance's kind."""
-    from offloadlab.formulations.pareto import OBJECTIVES, defined_objectives
-    from offloadlab.heuristics.moo import ALGORITHMS, objective_columns
+    from offloadlab.formulations.pareto import (OBJECTIVES, defined_objectives,
+                                                objective_columns)
+    from offloadlab.heuristics.moo import ALGORITHMS
     from offloadlab.instance import InstanceError, load_instance
     from offloadlab.problem import Problem
 
@@ -434,9 +435,18 @@ def expand(suite: Suite, code_version: str
                     seen.add(job.key)
                     jobs.append(job)
     exact, searches = _pareto_jobs(suite, code_version, skipped)
-    exact = [j for j in exact if j.key not in seen and not seen.add(j.key)]
-    searches = [j for j in searches if j.key not in seen and not seen.add(j.key)]
-    return exact + jobs + searches, list(skipped.values())
+    return (_unique(exact, seen) + jobs + _unique(searches, seen),
+            list(skipped.values()))
+
+
+def _unique(jobs: list, seen: set[str]) -> list:
+    """``jobs`` whose keys are not in ``seen`` (added to it), first of each key."""
+    out = []
+    for job in jobs:
+        if job.key not in seen:
+            seen.add(job.key)
+            out.append(job)
+    return out
 
 
 def _pareto_jobs(suite: Suite, code_version: str, skipped: dict
@@ -450,8 +460,9 @@ def _pareto_jobs(suite: Suite, code_version: str, skipped: dict
     exact, searches = [], []
     for entry, pairs in suite.pareto:
         for path, names in pairs:
-            head = heads.get(path) or heads.setdefault(
-                path, _instance_header(path, suite.source))
+            if path not in heads:
+                heads[path] = _instance_header(path, suite.source)
+            head = heads[path]
             common = dict(instance=head["name"], instance_path=str(Path(path).resolve()),
                           instance_sha=head["sha"], objectives=tuple(names),
                           code_version=code_version, suite=suite.spec.name,
