@@ -323,10 +323,11 @@ def _pareto_section(pareto: list[dict], errors: list[dict]) -> list[str]:
     head = ["instance", "objectives", "algorithm", "budget evals", "runs", "status", "vs",
             "HV ratio median", "HV ratio worst", "IGD+ median", "IGD+ worst",
             "front size", "evaluations", "wall s", "CPU s"]
-    body = [[p["instance"], ", ".join(p["objectives"]), p["label"], _int(p["budget_evals"]),
+    body = [[p["instance"], ", ".join(p["objectives"]), p["label"],
+             "-" if p["algorithm"] == "exact" else p["budget_evals"] or "default",
              p["runs"], p["statuses"], p["vs"] or "-", _ratio(p["hv_ratio_median"]),
-             _ratio(p["hv_ratio_worst"]), _num(p["igd_plus_median"]),
-             _num(p["igd_plus_worst"]), _int(p["front_size"]), _int(p["evaluations"]),
+             _ratio(p["hv_ratio_worst"]), _igd(p["igd_plus_median"]),
+             _igd(p["igd_plus_worst"]), _int(p["front_size"]), _int(p["evaluations"]),
              _secs(p["wall_s"]), _secs(p["cpu_s"])] for p in pareto]
     return ["## Multi-objective fronts", "",
             "*HV ratio* = hypervolume of the front / hypervolume of the reference front "
@@ -341,6 +342,10 @@ def _pareto_section(pareto: list[dict], errors: list[dict]) -> list[str]:
 
 def _ratio(x) -> str:
     return "-" if x is None else f"{x:.5f}"
+
+
+def _igd(x) -> str:
+    return "-" if x is None else f"{x if abs(x) > 1e-12 else 0.0:.4g}"  # 1e-17: rounding
 
 
 def _rank(s):
