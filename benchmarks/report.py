@@ -4,7 +4,8 @@
 ``summary.csv`` (one line per instance and solver configuration) and three plots:
 ``convergence.png`` (best objective over time from the runs' histories),
 ``gap-per-solver.png`` (a dot per run, the median gap as a bar) and
-``objective-vs-size.png`` (only for objective kinds with instances of several sizes).
+``objective-vs-size.png`` (only for objective kinds with instances of several sizes);
+with multi-objective runs also ``fronts.csv`` and ``fronts.png`` (two-objective fronts).
 
 Resolved choices:
 
@@ -251,6 +252,8 @@ def write_report(db: str | Path, out_dir: str | Path, suite: str | None = None,
     images = []
     if plots and rows:
         images = plot_all(rows, out)
+    if plots and fronts:
+        images += [p for p in [plot_fronts(fronts, out / "fronts.png")] if p is not None]
     written["plots"] = [str(p) for p in images]
     md = markdown(rows, summary, db, images, suite, unmatched, pareto,
                   [f for f in fronts if f["status"] == "error"])
@@ -539,6 +542,52 @@ def plot_gaps(rows: list[dict], path: Path) -> Path | None:
     ax.set_ylabel("% above reference")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_fronts(fronts: list[dict], path: Path, max_panels: int = 12) -> Path | None:
+    """The two-objective fronts, one panel per instance and objective pair: the exact
+    front as open squares, each algorithm's front of its lowest seed as dots on top."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from offloadlab.formulations.pareto import UNITS
+
+    pairs = list(dict.fromkeys((f["instance"], tuple(f["objectives"])) for f in fronts
+                               if len(f["objectives"]) == 2 and f["front"]))[:max_panels]
+    if not pairs:
+        return None
+    colours = _colours({f["label"] for f in fronts if f["algorithm"] != "exact"})
+    cols = min(3, len(pairs))
+    nrows = math.ceil(len(pairs) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.6 * nrows), squeeze=False)
+    for ax, (inst, objectives) in zip(axes.flat, pairs):
+        mine = [f for f in fronts if f["instance"] == inst and tuple(f["objectives"])
+                == objectives and f["front"]]
+        for f in mine:
+            if f["algorithm"] == "exact":
+                x, y = zip(*f["front"])
+                ax.scatter(x, y, s=70, marker="s", facecolors="none", edgecolors="k",
+                           label="exact" if f["proven"] else "exact (not proven)")
+        labels = sorted({f["label"] for f in mine if f["algorithm"] != "exact"})
+        for i, label in enumerate(labels):
+            first = min((f for f in mine if f["label"] == label), key=lambda f: f["seed"])
+            x, y = zip(*first["front"])
+            # shrinking dots: a point several algorithms found shows as nested rings
+            ax.scatter(x, y, s=max(6, 36 - 12 * i), color=colours[label][0], zorder=3,
+                       label=f"{label} (seed {first['seed']})")
+        ax.set_title(inst, fontsize=9)
+        ax.set_xlabel(UNITS.get(objectives[0], objectives[0]))
+        ax.set_ylabel(UNITS.get(objectives[1], objectives[1]))
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(pairs):]:
+        ax.axis("off")
+    fig.suptitle("Two-objective fronts")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

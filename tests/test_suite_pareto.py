@@ -128,6 +128,8 @@ def test_report_shows_hv_ratio_and_igd_plus_with_their_reference(local_store, tm
     line = next(x for x in md.splitlines() if x.startswith("| dmro-workflows-tiny-s0"))
     assert "union of fronts" in line
     assert len(Path(written["fronts_csv"]).read_text().splitlines()) == 1 + len(fronts)
+    plotted = write_report(db, tmp_path / "plots", plots=True)["plots"]
+    assert [Path(p).name for p in plotted] == ["fronts.png"]  # no solver runs: no others
     result = CliRunner().invoke(main, ["report", "--db", str(db), "--out",
                                        str(tmp_path / "rep2"), "--no-plots", "--json"])
     assert result.exit_code == 0, result.output
