@@ -105,8 +105,14 @@ def test_suite_run_stores_fronts_with_indicators_vs_the_exact_front(local_store)
     dmro = [r for r in rows if r["instance"] == "dmro-workflows-tiny-s0"]
     assert len(dmro) == 2 and all(r["hv_ratio"] is None and r["reference"] is None
                                   for r in dmro)  # no exact front: left to the report
-    again = run_suite(path, db, workers=1, progress=False)
-    assert again.ran == 0 and again.reused == 7
+    again = CliRunner().invoke(main, ["bench", str(path), "--db", str(db), "--json"])
+    assert again.exit_code == 0, again.output
+    out = json.loads(again.stdout)
+    assert out["ran"] == 0 and out["reused"] == 7 and out["rows"] == []
+    assert {(f["instance"], f["vs"]) for f in out["fronts"]} == {
+        ("ddpqn-alexnet-tiny-s0", "exact front"), ("dmro-workflows-tiny-s0", "union of fronts")}
+    text = CliRunner().invoke(main, ["bench", str(path), "--db", str(db)]).output
+    assert "dmro-workflows-tiny-s0 (delay, energy): fronts vs union of fronts" in text
 
 
 def test_report_shows_hv_ratio_and_igd_plus_with_their_reference(local_store, tmp_path):
