@@ -44,7 +44,7 @@ ResNet32 is a DAG (residual shortcuts): its blocks are cut only where one tensor
 (:func:`chain_blocks`).
 
 Usage: ``python -m offloadlab.benchmarks.mtl_a3c_figs (--figure N ... | --all) [--quick]
-[--train-steps 10000] [--exact-s 20] [--ga-evals 10000] [--window-s 0.1] [--seed 0]
+[--train-steps 5000] [--exact-s 10] [--ga-evals 5000] [--window-s 0.1] [--seed 0]
 [--out benchmarks/figures]`` prints one JSON document and writes ``mtl_a3c_figN.png``
 into ``--out``; ``--tables DOC.json ...`` reads saved documents instead of running and
 prints the Markdown tables (and redraws the PNGs).
@@ -147,6 +147,7 @@ def point_problem(spec: dict, window_s: float, seed: int):
                 link["mb_per_s"] = float(spec["link_mb_per_s"])
     name = (f"mtl-{model}-{spec['n_blocks']}b-{spec['n_es']}es-{n_tasks}t"
             f"-tau{spec['tau_max_s']:g}-link{spec['link_mb_per_s']}-s{seed}")
+    data["name"] = name
     data["description"] = (f"MTL-A3C figure point: {n_tasks} x {model} "
                            f"({spec['n_blocks']} blocks) on {spec['n_es']} edge servers")
     return Problem.from_instance(parse_instance(data, name))
@@ -207,8 +208,9 @@ def run_point(spec: dict, budgets: dict, window_s: float, seed: int) -> dict:
     problem = point_problem(spec, window_s, seed)
     rows = []
     for name in SOLVERS:
-        print(f"{problem.instance.name}: {name}", file=sys.stderr, flush=True)
         rows.append(solve_row(problem, name, budgets, seed)[1])
+        print(f"{problem.instance.name}: {name} {rows[-1]['objective']} "
+              f"({rows[-1]['wall_s']} s)", file=sys.stderr, flush=True)
     exact = rows[-1]
     bound = exact["bound"]
     feasible = [r["objective"] for r in rows if r["objective"] is not None]
@@ -219,7 +221,7 @@ def run_point(spec: dict, budgets: dict, window_s: float, seed: int) -> dict:
                                  else round(100 * (obj / bound - 1), 3))
         r["vs_best_known_pct"] = (None if obj is None or best is None
                                   else round(100 * (obj / best - 1), 3))
-    return {"instance": problem.instance.name, "n_layers": problem.n_layers,
+    return {"instance": problem.instance.name, "spec": spec, "n_layers": problem.n_layers,
             "n_tasks": problem.n_tasks, "bound": bound,
             "bound_source": exact["bound_source"], "exact_status": exact["status"],
             "best_known": best, "rows": rows}
@@ -358,10 +360,10 @@ def plot(doc: dict, out_dir: Path) -> list[str]:
     ["8", "9", "10", "11", "12", "13"]), help="Repeatable.")
 @click.option("--all", "all_", is_flag=True, help="Figs. 8–13.")
 @click.option("--quick", is_flag=True, help="Two points per axis, tiny budgets (seconds).")
-@click.option("--train-steps", default=10_000, show_default=True,
+@click.option("--train-steps", default=5000, show_default=True,
               help="Environment steps of each learner.")
-@click.option("--exact-s", default=20.0, show_default=True, help="Exact's time limit.")
-@click.option("--ga-evals", default=10_000, show_default=True)
+@click.option("--exact-s", default=10.0, show_default=True, help="Exact's time limit.")
+@click.option("--ga-evals", default=5000, show_default=True)
 @click.option("--window-s", default=0.1, show_default=True,
               help="Release window: rate x window tasks per point.")
 @click.option("--seed", default=0, show_default=True)

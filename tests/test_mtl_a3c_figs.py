@@ -29,6 +29,7 @@ def test_quick_figure_rows_are_the_simulator_and_above_the_bound(tmp_path):
     fig = doc["figures"]["8"]
     assert fig["axis"] == "n_es"
     assert [p["x"] for p in fig["points"]] == list(figs.AXES[8][2])
+    assert len({p["instance"] for p in fig["points"]}) == len(fig["points"])
     assert doc["png"] == [str(tmp_path / f"mtl_a3c_fig{n}.png") for n in (8, 11)]
     assert all((tmp_path / name).stat().st_size > 1000
                for name in ("mtl_a3c_fig8.png", "mtl_a3c_fig11.png"))
