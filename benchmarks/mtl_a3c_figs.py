@@ -46,12 +46,15 @@ ResNet32 is a DAG (residual shortcuts): its blocks are cut only where one tensor
 Usage: ``python -m offloadlab.benchmarks.mtl_a3c_figs (--figure N ... | --all) [--quick]
 [--train-steps 5000] [--exact-s 10] [--ga-evals 5000] [--window-s 0.1] [--seed 0]
 [--out benchmarks/figures]`` prints one JSON document and writes ``mtl_a3c_figN.png``
-into ``--out``; ``--tables DOC.json ...`` reads saved documents instead of running and
-prints the Markdown tables (and redraws the PNGs).
+into ``--out``; ``--solvers exact,ga`` runs only those rows; ``--tables DOC.json ...``
+reads saved documents instead of running (a later document's row replaces the same
+solver's row at the same point, e.g. exact rerun with a longer limit), prints the
+Markdown tables and redraws the PNGs.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import sys
@@ -203,39 +206,69 @@ def solve_row(problem, name: str, budgets: dict, seed: int):
     return sol, row
 
 
-def run_point(spec: dict, budgets: dict, window_s: float, seed: int) -> dict:
-    """Every solver on one point, with gaps (module docstring)."""
+def run_point(spec: dict, budgets: dict, window_s: float, seed: int,
+              solvers=SOLVERS) -> dict:
+    """``solvers`` on one point, with gaps (module docstring)."""
     problem = point_problem(spec, window_s, seed)
     rows = []
-    for name in SOLVERS:
+    for name in solvers:
         rows.append(solve_row(problem, name, budgets, seed)[1])
         print(f"{problem.instance.name}: {name} {rows[-1]['objective']} "
               f"({rows[-1]['wall_s']} s)", file=sys.stderr, flush=True)
-    exact = rows[-1]
-    bound = exact["bound"]
-    feasible = [r["objective"] for r in rows if r["objective"] is not None]
+    return with_gaps({"instance": problem.instance.name, "spec": spec,
+                      "n_layers": problem.n_layers, "n_tasks": problem.n_tasks,
+                      "rows": rows})
+
+
+def with_gaps(point: dict) -> dict:
+    """``point`` with exact's bound and status, the best feasible objective and every
+    row's gaps to them (none to a bound exact did not prove)."""
+    exact = next((r for r in point["rows"] if r["solver"] == "exact"), {})
+    bound = exact.get("bound")
+    feasible = [r["objective"] for r in point["rows"] if r["objective"] is not None]
     best = min(feasible) if feasible else None
-    for r in rows:
+    for r in point["rows"]:
         obj = r["objective"]
         r["gap_to_bound_pct"] = (None if obj is None or bound is None or bound <= 0
                                  else round(100 * (obj / bound - 1), 3))
         r["vs_best_known_pct"] = (None if obj is None or best is None
                                   else round(100 * (obj / best - 1), 3))
-    return {"instance": problem.instance.name, "spec": spec, "n_layers": problem.n_layers,
-            "n_tasks": problem.n_tasks, "bound": bound,
-            "bound_source": exact["bound_source"], "exact_status": exact["status"],
-            "best_known": best, "rows": rows}
+    return {**point, "bound": bound, "bound_source": exact.get("bound_source"),
+            "exact_status": exact.get("status"), "best_known": best}
+
+
+def merge(docs) -> dict:
+    """Saved documents as one: a later document's row replaces the row of the same
+    solver at the same instance (e.g. exact rerun with a longer limit)."""
+    out: dict = {"figures": {}}
+    for doc in copy.deepcopy(list(docs)):
+        for fig, data in doc["figures"].items():
+            have = out["figures"].setdefault(fig, {"axis": data["axis"], "points": []})
+            for point in data["points"]:
+                old = next((p for p in have["points"]
+                            if p["instance"] == point["instance"]), None)
+                if old is None:
+                    have["points"].append(point)
+                    continue
+                rows = {r["solver"]: r for r in old["rows"]}
+                rows.update({r["solver"]: r for r in point["rows"]})
+                old["rows"] = [rows[s] for s in SOLVERS if s in rows]
+    for data in out["figures"].values():
+        data["points"] = [with_gaps(p) for p in data["points"]]
+    return out
 
 
 def _num(x):
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def run_figures(figures, budgets: dict, window_s: float, seed: int, quick: bool) -> dict:
+def run_figures(figures, budgets: dict, window_s: float, seed: int, quick: bool,
+                solvers=SOLVERS) -> dict:
     """The JSON document of ``figures`` (Fig. 11 runs the points of Figs. 8–10); a point
     shared by two figures runs once."""
     cache: dict = {}
     doc = {"settings": {**budgets, "window_s": window_s, "seed": seed, "quick": quick,
+                        "solvers": list(solvers),
                         "tx_w": TX_W, "kappa": KAPPA},
            "figures": {}}
     wanted = sorted({f for g in figures for f in (ENERGY_OF if g == 11 else (g,))})
@@ -247,7 +280,7 @@ def run_figures(figures, budgets: dict, window_s: float, seed: int, quick: bool)
                 spec = {**DEFAULT, "model": model, axis: x}
                 key = json.dumps(spec, sort_keys=True)
                 if key not in cache:
-                    cache[key] = run_point(spec, budgets, window_s, seed)
+                    cache[key] = run_point(spec, budgets, window_s, seed, solvers)
                 points.append({"x": x, "model": model, **cache[key]})
         doc["figures"][str(fig)] = {"axis": axis, "points": points}
     return doc
@@ -285,7 +318,7 @@ def tables(doc: dict) -> str:
                 bound = ("-" if p["bound"] is None or field != "delay_s"
                          else f"{p['bound']:.3f}")
                 out.append("| " + (f"{p['model']} | " if fig == 13 else "") + f"{p['x']} | "
-                           + " | ".join(_cell(by[s], field) for s in SOLVERS)
+                           + " | ".join(_cell(by.get(s, {}), field) for s in SOLVERS)
                            + f" | {bound} ({p['exact_status']}) |")
             out.append("")
     return "\n".join(out)
@@ -305,7 +338,7 @@ def plot(doc: dict, out_dir: Path) -> list[str]:
     def lines(ax, points, field, with_bound):
         xs = [p["x"] for p in points]
         for s in SOLVERS:
-            ys = [next(r for r in p["rows"] if r["solver"] == s).get(field, np.nan)
+            ys = [next((r for r in p["rows"] if r["solver"] == s), {}).get(field, np.nan)
                   for p in points]
             ax.plot(xs, [np.nan if y is None else y for y in ys], marker="o", ms=3,
                     label=s, ls="--" if s == "exact" else "-")
@@ -369,16 +402,16 @@ def plot(doc: dict, out_dir: Path) -> list[str]:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", default="benchmarks/figures", show_default=True,
               type=click.Path(file_okay=False), help="Where the PNGs go.")
+@click.option("--solvers", default=",".join(SOLVERS), show_default=True,
+              help="Comma-separated subset of the rows.")
 @click.option("--no-plot", is_flag=True)
 @click.option("--tables", "saved", multiple=True, type=click.Path(exists=True,
               dir_okay=False), help="Saved JSON documents: print tables, redraw PNGs.")
 def main(figures, all_, quick, train_steps, exact_s, ga_evals, window_s, seed, out,
-         no_plot, saved):
+         solvers, no_plot, saved):
     """MTL-A3C Figs. 8–13 with the exact row (one JSON document on stdout)."""
     if saved:
-        doc = {"figures": {}}
-        for path in saved:
-            doc["figures"].update(json.loads(Path(path).read_text())["figures"])
+        doc = merge(json.loads(Path(path).read_text()) for path in saved)
         if not no_plot:
             plot(doc, Path(out))
         click.echo(tables(doc))
@@ -391,9 +424,14 @@ def main(figures, all_, quick, train_steps, exact_s, ga_evals, window_s, seed, o
         train_steps, exact_s, ga_evals, window_s = (min(train_steps, 300),
                                                     min(exact_s, 5.0),
                                                     min(ga_evals, 500), min(window_s, 0.05))
+    solvers = tuple(s.strip() for s in solvers.split(","))
+    unknown = sorted(set(solvers) - set(SOLVERS))
+    if unknown:
+        raise click.BadParameter(f"unknown rows {unknown}; choose among {SOLVERS}",
+                                 param_hint="--solvers")
     budgets = {"train_steps": train_steps, "exact_s": exact_s, "ga_evals": ga_evals}
     started = time.perf_counter()
-    doc = run_figures([int(f) for f in figures], budgets, window_s, seed, quick)
+    doc = run_figures([int(f) for f in figures], budgets, window_s, seed, quick, solvers)
     doc["wall_s"] = round(time.perf_counter() - started, 1)
     if not no_plot:
         doc["png"] = plot(doc, Path(out))

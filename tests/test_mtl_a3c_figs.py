@@ -58,6 +58,15 @@ def test_quick_figure_rows_are_the_simulator_and_above_the_bound(tmp_path):
             assert row["energy_j"] >= 0
     tables = figs.tables(doc)
     assert "Fig. 8: delay (s) vs edge servers" in tables and "Fig. 11: energy" in tables
+    # a later document's exact row replaces the first one's: no bound, no gap to it
+    first = fig["points"][0]
+    rerun = {**next(r for r in first["rows"] if r["solver"] == "exact"), "bound": None}
+    later = {"figures": {"8": {"axis": "n_es", "points": [{**first, "rows": [rerun]}]}}}
+    merged = figs.merge([doc, later])["figures"]["8"]["points"]
+    assert [r["solver"] for r in merged[0]["rows"]] == list(figs.SOLVERS)
+    assert merged[0]["bound"] is None
+    assert all(r["gap_to_bound_pct"] is None for r in merged[0]["rows"])
+    assert merged[1]["bound"] == fig["points"][1]["bound"]
 
 
 def test_energy_is_device_compute_and_device_uploads():
