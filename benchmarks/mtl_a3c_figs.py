@@ -296,9 +296,19 @@ def _cell(row: dict, field: str) -> str:
     return f"{row[field]:.3f}{late}"
 
 
+def _bound_cell(point: dict) -> str:
+    """Exact's proven bound, status and the gap of its plan to the bound."""
+    exact = next((r for r in point["rows"] if r["solver"] == "exact"), {})
+    if point["bound"] is None:
+        return f"- ({point['exact_status']})"
+    gap = exact.get("gap_to_bound_pct")
+    gap = "" if gap is None else f", gap {gap:.2f} %"
+    return f"{point['bound']:.4f} ({point['exact_status']}{gap})"
+
+
 def tables(doc: dict) -> str:
-    """Markdown: per figure, one line per point with each solver's delay (energy for
-    Fig. 11), exact's bound and status."""
+    """Markdown: per figure, one line per point with each solver's delay and exact's
+    bound, status and gap; the energy of Figs. 8–10's plans as Fig. 11."""
     out = []
     figs = doc["figures"]
     for fig in sorted(int(f) for f in figs):
@@ -306,20 +316,19 @@ def tables(doc: dict) -> str:
         if fig in ENERGY_OF:
             blocks.append((11, "energy_j"))
         for number, field in blocks:
+            delay = field == "delay_s"
             axis = figs[str(fig)]["axis"]
-            head = "| " + ("model | " if fig == 13 else "") + f"{axis} | " + " | ".join(
-                SOLVERS) + " | exact bound (status) |"
-            label = ("delay (s)" if field == "delay_s" else "energy (J)")
-            out += [f"Fig. {number}: {label} vs {TITLES[fig]}" if number == fig else
+            head = ("| " + ("model | " if fig == 13 else "") + f"{axis} | "
+                    + " | ".join(SOLVERS) + " |" + (" exact bound (status, gap) |"
+                                                    if delay else ""))
+            out += [f"Fig. {fig}: delay (s) vs {TITLES[fig]}" if delay else
                     f"Fig. 11: energy (J) of the Fig. {fig} plans vs {TITLES[fig]}",
-                    "", head, "|---" * (len(SOLVERS) + 2 + (fig == 13)) + "|"]
+                    "", head, "|---" * (len(SOLVERS) + 1 + delay + (fig == 13)) + "|"]
             for p in figs[str(fig)]["points"]:
                 by = {r["solver"]: r for r in p["rows"]}
-                bound = ("-" if p["bound"] is None or field != "delay_s"
-                         else f"{p['bound']:.3f}")
                 out.append("| " + (f"{p['model']} | " if fig == 13 else "") + f"{p['x']} | "
                            + " | ".join(_cell(by.get(s, {}), field) for s in SOLVERS)
-                           + f" | {bound} ({p['exact_status']}) |")
+                           + " |" + (f" {_bound_cell(p)} |" if delay else ""))
             out.append("")
     return "\n".join(out)
 
@@ -345,6 +354,7 @@ def plot(doc: dict, out_dir: Path) -> list[str]:
         if with_bound:
             ax.plot(xs, [np.nan if p["bound"] is None else p["bound"] for p in points],
                     "k:", label="exact bound")
+        ax.set_yscale("log")  # the baselines sit 10x above the rest
 
     for fig in sorted(int(f) for f in figs):
         points = figs[str(fig)]["points"]
