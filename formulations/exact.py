@@ -92,6 +92,11 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
                                       time_limit_s=min(10.0, 0.15 * limit))
         if a is not None:
             inc = (a, p, v, src)
+        if inc is not None and kind in TIME_KINDS and problem.n_layers > max_layers:
+            from .spread import spread_incumbent   # tasks dealt out over the edges
+
+            inc = spread_incumbent(problem, inc, seed=seed or 0,
+                                   time_limit_s=min(10.0, 0.15 * limit))
     # load, energetic and critical-path bounds: an incumbent meeting them is optimal
     lower = lower_bound(problem, inc[2] if inc else None,
                         time_limit_s=min(5.0, 0.1 * limit))
