@@ -6,9 +6,12 @@ branches of a fork side by side, and sends the rest to the fastest edge server: 
 these plans queue on the devices and on that one server. The plans here give each task
 one edge server (dealt out in turn, fastest first, from several offsets), keep it off
 its device, and plan its layers by the contention-free programme over that server and
-the cloud; the best, by the simulator, seeds the re-insertion search of
-:func:`offloadlab.formulations.lagrangian.insertion_search`, which moves tasks back onto
-their devices where the simulator says it pays.
+the cloud; a greedy plan places the tasks one at a time, each choosing a prefix of its
+layers for its device and one edge server for the rest (or a contention-free plan over
+one edge), by the simulator's summed latency of the tasks placed so far. The best seeds
+a local search over single layers, runs of layers and a task's whole share of a server,
+and then the re-insertion search of
+:func:`offloadlab.formulations.lagrangian.insertion_search`.
 """
 
 from __future__ import annotations
@@ -107,12 +110,13 @@ def task_options(problem: Problem, t: int) -> np.ndarray:
         np.zeros((0, len(layers)), dtype=np.int64)
 
 
-def greedy_plan(problem: Problem):
+def greedy_plan(problem: Problem, deadline: float = np.inf):
     """Tasks placed one at a time, by contention-free latency, each taking the option of
     :func:`task_options` that least raises the summed latency of the tasks placed so far
     (all options scored in one simulator call); task-major priority in that order.
 
-    Returns ``(assign, priority)`` or ``(None, None)``."""
+    Past ``deadline`` (a ``time.perf_counter()`` value) the remaining tasks keep their
+    contention-free plans. Returns ``(assign, priority)``."""
     from offloadlab.simulator import simulate
 
     everything = np.ones(problem.n_servers, dtype=bool)
@@ -123,6 +127,8 @@ def greedy_plan(problem: Problem):
     order = np.argsort([v for v, _ in cf], kind="stable")
     done: list[int] = []
     for t in order:
+        if time.perf_counter() > deadline:
+            break
         opts = task_options(problem, int(t))
         if not len(opts):
             continue
@@ -144,9 +150,96 @@ def greedy_plan(problem: Problem):
     return cur, prio
 
 
+def move_search(problem: Problem, assign: np.ndarray, priority: np.ndarray, *,
+                time_limit_s: float = 5.0, chunk: int = 512):
+    """Local search over the assignment, priority fixed: move one layer, or a run of
+    up to four consecutive layers of a task, to its device or to a server the task
+    already uses; moves are scored by the simulator in chunks and the best of a chunk is
+    taken when it improves. Returns ``(assign, objective)``."""
+    from offloadlab.simulator import objective
+
+    started = time.perf_counter()
+    assign = np.asarray(assign).copy()
+    value = float(objective(problem, assign, priority)[0])
+    improved = True
+    while improved and time.perf_counter() - started < time_limit_s:
+        improved = False
+        moves = []
+        for t, layers in enumerate(problem.task_layers):
+            servers = set(assign[layers].tolist())
+            if problem.task_device[t] >= 0:
+                servers.add(int(problem.task_device[t]))
+            for i in range(len(layers)):
+                for n in range(1, 5):
+                    if i + n > len(layers):
+                        break
+                    run = layers[i:i + n]
+                    for s in servers:
+                        if problem.allowed[run, s].all() and (assign[run] != s).any():
+                            moves.append((int(layers[i]), n, s))
+        moves = np.array(moves, dtype=np.int64).reshape(-1, 3)
+        # and every layer a task has on one server to another server
+        swaps = [(t, a, b) for t, layers in enumerate(problem.task_layers)
+                 for a in np.unique(assign[layers])
+                 for b in np.flatnonzero(problem.allowed[layers[assign[layers] == a]]
+                                         .all(axis=0)) if b != a]
+        for lo in range(0, len(swaps), chunk):
+            pop = np.repeat(assign[None, :], len(swaps[lo:lo + chunk]), axis=0)
+            for i, (t, a, b) in enumerate(swaps[lo:lo + chunk]):
+                layers = problem.task_layers[t]
+                pop[i, layers[assign[layers] == a]] = b
+            values = objective(problem, pop, priority)
+            k = int(np.argmin(values))
+            if values[k] < value - 1e-12 * max(1.0, abs(value)):
+                assign, value, improved = pop[k], float(values[k]), True
+                break
+        for lo in range(0, len(moves), chunk):
+            if time.perf_counter() - started > time_limit_s:
+                break
+            part = moves[lo:lo + chunk]
+            rows = np.repeat(np.arange(len(part)), part[:, 1])
+            cols = np.concatenate([np.arange(g, g + n) for g, n, _ in part])
+            pop = np.repeat(assign[None, :], len(part), axis=0)
+            pop[rows, cols] = part[rows, 2]
+            values = objective(problem, pop, priority)
+            k = int(np.argmin(values))
+            if values[k] < value - 1e-12 * max(1.0, abs(value)):
+                assign, value, improved = pop[k], float(values[k]), True
+    return assign, value
+
+
+def order_search(problem: Problem, assign: np.ndarray, order: list[int]):
+    """Task-major priorities: move one task to another place in ``order`` while that
+    improves (all moves of a pass scored in one simulator call). Returns
+    ``(order, priority, objective)``."""
+    from offloadlab.simulator import objective
+
+    def prio(o):
+        return np.concatenate([problem.task_layers[t] for t in o])
+
+    order = list(order)
+    value = float(objective(problem, assign, prio(order))[0])
+    while True:
+        cands = []
+        for i in range(len(order)):
+            rest = order[:i] + order[i + 1:]
+            cands += [rest[:j] + [order[i]] + rest[j:] for j in range(len(order))
+                      if j != i]
+        if not cands:
+            break
+        values = objective(problem, np.repeat(assign[None, :], len(cands), axis=0),
+                           np.array([prio(o) for o in cands]))
+        k = int(np.argmin(values))
+        if not values[k] < value - 1e-12 * max(1.0, abs(value)):
+            break
+        order, value = cands[k], float(values[k])
+    return order, prio(order), value
+
+
 def spread_incumbent(problem: Problem, inc, *, seed: int = 0, time_limit_s: float = 10.0):
-    """``inc`` (``(assign, priority, objective, source)`` or None) or a better plan
-    from the spread plans and re-insertion, within about ``time_limit_s`` seconds."""
+    """``inc`` (``(assign, priority, objective, source)`` or None) or a better plan:
+    the best of the spread plans and the greedy plan, improved by :func:`move_search`
+    and then by re-insertion, within about ``time_limit_s`` seconds."""
     from offloadlab.simulator import simulate
 
     from .lagrangian import insertion_search
@@ -160,7 +253,7 @@ def spread_incumbent(problem: Problem, inc, *, seed: int = 0, time_limit_s: floa
     k = int(np.argmin(ev.objective))
     value = float(ev.objective[k])
     assign, prio = plans[k], start_order(problem, ev.start_s[k])
-    g_assign, g_prio = greedy_plan(problem)
+    g_assign, g_prio = greedy_plan(problem, deadline=started + 0.6 * time_limit_s)
     g_value = float(simulate(problem, g_assign, g_prio).objective[0])
     if g_value < value:
         assign, prio, value = g_assign, g_prio, g_value
@@ -168,9 +261,12 @@ def spread_incumbent(problem: Problem, inc, *, seed: int = 0, time_limit_s: floa
         return inc
     left = time_limit_s - (time.perf_counter() - started)
     if left > 0:
+        assign, value = move_search(problem, assign, prio, time_limit_s=0.7 * left)
+    left = time_limit_s - (time.perf_counter() - started)
+    if left > 0:
         assign, prio, value, _ = insertion_search(problem, value, seed=seed,
                                                   time_limit_s=left, start_assign=assign,
                                                   start_priority=prio)
     if inc is not None and inc[2] <= value:
         return inc
-    return assign, prio, float(value), "spread plans and re-insertion"
+    return assign, prio, float(value), "spread plans, moves and re-insertion"
