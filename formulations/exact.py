@@ -128,6 +128,9 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         sol = _raised(problem, sol, lower)
         if kind == "ddpqn" and sol.status not in ("optimal", "infeasible"):
             sol = _balanced_incumbent(problem, sol, 0.6 * left())
+            from .swaps import improved   # swaps keep every server's count
+
+            sol = improved(problem, sol, left() - 1.0)
         if sol.status in ("optimal", "infeasible") or kind not in TIME_KINDS:
             return _renamed(sol, "CP-SAT" if use == "cpsat" else "MILP", started)
     if kind not in TIME_KINDS:   # no model ran (too large): incumbent and bounds
