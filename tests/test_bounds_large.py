@@ -8,17 +8,15 @@ import json
 
 import numpy as np
 import pytest
+from conftest import brute_force, library_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from offloadlab.formulations import bounds, device_bound, dp
+from offloadlab.instances.library import library_path
 
 from offloadlab import Problem
 from offloadlab.instance import parse_instance
-from offloadlab.instances.library import library_path
 from offloadlab.simulator import simulate
-
-from conftest import brute_force, library_problem
-
-from offloadlab.formulations import bounds, device_bound, dp  # noqa: E402
 
 
 def _below(problem: Problem, optimum: float) -> float:
