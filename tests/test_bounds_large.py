@@ -68,7 +68,7 @@ def _device_dag(seed: int, n_tasks: int, fork: bool, n_edges: int, pools: int) -
             "objective": {"kind": "latency"}}
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 100_000), n_tasks=st.integers(1, 3), fork=st.booleans(),
        n_edges=st.integers(1, 2), pools=st.sampled_from([1, 1, 2]))
 def test_device_bound_below_brute_force_on_random_dags_with_devices(seed, n_tasks, fork,
