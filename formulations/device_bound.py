@@ -183,10 +183,12 @@ def group_bound(steps, rel: np.ndarray, slots: int, *, deadline: float = np.inf)
     return float(floor.sum()), False
 
 
-def device_bound(problem: Problem, *, time_limit_s: float = 5.0) -> float:
+def device_bound(problem: Problem, head: np.ndarray, tail: np.ndarray, *,
+                 time_limit_s: float = 5.0) -> float:
     """Σ latency bound counting the mandatory device work and its queue (latency and
-    deadline kinds; ``-inf`` otherwise). See the module docstring for the proof."""
-    from .bounds import _windows
+    deadline kinds; ``-inf`` otherwise), from the (L, S) windows ``head``, ``tail``
+    (:func:`offloadlab.formulations.bounds.device_queue_bound` passes the tightened
+    ones). See the module docstring for the proof."""
     from .dp import path_bound
 
     if problem.instance.objective.kind not in ("latency", "deadline"):
@@ -195,7 +197,6 @@ def device_bound(problem: Problem, *, time_limit_s: float = 5.0) -> float:
     lb = path_bound(problem).task_value
     if not np.isfinite(lb).all():
         return -np.inf
-    _, _, head, tail = _windows(problem)
     best = float(lb.sum())
     for n_grid in (20, 50):   # a coarse grid first; a finer one when time allows
         value = _grouped(problem, head, tail, lb, n_grid, started + time_limit_s)

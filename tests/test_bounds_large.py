@@ -20,7 +20,7 @@ from offloadlab.simulator import simulate
 
 
 def _below(problem: Problem, optimum: float) -> float:
-    value = device_bound.device_bound(problem)
+    value = bounds.device_queue_bound(problem)
     assert value <= optimum + 1e-9 * max(1.0, abs(optimum)), (value, optimum)
     assert bounds.best_bound(problem)[0] <= optimum + 1e-9 * max(1.0, abs(optimum))
     return value
@@ -84,7 +84,7 @@ def test_device_bound_counts_a_tasks_own_device_serialisation():
     """GoogLeNet's first 32 layers, one task: the contention-free bound runs inception
     branches side by side on the one-slot device; the mandatory device work does not."""
     problem = library_problem("latency-googlenet-small-s0")
-    value = device_bound.device_bound(problem)
+    value = bounds.device_queue_bound(problem)
     assert value > 1.2 * dp.path_bound(problem).bound
     sol_value = float(simulate(problem, dp.path_bound(problem).assign).objective[0])
     assert value <= sol_value
