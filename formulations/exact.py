@@ -99,7 +99,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
             from .spread import spread_incumbent
 
             inc = spread_incumbent(problem, inc, seed=seed or 0,
-                                   time_limit_s=min(10.0, 0.15 * limit))
+                                   time_limit_s=min(15.0, 0.2 * limit))
     # load, energetic and critical-path bounds: an incumbent meeting them is optimal
     lower = lower_bound(problem, inc[2] if inc else None,
                         time_limit_s=min(5.0, 0.1 * limit))
