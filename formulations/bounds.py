@@ -17,7 +17,8 @@ Which bound holds for which kind:
 kind         bounds
 ===========  ================================================================
 makespan     critical path with release, load per server set, energetic reasoning
-latency      critical path (contention-free DP), k-th completion load bound
+latency      critical path (contention-free DP), k-th completion load bound, device
+             queue (:mod:`.device_bound`)
 deadline     as latency (deadlines only remove plans)
 ddpqn        contention-free DP with the balance term priced (:func:`ddpqn_bound`)
 dmro         the contention-free DP is exact (no contention)
@@ -32,6 +33,7 @@ import numpy as np
 
 from offloadlab.problem import Problem
 
+from .device_bound import device_bound
 from .dp import is_chain, path_bound, time_bounds
 
 TOL = 1e-9
@@ -247,6 +249,12 @@ def _points(values: np.ndarray, n: int) -> np.ndarray:
     return vals
 
 
+def device_queue_bound(problem: Problem, time_limit_s: float = 5.0) -> float:
+    """The device-queue bound of :mod:`.device_bound` on the tightened windows."""
+    _, _, head, tail = _windows(problem)
+    return device_bound(problem, head, tail, time_limit_s=time_limit_s)
+
+
 def ddpqn_bound(problem: Problem, *, time_limit_s: float = 5.0,
                 iterations: int = 3000, plans: list | None = None) -> float:
     """The contention-free DDPQN programme with the node-balance term priced (chains).
@@ -394,6 +402,8 @@ def best_bound(problem: Problem, upper: float | None = None, *,
     cands = [(critical_path_bound(problem), "contention-free DP")]
     if kind in ("makespan", "latency", "deadline"):
         cands.append((load_bound(problem), "load"))
+    if kind in ("latency", "deadline"):
+        cands.append((device_queue_bound(problem, time_limit_s), "device queue"))
     if kind == "makespan":
         cands.append((energetic_bound(problem, upper), "energetic reasoning"))
     if kind == "ddpqn":

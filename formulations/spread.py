@@ -1,0 +1,272 @@
+"""Spread plans for large DAG instances: tasks dealt out over the edge servers.
+
+On the paper-size DAG instances (GoogLeNet, ResNet101: twelve tasks from four one-slot
+devices) every task's contention-free plan runs its first layers on the device, with the
+branches of a fork side by side, and sends the rest to the fastest edge server: together
+these plans queue on the devices and on that one server. The plans here give each task
+one edge server (dealt out in turn, fastest first, from several offsets), keep it off
+its device, and plan its layers by the contention-free programme over that server and
+the cloud; a greedy plan places the tasks one at a time, each choosing a prefix of its
+layers for its device and one edge server for the rest (or a contention-free plan over
+one edge), by the simulator's summed latency of the tasks placed so far. The best seeds
+a local search over single layers, runs of layers and a task's whole share of a server,
+and then the re-insertion search of
+:func:`offloadlab.formulations.lagrangian.insertion_search`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from offloadlab.problem import Problem
+
+from .dp import edge_lag, input_lag, return_lag
+
+
+def task_plan(problem: Problem, t: int, usable: np.ndarray) -> tuple[float, np.ndarray]:
+    """Contention-free programme for task ``t`` over the servers ``usable`` (bool (S,)).
+
+    Returns ``(latency, servers of the task's layers)``; latency inf when no path."""
+    layers = problem.task_layers[t]
+    ex = np.where(problem.allowed & usable[None, :], problem.exec_s, np.inf)
+    f, arg = {}, {}
+    for g in layers:
+        preds = problem.preds(g)
+        if not len(preds):
+            ready = input_lag(problem, g)
+        else:
+            parts = []
+            for p in preds:
+                cand = f[p][:, None] + edge_lag(problem, p)
+                arg[(int(p), int(g))] = np.argmin(cand, axis=0)
+                parts.append(cand.min(axis=0))
+            ready = np.max(parts, axis=0)
+        f[int(g)] = ready + ex[g]
+    sinks = [int(g) for g in layers if problem.is_sink[g]]
+    value = max(float(np.min(f[g] + return_lag(problem, g))) for g in sinks)
+    assign = {}
+    stack = []
+    for g in sinks:
+        assign[g] = int(np.argmin(f[g] + return_lag(problem, g)))
+        stack.append(g)
+    while stack:   # from the sinks back; the first choice wins for shared ancestors
+        g = stack.pop()
+        for p in problem.preds(g):
+            if int(p) not in assign:
+                assign[int(p)] = int(arg[(int(p), g)][assign[g]])
+                stack.append(int(p))
+    return value, np.array([assign[int(g)] for g in layers], dtype=np.int64)
+
+
+def spread_plans(problem: Problem) -> list[np.ndarray]:
+    """One plan per offset: task ``t`` on edge ``(t + offset) mod E`` (edges fastest
+    first) and the cloud, off its device when it can be; tasks without a path there
+    keep their contention-free servers."""
+    edges = np.flatnonzero(problem.tier == 1)
+    edges = edges[np.argsort(-problem.ghz[edges] * problem.pools[edges], kind="stable")]
+    if not len(edges):
+        return []
+    cloud = problem.tier == 2
+    everything = np.ones(problem.n_servers, dtype=bool)
+    plans = []
+    for offset in range(len(edges)):
+        assign = np.zeros(problem.n_layers, dtype=np.int64)
+        for t, layers in enumerate(problem.task_layers):
+            usable = cloud.copy()
+            usable[edges[(t + offset) % len(edges)]] = True
+            value, servers = task_plan(problem, t, usable)
+            if not np.isfinite(value):
+                value, servers = task_plan(problem, t, everything)
+            assign[layers] = servers
+        plans.append(assign)
+    return plans
+
+
+def task_options(problem: Problem, t: int) -> np.ndarray:
+    """Plans of task ``t`` alone, (K, n_t): its first ``k`` layers (in topological
+    order) on its device and the rest on one edge server, for every ``k`` and edge,
+    and the contention-free plan over each edge server with and without the device."""
+    layers = problem.task_layers[t]
+    dev = int(problem.task_device[t])
+    edges = np.flatnonzero(problem.tier == 1)
+    allowed = problem.allowed[layers]
+    out = []
+    for e in edges:
+        for k in range(len(layers) + 1 if dev >= 0 else 1):
+            row = np.where(np.arange(len(layers)) < k, dev, e)
+            if allowed[np.arange(len(layers)), row].all():
+                out.append(row)
+        for with_dev in (False, True):
+            usable = problem.tier == 2
+            usable[e] = True
+            if with_dev and dev >= 0:
+                usable[dev] = True
+            value, servers = task_plan(problem, t, usable)
+            if np.isfinite(value):
+                out.append(servers)
+    return np.unique(np.array(out, dtype=np.int64), axis=0) if out else \
+        np.zeros((0, len(layers)), dtype=np.int64)
+
+
+def greedy_plan(problem: Problem, deadline: float = np.inf):
+    """Tasks placed one at a time, by contention-free latency, each taking the option of
+    :func:`task_options` that least raises the summed latency of the tasks placed so far
+    (all options scored in one simulator call); task-major priority in that order.
+
+    Past ``deadline`` (a ``time.perf_counter()`` value) the remaining tasks keep their
+    contention-free plans. Returns ``(assign, priority)``."""
+    from offloadlab.simulator import simulate
+
+    everything = np.ones(problem.n_servers, dtype=bool)
+    cf = [task_plan(problem, t, everything) for t in range(problem.n_tasks)]
+    cur = np.zeros(problem.n_layers, dtype=np.int64)
+    for t, layers in enumerate(problem.task_layers):
+        cur[layers] = cf[t][1]
+    order = np.argsort([v for v, _ in cf], kind="stable")
+    done: list[int] = []
+    for t in order:
+        if time.perf_counter() > deadline:
+            break
+        opts = task_options(problem, int(t))
+        if not len(opts):
+            continue
+        layers = problem.task_layers[t]
+        pop = np.repeat(cur[None, :], len(opts), axis=0)
+        pop[:, layers] = opts
+        done.append(int(t))
+        rest = [x for x in range(problem.n_tasks) if x not in done]
+        prio = np.concatenate([problem.task_layers[x] for x in done + rest])
+        ev = simulate(problem, pop, prio[None, :])
+        ends = np.stack([ev.finish_s[:, problem.task_layers[x]].max(axis=1)
+                         - problem.release_s[x] for x in done], axis=1)
+        cost = np.where(ev.feasible, ends.sum(axis=1), np.inf)
+        k = int(np.argmin(cost))
+        if np.isfinite(cost[k]):
+            cur = pop[k]
+    rest = [x for x in range(problem.n_tasks) if x not in done]
+    prio = np.concatenate([problem.task_layers[x] for x in done + rest])
+    return cur, prio
+
+
+def move_search(problem: Problem, assign: np.ndarray, priority: np.ndarray, *,
+                time_limit_s: float = 5.0, chunk: int = 512):
+    """Local search over the assignment, priority fixed: move one layer, or a run of
+    up to four consecutive layers of a task, to its device or to a server the task
+    already uses; moves are scored by the simulator in chunks and the best of a chunk is
+    taken when it improves. Returns ``(assign, objective)``."""
+    from offloadlab.simulator import objective
+
+    started = time.perf_counter()
+    assign = np.asarray(assign).copy()
+    value = float(objective(problem, assign, priority)[0])
+    improved = True
+    while improved and time.perf_counter() - started < time_limit_s:
+        improved = False
+        moves = []
+        for t, layers in enumerate(problem.task_layers):
+            servers = set(assign[layers].tolist())
+            if problem.task_device[t] >= 0:
+                servers.add(int(problem.task_device[t]))
+            for i in range(len(layers)):
+                for n in range(1, 5):
+                    if i + n > len(layers):
+                        break
+                    run = layers[i:i + n]
+                    for s in servers:
+                        if problem.allowed[run, s].all() and (assign[run] != s).any():
+                            moves.append((int(layers[i]), n, s))
+        moves = np.array(moves, dtype=np.int64).reshape(-1, 3)
+        # and every layer a task has on one server to another server
+        swaps = [(t, a, b) for t, layers in enumerate(problem.task_layers)
+                 for a in np.unique(assign[layers])
+                 for b in np.flatnonzero(problem.allowed[layers[assign[layers] == a]]
+                                         .all(axis=0)) if b != a]
+        for lo in range(0, len(swaps), chunk):
+            pop = np.repeat(assign[None, :], len(swaps[lo:lo + chunk]), axis=0)
+            for i, (t, a, b) in enumerate(swaps[lo:lo + chunk]):
+                layers = problem.task_layers[t]
+                pop[i, layers[assign[layers] == a]] = b
+            values = objective(problem, pop, priority)
+            k = int(np.argmin(values))
+            if values[k] < value - 1e-12 * max(1.0, abs(value)):
+                assign, value, improved = pop[k], float(values[k]), True
+                break
+        for lo in range(0, len(moves), chunk):
+            if time.perf_counter() - started > time_limit_s:
+                break
+            part = moves[lo:lo + chunk]
+            rows = np.repeat(np.arange(len(part)), part[:, 1])
+            cols = np.concatenate([np.arange(g, g + n) for g, n, _ in part])
+            pop = np.repeat(assign[None, :], len(part), axis=0)
+            pop[rows, cols] = part[rows, 2]
+            values = objective(problem, pop, priority)
+            k = int(np.argmin(values))
+            if values[k] < value - 1e-12 * max(1.0, abs(value)):
+                assign, value, improved = pop[k], float(values[k]), True
+    return assign, value
+
+
+def order_search(problem: Problem, assign: np.ndarray, order: list[int]):
+    """Task-major priorities: move one task to another place in ``order`` while that
+    improves (all moves of a pass scored in one simulator call). Returns
+    ``(order, priority, objective)``."""
+    from offloadlab.simulator import objective
+
+    def prio(o):
+        return np.concatenate([problem.task_layers[t] for t in o])
+
+    order = list(order)
+    value = float(objective(problem, assign, prio(order))[0])
+    while True:
+        cands = []
+        for i in range(len(order)):
+            rest = order[:i] + order[i + 1:]
+            cands += [rest[:j] + [order[i]] + rest[j:] for j in range(len(order))
+                      if j != i]
+        if not cands:
+            break
+        values = objective(problem, np.repeat(assign[None, :], len(cands), axis=0),
+                           np.array([prio(o) for o in cands]))
+        k = int(np.argmin(values))
+        if not values[k] < value - 1e-12 * max(1.0, abs(value)):
+            break
+        order, value = cands[k], float(values[k])
+    return order, prio(order), value
+
+
+def spread_incumbent(problem: Problem, inc, *, seed: int = 0, time_limit_s: float = 10.0):
+    """``inc`` (``(assign, priority, objective, source)`` or None) or a better plan:
+    the best of the spread plans and the greedy plan, improved by :func:`move_search`
+    and then by re-insertion, within about ``time_limit_s`` seconds."""
+    from offloadlab.simulator import simulate
+
+    from .lagrangian import insertion_search
+    from .milp import start_order
+
+    started = time.perf_counter()
+    plans = spread_plans(problem)
+    if not plans:
+        return inc
+    ev = simulate(problem, np.array(plans))
+    k = int(np.argmin(ev.objective))
+    value = float(ev.objective[k])
+    assign, prio = plans[k], start_order(problem, ev.start_s[k])
+    g_assign, g_prio = greedy_plan(problem, deadline=started + 0.6 * time_limit_s)
+    g_value = float(simulate(problem, g_assign, g_prio).objective[0])
+    if g_value < value:
+        assign, prio, value = g_assign, g_prio, g_value
+    if not np.isfinite(value):
+        return inc
+    left = time_limit_s - (time.perf_counter() - started)
+    if left > 0:
+        assign, value = move_search(problem, assign, prio, time_limit_s=0.7 * left)
+    left = time_limit_s - (time.perf_counter() - started)
+    if left > 0:
+        assign, prio, value, _ = insertion_search(problem, value, seed=seed,
+                                                  time_limit_s=left, start_assign=assign,
+                                                  start_priority=prio)
+    if inc is not None and inc[2] <= value:
+        return inc
+    return assign, prio, float(value), "spread plans, moves and re-insertion"

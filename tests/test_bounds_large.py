@@ -1,0 +1,115 @@
+"""Bounds and plans for the large DAG instances: the device bound never exceeds a
+brute-forced optimum (tiny library, tasks sharing a device, random small DAGs with
+devices), sees a task's own device serialisation, and the spread plans are real plans."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import brute_force, library_problem
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from offloadlab.formulations import bounds, device_bound, dp
+from offloadlab.instances.library import library_path
+
+from offloadlab import Problem
+from offloadlab.instance import parse_instance
+from offloadlab.simulator import simulate
+
+
+def _below(problem: Problem, optimum: float) -> float:
+    value = bounds.device_queue_bound(problem)
+    assert value <= optimum + 1e-9 * max(1.0, abs(optimum)), (value, optimum)
+    assert bounds.best_bound(problem)[0] <= optimum + 1e-9 * max(1.0, abs(optimum))
+    return value
+
+
+@pytest.mark.parametrize("name", ["latency-alexnet-tiny-s0", "latency-vgg19-tiny-s0",
+                                  "deadline-vgg16-tiny-s0"])
+def test_device_bound_below_brute_force_on_tiny_library(name):
+    problem = library_problem(name)
+    _below(problem, brute_force(problem))
+
+
+@pytest.mark.parametrize("copies", [2, 3])
+def test_device_bound_below_brute_force_when_tasks_share_the_device(copies):
+    data = json.loads(library_path("latency-alexnet-tiny-s0").read_text())
+    task = data["tasks"][0]
+    data["tasks"] = [dict(task, name=f"t{i}", release_s=0.002 * i) for i in range(copies)]
+    problem = Problem.from_instance(parse_instance(data))
+    _below(problem, brute_force(problem))
+
+
+def _device_dag(seed: int, n_tasks: int, fork: bool, n_edges: int, pools: int) -> dict:
+    """Tasks of a 3-4 layer model (a fork-join or a chain) on one or two devices."""
+    rng = np.random.default_rng(seed)
+    names = ["a", "b", "c", "d"] if fork else ["a", "b", "c"]
+    nxt = {"a": ["b", "c"] if fork else ["b"], "b": ["d"] if fork else ["c"],
+           "c": ["d"] if fork else [], "d": []}
+    layers = [{"name": n, "gcycles": round(float(rng.uniform(0.05, 1.0)), 3),
+               "out_mb": round(float(rng.uniform(0.0, 2.0)), 2), "next": nxt[n]}
+              for n in names]
+    servers = [{"name": f"dev{i}", "tier": "device", "ghz": float(rng.uniform(0.5, 2)),
+                "pools": pools} for i in range(2)]
+    servers += [{"name": f"edge{i}", "tier": "edge", "ghz": float(rng.uniform(2, 8)),
+                 "pools": 1} for i in range(n_edges)]
+    return {"format": "offloadlab.instance/1", "name": f"dev-dag-{seed}",
+            "servers": servers,
+            "links": [{"a": "device", "b": "edge", "mb_per_s": float(rng.uniform(2, 20))},
+                      {"a": "edge", "b": "edge", "mb_per_s": 10.0}],
+            "models": {"m": {"input_mb": round(float(rng.uniform(0.1, 3.0)), 2),
+                             "layers": layers}},
+            "tasks": [{"name": f"t{i}", "model": "m",
+                       "device": f"dev{int(rng.integers(0, 2)) if i else 0}",
+                       "release_s": round(float(rng.uniform(0, 0.3)), 2)}
+                      for i in range(n_tasks)],
+            "objective": {"kind": "latency"}}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), n_tasks=st.integers(1, 3), fork=st.booleans(),
+       n_edges=st.integers(1, 2), pools=st.sampled_from([1, 1, 2]))
+def test_device_bound_below_brute_force_on_random_dags_with_devices(seed, n_tasks, fork,
+                                                                    n_edges, pools):
+    if n_tasks == 3:   # keep the enumeration small: 3 servers per layer at most
+        fork, n_edges = False, 1
+    problem = Problem.from_instance(parse_instance(_device_dag(seed, n_tasks, fork,
+                                                               n_edges, pools)))
+    _below(problem, brute_force(problem))
+
+
+def test_device_bound_counts_a_tasks_own_device_serialisation():
+    """GoogLeNet's first 32 layers, one task: the contention-free bound runs inception
+    branches side by side on the one-slot device; the mandatory device work does not."""
+    problem = library_problem("latency-googlenet-small-s0")
+    value = bounds.device_queue_bound(problem)
+    assert value > 1.2 * dp.path_bound(problem).bound
+    sol_value = float(simulate(problem, dp.path_bound(problem).assign).objective[0])
+    assert value <= sol_value
+
+
+def test_device_bound_steps_shrink_the_mandatory_work():
+    problem = library_problem("latency-googlenet-paper-s0")
+    _, _, head, tail = bounds._windows(problem)
+    lb = dp.path_bound(problem).task_value
+    lat, work, start, finish = device_bound.task_steps(problem, 0, head, tail, float(lb[0]))
+    total = work.sum(axis=1)
+    assert lat[0] > lb[0] and np.all(np.diff(lat) > 0)   # own serialisation
+    assert np.all(np.diff(total) <= 1e-12) and total[-1] == 0.0 and total[0] > 0.05
+    assert np.all(work <= finish - start + 1e-9) and np.all(start <= finish)
+
+
+def test_spread_plans_are_scored_by_the_simulator_and_beat_the_contention_free_plan():
+    from offloadlab.formulations import spread
+
+    problem = library_problem("latency-resnet101-paper-s0")
+    plans = spread.spread_plans(problem)
+    assert len(plans) == 5
+    values = simulate(problem, np.array(plans)).objective
+    cf = float(simulate(problem, dp.path_bound(problem).assign).objective[0])
+    assert np.isfinite(values).all() and values.min() < 0.85 * cf
+    a, p, v, src = spread.spread_incumbent(problem, None, time_limit_s=1.0)
+    assert v == pytest.approx(float(simulate(problem, a, p).objective[0]), rel=1e-12)
+    assert v <= values.min() and src.startswith("spread")
