@@ -308,6 +308,61 @@ def check(rows: list[dict]) -> list[str]:
     return errors
 
 
+def measure(rows: list[dict]) -> dict:
+    """HEFT, GA and PSO-GA (default budget, ``auto`` decoder, seed 0) against the stored
+    rows: per solver, how many reach the proven optimum, how many the best known plan,
+    how many are worse than HEFT, and the largest gap to the best known plan (%)."""
+    from offloadlab.registry import get_solver
+
+    out: dict = {s: {"at optimum": 0, "at best known": 0, "worse than heft": 0,
+                     "max gap %": 0.0} for s in SOLVERS}
+    for row in rows:
+        problem = problem_of(*row["case"])
+        got = {s: float(get_solver(s)(problem, **({} if s == "heft" else {"seed": 0}))
+                        .objective) for s in SOLVERS}
+        best = row["upper"]
+        tol = 1e-6 * best
+        for s, v in got.items():
+            c = out[s]
+            c["at optimum"] += int(row["status"] == "optimal" and v <= best + tol)
+            c["at best known"] += int(v <= best + tol)
+            c["worse than heft"] += int(v > got["heft"] + tol)
+            c["max gap %"] = max(c["max gap %"], 100 * (v / best - 1))
+        print(f"{row['instance']:26s} {row['status']:10s} best {best:9.3f} "
+              + " ".join(f"{s} {100 * (v / best - 1):+.3f} %" for s, v in got.items()),
+              file=sys.stderr, flush=True)
+    return out
+
+
+def exact_check(rows: list[dict], time_limit_s: float = 30.0) -> dict:
+    """``exact`` with ``time_limit_s`` on every stored instance: where the capacity
+    bound is attained (the stored optimum equals :func:`best_bound`) it must prove the
+    optimum; nowhere may its bound exceed the best known plan, nor may it claim an
+    optimum above a stored one."""
+    from offloadlab.formulations import exact
+    from offloadlab.formulations.bounds import best_bound
+
+    count = {"attained": 0, "proven where attained": 0, "proven": 0, "wrong": 0,
+             "max s": 0.0}
+    for row in rows:
+        problem = problem_of(*row["case"])
+        sol = exact.solve(problem, time_limit_s=time_limit_s)
+        attained = row["status"] == "optimal" and row["upper"] <= best_bound(
+            problem, upper=row["upper"])[0] * (1 + 1e-9)
+        wrong = (sol.bound > row["upper"] * (1 + 1e-9)
+                 or (sol.status == "optimal" and row["status"] == "optimal"
+                     and abs(sol.objective - row["upper"]) > 1e-6 * row["upper"]))
+        count["attained"] += int(attained)
+        count["proven where attained"] += int(attained and sol.status == "optimal")
+        count["proven"] += int(sol.status == "optimal")
+        count["wrong"] += int(wrong)
+        count["max s"] = max(count["max s"], round(sol.wall_s, 1))
+        print(f"{row['instance']:26s} attained {attained!s:5s} exact {sol.status:10s} "
+              f"{sol.objective:9.3f} bound {sol.bound:9.3f} {sol.wall_s:5.1f} s"
+              + (" WRONG" if wrong else ""), file=sys.stderr, flush=True)
+    return count
+
+
 def load() -> list[dict]:
     """The stored rows (``dag_optima.json``)."""
     return json.loads(DATA.read_text())
@@ -321,7 +376,17 @@ def main(argv=None) -> None:
     ap.add_argument("--write", action="store_true", help=f"store the rows in {DATA.name}")
     ap.add_argument("--check", action="store_true", help="check the stored rows")
     ap.add_argument("--unproven", action="store_true", help="only the stored unproven")
+    ap.add_argument("--measure", action="store_true",
+                    help="HEFT, GA and PSO-GA against the stored optima")
+    ap.add_argument("--exact", type=float, metavar="SECONDS",
+                    help="check exact with this time limit on the stored instances")
     args = ap.parse_args(argv)
+    if args.measure:
+        print(json.dumps(measure(load())))
+        return
+    if args.exact:
+        print(json.dumps(exact_check(load(), args.exact)))
+        return
     if args.check:
         errors = check(load())
         print("\n".join(errors) or "all stored plans and bounds check", file=sys.stderr)
