@@ -2,18 +2,20 @@
 
 The 32 instances: 50- and 100-node ``layered`` and ``random`` DAGs (generator seeds 0
 and 1) on 2, 4, 8 and 16 identical one-slot servers without data (P|prec|Cmax). For
-each, the best plan of HEFT, GA and PSO-GA (default budget, seed 0) is the upper bound;
-it is optimal at once when it meets :func:`offloadlab.formulations.bounds.best_bound`,
-else CP-SAT proves or improves it on the *cumulative* model of P|prec|Cmax: one interval
-per layer, precedences, one cumulative of capacity m over all layers. That model is
-exact here: every processing time is a multiple of 1 ms (the generator rounds them), so
-integer milliseconds lose nothing, and a schedule whose load never exceeds m at any time
-is an interval graph coloured by m servers (:func:`plan_from_starts`). The proven
-schedules are stored in ``dag_optima.json`` with how and how fast they were proven;
-:func:`check` re-scores every stored plan with the simulator.
+each, the best plan of HEFT, GA and PSO-GA (default budget, seed 0; or a stored better
+one) is the upper bound; it is optimal at once when it meets
+:func:`offloadlab.formulations.bounds.best_bound`, else CP-SAT proves or improves it
+piece by piece: the DAG is cut at its bottlenecks (:func:`segments`) and each piece is
+solved exactly (:func:`segment_cpsat`), in integer milliseconds, which loses nothing
+since the generator rounds every processing time to 1 ms. A schedule of start times
+becomes a plan by interval-graph colouring (:func:`plan_from_starts`). The rows are
+stored in ``dag_optima.json`` with how and how fast they were proven; :func:`check`
+re-scores every stored plan with the simulator.
 
-Run: ``python -m offloadlab.benchmarks.dag_optima [--prove-s 90] [--write]`` (CP-SAT
-runs in this process: nothing here imports highspy, whose HiGHS clashes with OR-Tools').
+Run: ``python -m offloadlab.benchmarks.dag_optima [--prove-s 90] [--unproven] [--write]``
+(CP-SAT runs in this process: nothing here imports highspy, whose HiGHS clashes with
+OR-Tools'); ``--measure``: HEFT, GA and PSO-GA against the stored rows; ``--exact 30``:
+``exact`` on every instance; ``--check``: the stored plans and bounds.
 """
 
 from __future__ import annotations

@@ -63,7 +63,10 @@ def load_windows(problem: Problem, est: np.ndarray, rest: np.ndarray):
     Symmetrically its descendants with time-to-end at least ``q`` run between its finish
     and ``end - q``: ``end - finish_l >= q + G_q / cap``. Layers are visited in
     topological order (reverse for the tails), so each uses its neighbours' raised
-    values. Other tasks only take capacity away, so the values hold for every kind.
+    values. A raised value also passes along each arc: a layer starts no earlier than a
+    predecessor's earliest start plus its shortest run, and a predecessor's time-to-end
+    is at least a successor's shortest run plus its time-to-end (lags only add). Other
+    tasks only take capacity away, so the values hold for every kind.
     """
     est, rest = est.copy(), rest.copy()
     speed = problem.ghz * problem.pools
