@@ -162,12 +162,18 @@ class Decoder:
         return DECODED_NOISE if order_noise is None and self.kind != "assign" else order_noise
 
     def center(self, problem: Problem) -> np.ndarray | None:
-        """The orders the initial keys scatter around: the list-scheduling rules of
-        :func:`rule_orders` (HEFT's upward rank first) when the order decides the servers
-        (earliest-finish decoders), else the default."""
+        """The orders the initial keys scatter around when the order decides the servers
+        (earliest-finish decoders; else None, the default): for ``makespan`` the
+        list-scheduling rules of :func:`rule_orders`, else HEFT's upward-rank list alone
+        (measured: the rules' lists, which interleave the tasks by rank, put GA 7 %
+        above on dag-layered-30n-4p-s4, three DAGs with summed latencies)."""
         if self.kind == "assign":
             return None
-        return rule_orders(problem)
+        if problem.instance.objective.kind == "makespan":
+            return rule_orders(problem)
+        from .list_scheduling import ready_list_order, upward_rank
+
+        return ready_list_order(problem, upward_rank(problem))
 
     def plans(self, problem: Problem, enc: Encoding, genes: np.ndarray,
               keys: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
