@@ -65,7 +65,10 @@ def load_windows(problem: Problem, est: np.ndarray, rest: np.ndarray):
     Symmetrically its descendants with time-to-end at least ``q`` run between its finish
     and ``end - q``: ``end - finish_l >= q + G_q / cap``. Layers are visited in
     topological order (reverse for the tails), so each uses its neighbours' raised
-    values. Other tasks only take capacity away, so the values hold for every kind.
+    values. A raised value also passes along each arc: a layer starts no earlier than a
+    predecessor's earliest start plus its shortest run, and a predecessor's time-to-end
+    is at least a successor's shortest run plus its time-to-end (lags only add). Other
+    tasks only take capacity away, so the values hold for every kind.
     """
     est, rest = est.copy(), rest.copy()
     speed = problem.ghz * problem.pools
@@ -79,11 +82,18 @@ def load_windows(problem: Problem, est: np.ndarray, rest: np.ndarray):
                 anc[i, loc[int(p)]] = True
         work = problem.gcycles[layers]
         ok = problem.allowed[layers]
+        # a raised value passes along the arcs: a layer starts after each predecessor's
+        # earliest start plus its shortest run (and ends its task a successor's later)
+        p_min = np.where(problem.allowed, problem.exec_s, np.inf).min(axis=1)
         for i, g in enumerate(layers):
+            for p in problem.preds(g):
+                est[g] = max(est[g], est[p] + p_min[p])
             est[g] = max(est[g], _staircase(est[layers][anc[i]], work[anc[i]],
                                             ok[anc[i]], speed, lambda e, w, c: e + w / c))
         for i in range(n - 1, -1, -1):
             g = layers[i]
+            for u in problem.succs[g]:
+                rest[g] = max(rest[g], p_min[u] + rest[u])
             desc = anc[:, i]
             rest[g] = max(rest[g], _staircase(rest[layers][desc], work[desc], ok[desc],
                                               speed, lambda q, w, c: q + w / c))
