@@ -228,9 +228,18 @@ def _with_lagrangian(problem: Problem, sol, inc, started: float, budget_s: float
                              status="time_limit", bound=bound, bound_source=source,
                              message=f"plan from {origin}; bound from {source}; no time "
                                      "left for the Lagrangian bound")
-    lr = lagrangian_bound(problem, upper, time_limit_s=budget_s)
-    bounds.append((lr.bound, f"Lagrangian (time-indexed, {lr.iterations} iterations, "
-                             f"delta {lr.delta_s:.3g} s)"))
+    if problem.instance.objective.kind == "deadline":   # finer buckets per task window
+        from .windowed import bound_and_plan
+
+        lr, plan = bound_and_plan(problem, upper, time_limit_s=budget_s)
+        bounds.append((lr.bound, f"Lagrangian (windowed, {lr.iterations} iterations, "
+                                 f"delta {lr.delta_s:.3g} s)"))
+        if plan is not None:
+            plans.append((plan[2], plan[0], plan[1], "windowed Lagrangian + re-insertion"))
+    else:
+        lr = lagrangian_bound(problem, upper, time_limit_s=budget_s)
+        bounds.append((lr.bound, f"Lagrangian (time-indexed, {lr.iterations} iterations, "
+                                 f"delta {lr.delta_s:.3g} s)"))
     if lr.best_assign is not None:
         plans.append((lr.best_objective, lr.best_assign, lr.best_priority, "Lagrangian"))
     value, assign, prio, origin = min(plans, key=lambda p: p[0])

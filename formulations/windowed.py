@@ -284,3 +284,32 @@ def windowed_bound(problem: Problem, upper: float | None, *, time_limit_s: float
     bound = max(best_dual, best_floored, pb.bound)
     res.bound = float(min(upper, bound) if has_upper else bound)
     return res
+
+
+def bound_and_plan(problem: Problem, upper: float | None, *, time_limit_s: float,
+                   seed: int = 0, insertion_share: float = 0.25):
+    """The windowed bound, and the best of its relaxed schedules improved by re-inserting
+    one task at a time (:func:`.lagrangian.insertion_search`).
+
+    Measured on ``deadline-vgg16-paper-s0``: the relaxed schedules alone reach 3.448,
+    re-insertion from there 3.325 in 3 s (from the portfolio's plan, 3.483).
+
+    Returns
+    -------
+    (WindowedResult, plan) with ``plan`` ``(assign, priority, objective)`` or None.
+    """
+    from .lagrangian import insertion_search
+
+    started = time.perf_counter()
+    res = windowed_bound(problem, upper, time_limit_s=(1 - insertion_share) * time_limit_s)
+    if res.best_assign is None:
+        return res, None
+    left = time_limit_s - (time.perf_counter() - started)
+    a, p, v = res.best_assign, res.best_priority, res.best_objective
+    if left > 0 and problem.n_tasks > 1:
+        a2, p2, v2, evals = insertion_search(problem, v, seed=seed, time_limit_s=left,
+                                             start_assign=a, start_priority=p)
+        res.evaluations += evals
+        if v2 < v:
+            a, p, v = a2, p2, v2
+    return res, (a, p, v)
