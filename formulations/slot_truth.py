@@ -1,0 +1,136 @@
+"""Ground truth for one slot of the ``deadline`` family: is it feasible at all, the best
+plan found, and a proven lower bound on the summed delay.
+
+:func:`slot_truth` runs the ``exact`` dispatcher (contention-free DP, portfolio, CP-SAT
+warm-started, then the windowed Lagrangian bound of :mod:`.windowed` with re-insertion
+from its plan), adds the plans of named registered solvers (default greedy and GA), and
+spends the rest of its time on the windowed bound under the best plan's latency caps
+(on the hard slots CP-SAT finds the best plans and proves nothing beyond the
+contention-free bound, so the bound comes from the windowed Lagrangian).
+The verdict is one of
+
+* ``optimal`` — the best plan's simulated delay meets the proven bound;
+* ``infeasible`` — a proof that no plan meets every deadline (the contention-free DP: a
+  deadline below the task's best latency alone; or CP-SAT's model, a relaxation, has no
+  solution);
+* ``feasible`` — a plan meeting every deadline, not proven optimal: learners are then
+  measured against the bound (a *gap*, an over-estimate of the true one) and against the
+  best plan (*vs best known*);
+* ``unknown`` — neither a plan meeting every deadline nor a proof.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from offloadlab.problem import Problem
+from offloadlab.simulator import simulate
+
+
+@dataclass
+class SlotTruth:
+    """The verdict of :func:`slot_truth` (see the module docstring).
+
+    Attributes
+    ----------
+    status : str
+        ``optimal``, ``feasible``, ``infeasible`` or ``unknown``.
+    objective : float
+        Summed delay of the best plan (inf without one).
+    bound : float
+        Proven lower bound on the optimum (inf when infeasible).
+    bound_source : str
+    assign, priority : numpy.ndarray or None
+        The best plan.
+    plan_source : str
+    wall_s : float
+    """
+
+    status: str
+    objective: float
+    bound: float
+    bound_source: str
+    assign: np.ndarray | None
+    priority: np.ndarray | None
+    plan_source: str
+    wall_s: float
+
+    def gap_pct(self, objective: float) -> float | None:
+        """100 (objective / bound - 1): the gap to the proven bound (None without a
+        positive finite bound)."""
+        if not (math.isfinite(self.bound) and self.bound > 0 and math.isfinite(objective)):
+            return None
+        return 100.0 * (objective / self.bound - 1.0)
+
+    def vs_best_pct(self, objective: float) -> float | None:
+        """100 (objective / best plan - 1): the distance to the best plan found."""
+        if not (math.isfinite(self.objective) and self.objective > 0
+                and math.isfinite(objective)):
+            return None
+        return 100.0 * (objective / self.objective - 1.0)
+
+
+def slot_truth(problem: Problem, *, time_limit_s: float = 30.0, seed: int = 0,
+               solvers: tuple = ("greedy", "ga"), ga_evals: int = 20_000,
+               exact_share: float = 0.6) -> SlotTruth:
+    """Feasibility verdict, best plan and proven bound of a ``deadline`` slot.
+
+    Parameters
+    ----------
+    time_limit_s : float
+        Budget of the ``exact`` dispatcher (``exact_share`` of it) and of the windowed
+        bound under the best plan's caps (the rest); the named solvers run first,
+        outside it.
+    seed : int
+        Seed of every stochastic stage (same seed, same verdict with one worker).
+    solvers : tuple of str
+        Registered solvers whose plans compete with the dispatcher's.
+    ga_evals : int
+        Evaluation budget of ``ga`` when named.
+    """
+    from offloadlab.registry import solve
+
+    from .exact import solve as exact_solve
+    from .windowed import windowed_bound
+
+    if problem.instance.objective.kind not in ("deadline", "latency"):
+        raise ValueError("slot_truth covers the deadline and latency kinds, not "
+                         f"{problem.instance.objective.kind!r}")
+    started = time.perf_counter()
+    plans = []
+    for name in solvers:
+        kw = {"budget_evals": ga_evals} if name == "ga" else {}
+        sol = solve(problem, name, seed=seed, **kw)
+        if sol.assign is not None and math.isfinite(sol.objective):
+            plans.append((sol.objective, sol.assign, sol.priority, name))
+    ex = exact_solve(problem, seed=seed, time_limit_s=exact_share * time_limit_s)
+    if ex.status == "infeasible":
+        return SlotTruth("infeasible", math.inf, math.inf, ex.message or "exact",
+                         None, None, "", time.perf_counter() - started)
+    if ex.assign is not None and math.isfinite(ex.objective):
+        plans.append((ex.objective, ex.assign, ex.priority, f"exact ({ex.message})"))
+    bound = float(ex.bound) if ex.bound is not None else -math.inf
+    source = ex.bound_source or "none"
+    if not plans:
+        return SlotTruth("unknown", math.inf, bound, source, None, None, "",
+                         time.perf_counter() - started)
+    value, assign, prio, origin = min(plans, key=lambda p: p[0])
+    left = time_limit_s - (time.perf_counter() - started)
+    if value > bound + 1e-9 * max(1.0, abs(bound)) and left > 1.0:
+        # the rest of the time: the windowed bound under the best plan's latency caps
+        res = windowed_bound(problem, value, time_limit_s=left)
+        if res.bound > bound:
+            bound, source = res.bound, (f"Lagrangian (windowed, {res.iterations} "
+                                        f"iterations, delta {res.delta_s:.3g} s)")
+        if res.best_objective < value:
+            value, assign, prio, origin = (res.best_objective, res.best_assign,
+                                           res.best_priority, "windowed Lagrangian")
+    # the simulator is the one source of truth for the value of the plan kept
+    value = float(simulate(problem, assign, prio).objective[0])
+    proven = value <= bound + 1e-9 * max(1.0, abs(bound))
+    return SlotTruth("optimal" if proven else "feasible", value, bound, source, assign,
+                     prio, origin, time.perf_counter() - started)
