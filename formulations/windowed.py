@@ -167,6 +167,7 @@ def _bucket_length(problem: Problem, cap: np.ndarray, work_per_iter: float,
 def windowed_bound(problem: Problem, upper: float | None, *, time_limit_s: float = 20.0,
                    max_iter: int = 5000, delta_s: float | None = None,
                    work_per_iter: float = 3e7, min_delta_s: float = 2e-5,
+                   stall_limit: int = 8, min_theta: float = 1e-4,
                    log=None) -> WindowedResult:
     """Maximise the windowed time-indexed Lagrangian dual by subgradient steps.
 
@@ -263,7 +264,7 @@ def windowed_bound(problem: Problem, upper: float | None, *, time_limit_s: float
             best_dual, stall, best_lam = dual, 0, lam
         else:
             stall += 1
-            if stall >= 8:
+            if stall >= stall_limit:
                 theta, stall, restart = theta / 2, 0, True
         _candidate(problem, res, servers, starts)
         if log:
@@ -275,7 +276,7 @@ def windowed_bound(problem: Problem, upper: float | None, *, time_limit_s: float
         if not np.isfinite(target):   # no plan yet: aim a little above the dual
             target = max(dual, pb.bound) * 1.05 + 1e-9
         res.iterations = it + 1
-        if norm <= 0 or max(best_dual, best_floored) >= target - 1e-12 or theta < 1e-4:
+        if norm <= 0 or max(best_dual, best_floored) >= target - 1e-12 or theta < min_theta:
             break
         if restart:   # smaller steps, from the best multipliers so far
             lam = best_lam
