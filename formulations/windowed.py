@@ -167,7 +167,7 @@ def _bucket_length(problem: Problem, cap: np.ndarray, work_per_iter: float,
 def windowed_bound(problem: Problem, upper: float | None, *, time_limit_s: float = 20.0,
                    max_iter: int = 5000, delta_s: float | None = None,
                    work_per_iter: float = 3e7, min_delta_s: float = 2e-5,
-                   stall_limit: int = 8, min_theta: float = 1e-4,
+                   stall_limit: int = 20, min_theta: float = 1e-6,
                    log=None) -> WindowedResult:
     """Maximise the windowed time-indexed Lagrangian dual by subgradient steps.
 
