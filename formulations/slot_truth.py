@@ -3,10 +3,12 @@ plan found, and a proven lower bound on the summed delay.
 
 :func:`slot_truth` runs the ``exact`` dispatcher (contention-free DP, portfolio, CP-SAT
 warm-started, then the windowed Lagrangian bound of :mod:`.windowed` with re-insertion
-from its plan), adds the plans of named registered solvers (default greedy and GA), and
-spends the rest of its time on the windowed bound under the best plan's latency caps
-(on the hard slots CP-SAT finds the best plans and proves nothing beyond the
-contention-free bound, so the bound comes from the windowed Lagrangian).
+from its plan), adds the plans of named registered solvers (default greedy and GA), runs
+CP-SAT from the best of those plans with its subsolvers interleaved (LNS finds much better
+plans on the hard slots: 0.807 against 0.837 on ``hard_slot(0)``), and spends the rest of
+its time on the windowed bound under the best plan's latency caps (CP-SAT proves
+nothing beyond the contention-free bound there, so the bound comes from the windowed
+Lagrangian).
 The verdict is one of
 
 * ``optimal`` — the best plan's simulated delay meets the proven bound;
@@ -76,15 +78,19 @@ class SlotTruth:
 
 def slot_truth(problem: Problem, *, time_limit_s: float = 30.0, seed: int = 0,
                solvers: tuple = ("greedy", "ga"), ga_evals: int = 20_000,
-               exact_share: float = 0.6) -> SlotTruth:
+               exact_share: float = 0.35, cpsat_share: float = 0.45,
+               deterministic_s: float = 5.0) -> SlotTruth:
     """Feasibility verdict, best plan and proven bound of a ``deadline`` slot.
 
     Parameters
     ----------
     time_limit_s : float
-        Budget of the ``exact`` dispatcher (``exact_share`` of it) and of the windowed
-        bound under the best plan's caps (the rest); the named solvers run first,
-        outside it.
+        Budget of CP-SAT from the best named plan (``cpsat_share``, 0 to skip), of the
+        ``exact`` dispatcher (``exact_share``) and of the windowed bound under the best
+        plan's caps (the rest); the named solvers run first, outside it.
+    deterministic_s : float
+        CP-SAT's deterministic time (its subsolvers interleaved in one thread: the same
+        seed gives the same plan unless the wall-clock share stops it first).
     seed : int
         Seed of every stochastic stage (same seed, same verdict with one worker).
     solvers : tuple of str
@@ -94,6 +100,7 @@ def slot_truth(problem: Problem, *, time_limit_s: float = 30.0, seed: int = 0,
     """
     from offloadlab.registry import solve
 
+    from .cpsat import solve as cpsat_solve
     from .exact import solve as exact_solve
     from .windowed import windowed_bound
 
@@ -107,14 +114,31 @@ def slot_truth(problem: Problem, *, time_limit_s: float = 30.0, seed: int = 0,
         sol = solve(problem, name, seed=seed, **kw)
         if sol.assign is not None and math.isfinite(sol.objective):
             plans.append((sol.objective, sol.assign, sol.priority, name))
+    bound, source = -math.inf, "none"
+    if plans and cpsat_share > 0:
+        # CP-SAT's subsolvers interleaved in one thread from the best named plan
+        _, a0, p0, _ = min(plans, key=lambda p: p[0])
+        cp = cpsat_solve(problem, seed=seed, hint=(a0, p0), workers=8, unit_s=1e-6,
+                         time_limit_s=cpsat_share * time_limit_s,
+                         deterministic_s=deterministic_s)
+        if cp.status == "infeasible":   # cannot happen with a plan meeting every deadline
+            raise RuntimeError("CP-SAT proved infeasible a slot with a feasible plan")
+        if cp.bound is not None and np.isfinite(cp.bound):
+            bound, source = float(cp.bound), f"CP-SAT ({cp.bound_source})"
+        if cp.assign is not None and np.isfinite(cp.objective):
+            plans.append((cp.objective, cp.assign, cp.priority,
+                          "CP-SAT (interleaved subsolvers)"))
+        if cp.status == "optimal" and cp.objective <= bound + 1e-9 * max(1.0, bound):
+            return SlotTruth("optimal", cp.objective, bound, source, cp.assign,
+                             cp.priority, "CP-SAT", time.perf_counter() - started)
     ex = exact_solve(problem, seed=seed, time_limit_s=exact_share * time_limit_s)
     if ex.status == "infeasible":
         return SlotTruth("infeasible", math.inf, math.inf, ex.message or "exact",
                          None, None, "", time.perf_counter() - started)
     if ex.assign is not None and math.isfinite(ex.objective):
         plans.append((ex.objective, ex.assign, ex.priority, f"exact ({ex.message})"))
-    bound = float(ex.bound) if ex.bound is not None else -math.inf
-    source = ex.bound_source or "none"
+    if ex.bound is not None and ex.bound > bound:
+        bound, source = float(ex.bound), ex.bound_source or "exact"
     if not plans:
         return SlotTruth("unknown", math.inf, bound, source, None, None, "",
                          time.perf_counter() - started)
