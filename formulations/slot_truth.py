@@ -115,7 +115,9 @@ def slot_truth(problem: Problem, *, time_limit_s: float = 30.0, seed: int = 0,
         if sol.assign is not None and math.isfinite(sol.objective):
             plans.append((sol.objective, sol.assign, sol.priority, name))
     bound, source = -math.inf, "none"
+    exact_s = (exact_share + cpsat_share) * time_limit_s   # without the CP-SAT stage
     if plans and cpsat_share > 0:
+        exact_s = exact_share * time_limit_s
         # CP-SAT's subsolvers interleaved in one thread from the best named plan
         _, a0, p0, _ = min(plans, key=lambda p: p[0])
         cp = cpsat_solve(problem, seed=seed, hint=(a0, p0), workers=8, unit_s=1e-6,
@@ -131,7 +133,7 @@ def slot_truth(problem: Problem, *, time_limit_s: float = 30.0, seed: int = 0,
         if cp.status == "optimal" and cp.objective <= bound + 1e-9 * max(1.0, bound):
             return SlotTruth("optimal", cp.objective, bound, source, cp.assign,
                              cp.priority, "CP-SAT", time.perf_counter() - started)
-    ex = exact_solve(problem, seed=seed, time_limit_s=exact_share * time_limit_s)
+    ex = exact_solve(problem, seed=seed, time_limit_s=exact_s)
     if ex.status == "infeasible":
         return SlotTruth("infeasible", math.inf, math.inf, ex.message or "exact",
                          None, None, "", time.perf_counter() - started)
