@@ -26,9 +26,9 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
    (:mod:`.lagrangian`) with the rest of the time; for ``deadline`` its windowed form
    (:mod:`.windowed`: each task priced over its own window and servers, finer buckets)
    followed by re-insertion from its best relaxed schedule (measured on
-   ``deadline-vgg16-paper-s0``: certified gap 13.2 % before, 1.8 % after, 60 s). The reported bound is the best of the
-   model's bound, the contention-free DP, the capacity bounds and the Lagrangian;
-   ``bound_source`` names it.
+   ``deadline-vgg16-paper-s0``: certified gap 13.2 % before, 1.8 % after, 60 s). The
+   reported bound is the best of the model's bound, the contention-free DP, the
+   capacity bounds and the Lagrangian; ``bound_source`` names it.
 """
 
 from __future__ import annotations
