@@ -1,18 +1,22 @@
-"""MTL-A3C on contended single slots: every learner and baseline against the best plan
-found and the exact solver's bound and feasibility verdict.
+"""MTL-A3C on contended single slots: every learner and baseline against the slot's
+ground truth (proven bound, best plan, feasibility verdict).
 
-For each seed a hard slot (:func:`offloadlab.instances.slot_generator.hard_slot`) is
-solved by greedy, the three MTL-A3C baselines, GA and CP-SAT (the best plan found is
-the best of these), then by each learner trained for ``--train-s`` seconds. Rows give
-the objective (total delay), its gap to the best plan found, the deadlines violated
-(:func:`offloadlab.learners.slots.slot_report`) and CP-SAT's status and bound (a proven
-``infeasible`` says no plan meets every deadline).
+For each seed a hard slot (:func:`offloadlab.instances.slot_generator.hard_slot`) gets
+its ground truth from :func:`offloadlab.formulations.slot_truth.slot_truth` (greedy, GA,
+the ``exact`` dispatcher with CP-SAT and the windowed Lagrangian bound, ``--exact-s`` in
+all): ``optimal``, ``feasible`` (a plan meets every deadline, not proven optimal) or
+``infeasible`` (proven: no plan meets every deadline). Then the three MTL-A3C baselines
+and each learner trained for ``--train-s`` seconds. Rows give the objective (total
+delay), ``gap_pct`` to the proven bound (a true gap, an upper estimate of the distance to
+the optimum), ``vs_best_known_pct`` to the best plan found, and the deadlines violated
+(:func:`offloadlab.learners.slots.slot_report`). ``--truth-only`` skips the learners.
 
 ``--workers-ratio`` instead measures A3C's environment steps per second with 1 and 2
 workers in one run (same budget) and the greedy objective each reached.
 
 Usage: ``python -m offloadlab.benchmarks.mtl_a3c_hard [--seeds 0,1] [--train-s 60]
-[--learner mtl-a3c ...] [--exact-s 20] [--workers-ratio]``; prints one JSON document.
+[--learner mtl-a3c ...] [--exact-s 40] [--truth-only] [--workers-ratio]``; prints one
+JSON document.
 """
 
 from __future__ import annotations
@@ -25,38 +29,51 @@ import time
 import click
 
 
-def _row(problem, name, sol, best=None):
+def _pct(value):
+    return None if value is None else round(value, 3)
+
+
+def _row(problem, name, sol, truth=None):
     from offloadlab.learners.slots import slot_report
 
     row = {"solver": name, "objective": sol.objective, "status": sol.status,
            "wall_s": round(sol.wall_s, 2), "evaluations": sol.evaluations}
     if sol.assign is not None:
         row["violations"] = slot_report(problem, sol.assign, sol.priority).total_violations
-    if best is not None and math.isfinite(sol.objective):
-        row["gap_to_best_pct"] = round(100 * (sol.objective / best - 1), 3)
+    if truth is not None and math.isfinite(sol.objective):
+        row["gap_pct"] = _pct(truth.gap_pct(sol.objective))
+        row["vs_best_known_pct"] = _pct(truth.vs_best_pct(sol.objective))
     return row
 
 
-def hard_rows(seed: int, learners, train_s: float, exact_s: float) -> dict:
-    """Baselines, GA, CP-SAT and the learners on the hard slot of ``seed``."""
+def truth_record(seed: int, exact_s: float):
+    """The hard slot of ``seed``, its ground truth and the summary record."""
+    from offloadlab.formulations.slot_truth import slot_truth
     from offloadlab.instances.slot_generator import hard_slot
     from offloadlab.problem import Problem
-    from offloadlab.registry import solve
 
     problem = Problem.from_instance(hard_slot(seed))
-    sols = {name: solve(problem, name, seed=seed)
-            for name in ("greedy", "least-loaded", "apdi", "rpdi")}
-    sols["ga"] = solve(problem, "ga", seed=seed, budget_evals=20_000)
-    sols["cpsat"] = solve(problem, "cpsat", seed=seed, time_limit_s=exact_s)
-    best = min(s.objective for s in sols.values())
-    rows = [_row(problem, n, s, best) for n, s in sols.items()]
+    truth = slot_truth(problem, time_limit_s=exact_s, seed=seed)
+    record = {"instance": problem.instance.name, "status": truth.status,
+              "best": truth.objective, "bound": truth.bound,
+              "bound_source": truth.bound_source, "best_from": truth.plan_source,
+              "truth_wall_s": round(truth.wall_s, 1),
+              "gap_of_best_pct": _pct(truth.gap_pct(truth.objective))}
+    return problem, truth, record
+
+
+def hard_rows(seed: int, learners, train_s: float, exact_s: float) -> dict:
+    """Ground truth, baselines and the learners on the hard slot of ``seed``."""
+    from offloadlab.registry import solve
+
+    problem, truth, record = truth_record(seed, exact_s)
+    rows = [_row(problem, name, solve(problem, name, seed=seed), truth)
+            for name in ("greedy", "least-loaded", "apdi", "rpdi")]
     for name in learners:
         print(f"seed {seed}: training {name} for {train_s} s", file=sys.stderr)
         sol = solve(problem, name, seed=seed, budget_evals=10**8, time_limit_s=train_s)
-        rows.append(_row(problem, name, sol, best))
-    return {"instance": problem.instance.name, "best": best,
-            "cpsat_bound": sols["cpsat"].bound, "cpsat_status": sols["cpsat"].status,
-            "rows": rows}
+        rows.append(_row(problem, name, sol, truth))
+    return {**record, "rows": rows}
 
 
 def workers_ratio(seed: int, steps: int) -> dict:
@@ -80,18 +97,20 @@ def workers_ratio(seed: int, steps: int) -> dict:
 @click.command()
 @click.option("--seeds", default="0,1", show_default=True)
 @click.option("--train-s", default=60.0, show_default=True)
-@click.option("--exact-s", default=20.0, show_default=True)
+@click.option("--exact-s", default=40.0, show_default=True,
+              help="Seconds for each slot's ground truth.")
+@click.option("--truth-only", is_flag=True, help="Ground truth and greedy only.")
 @click.option("--learner", "learners", multiple=True,
               help="Default: mtl-a3c, a3c, dist-dqn.")
 @click.option("--workers-ratio", is_flag=True)
 @click.option("--steps", default=6000, show_default=True, help="For --workers-ratio.")
-def main(seeds, train_s, exact_s, learners, workers_ratio, steps):
+def main(seeds, train_s, exact_s, truth_only, learners, workers_ratio, steps):
     """Learners against exact and the baselines on hard slots (one JSON document)."""
     seeds = [int(s) for s in seeds.split(",")]
     if workers_ratio:
         print(json.dumps({"a3c_workers": workers_ratio_fn(seeds[0], steps)}, indent=1))
         return
-    learners = learners or ("mtl-a3c", "a3c", "dist-dqn")
+    learners = () if truth_only else (learners or ("mtl-a3c", "a3c", "dist-dqn"))
     print(json.dumps([hard_rows(s, learners, train_s, exact_s) for s in seeds], indent=1))
 
 

@@ -197,11 +197,14 @@ def _bound_seconds(handles, value_units: float) -> float:
 
 
 def _run(instance, upper, lower, unit_s, hint_assign, hint_start, seed, workers,
-         time_limit_s, log, deadline_epoch=None):
+         time_limit_s, log, deadline_epoch=None, deterministic_s=None):
     """Build and solve in this process; plain results only (runs in a child process).
 
     ``deadline_epoch`` (``time.time()`` seconds) caps the search so that the child's
     start-up and the model building count against the caller's time limit.
+    ``deterministic_s``: interleave the ``workers`` subsolvers in one thread and stop
+    after that much deterministic time (same seed, same plan, unless the wall-clock
+    limit stops it first).
     """
     from ortools.sat.python import cp_model
 
@@ -216,6 +219,9 @@ def _run(instance, upper, lower, unit_s, hint_assign, hint_start, seed, workers,
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed or 0)
     solver.parameters.log_search_progress = bool(log)
+    if deterministic_s is not None:
+        solver.parameters.interleave_search = True
+        solver.parameters.max_deterministic_time = float(deterministic_s)
     if deadline_epoch is not None:
         left = deadline_epoch - time.time()
         time_limit_s = left if time_limit_s is None else min(time_limit_s, left)
@@ -264,7 +270,8 @@ def run_isolated(*args, timeout_s: float | None = None):
 
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
           workers: int = 1, unit_s: float | None = None, warm_start: bool = True,
-          lower_s: float | None = None, hint=None, log: bool = False):
+          lower_s: float | None = None, hint=None, log: bool = False,
+          deterministic_s: float | None = None):
     """Solve with CP-SAT (see the module docstring for the time scaling).
 
     Parameters
@@ -286,12 +293,18 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         A known lower bound (seconds) to add as a cut and to report if higher.
     hint : (assign, priority), optional
         A plan to hint instead of the greedy/contention-free one.
+    deterministic_s : float, optional
+        Interleave ``workers`` subsolvers (LNS, core, ...) in one thread, deterministic,
+        up to this much deterministic time (still capped by ``time_limit_s``). On
+        ``hard_slot(0)`` with 8 subsolvers: 0.8074 in 70 s of wall time, where 8
+        parallel workers reached 0.8082 in 240 s and 1 worker 0.8374 in 18 s.
     """
     from .milp import incumbent, start_order
 
     started = time.perf_counter()
     kind = problem.instance.objective.kind
-    params = {"workers": workers, "time_limit_s": time_limit_s, "unit_s": unit_s}
+    params = {"workers": workers, "time_limit_s": time_limit_s, "unit_s": unit_s,
+              "deterministic_s": deterministic_s}
     if kind not in KINDS:
         raise ValueError(f"cpsat covers {KINDS}, not {kind!r}")
     pb = path_bound(problem)
@@ -309,6 +322,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     left = None if time_limit_s is None else time_limit_s - (time.perf_counter() - started)
     out = run_isolated(problem.instance, upper, lower, unit_s, assign0, start0, seed,
                        workers, None, log, None if left is None else time.time() + left,
+                       deterministic_s,
                        timeout_s=None if left is None else max(0.0, left) + 1.0)
     if out is None:  # killed at the time limit (start-up or model building took it)
         out = {"status": "UNKNOWN", "unit": 0.0, "wall_s": 0.0, "bound": None,

@@ -26,9 +26,12 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
    runs of layers compete with the model's plan, then moves and swaps of two layers'
    servers (:mod:`.swaps`) improve the best.
 5. Without a proof, for ``latency``/``deadline``: the time-indexed Lagrangian bound
-   (:mod:`.lagrangian`) with the rest of the time. The reported bound is the best of the
-   model's bound, the contention-free DP, the capacity bounds and the Lagrangian;
-   ``bound_source`` names it.
+   (:mod:`.lagrangian`) with the rest of the time; for ``deadline`` its windowed form
+   (:mod:`.windowed`: each task priced over its own window and servers, finer buckets)
+   followed by re-insertion from its best relaxed schedule (measured on
+   ``deadline-vgg16-paper-s0``: certified gap 13.2 % before, 1.8 % after, 60 s). The
+   reported bound is the best of the model's bound, the contention-free DP, the
+   capacity bounds and the Lagrangian; ``bound_source`` names it.
 """
 
 from __future__ import annotations
@@ -262,9 +265,18 @@ def _with_lagrangian(problem: Problem, sol, inc, started: float, budget_s: float
                              status="time_limit", bound=bound, bound_source=source,
                              message=f"plan from {origin}; bound from {source}; no time "
                                      "left for the Lagrangian bound")
-    lr = lagrangian_bound(problem, upper, time_limit_s=budget_s)
-    bounds.append((lr.bound, f"Lagrangian (time-indexed, {lr.iterations} iterations, "
-                             f"delta {lr.delta_s:.3g} s)"))
+    if problem.instance.objective.kind == "deadline":   # finer buckets per task window
+        from .windowed import bound_and_plan
+
+        lr, plan = bound_and_plan(problem, upper, time_limit_s=budget_s)
+        bounds.append((lr.bound, f"Lagrangian (windowed, {lr.iterations} iterations, "
+                                 f"delta {lr.delta_s:.3g} s)"))
+        if plan is not None:
+            plans.append((plan[2], plan[0], plan[1], "windowed Lagrangian + re-insertion"))
+    else:
+        lr = lagrangian_bound(problem, upper, time_limit_s=budget_s)
+        bounds.append((lr.bound, f"Lagrangian (time-indexed, {lr.iterations} iterations, "
+                                 f"delta {lr.delta_s:.3g} s)"))
     if lr.best_assign is not None:
         plans.append((lr.best_objective, lr.best_assign, lr.best_priority, "Lagrangian"))
     value, assign, prio, origin = min(plans, key=lambda p: p[0])
