@@ -584,6 +584,8 @@ _A3C = {
     "branch_hidden": Param("int", "hidden width of an actor (branch)", low=1, high=10**5),
     "normalize_adv": Param("bool", "normalise advantages over each update"),
     "keep_episodes": Param("bool", "the plan may be the best training episode"),
+    "cost_prior": Param("float", "weight of -cost in the logits (a greedy start)", low=0,
+                        high=1e6),
 }
 register("a3c", "offloadlab.learners.a3c:solve_a3c",
          "A3C on the slotted deadline environment (budget = environment steps)",
