@@ -201,15 +201,16 @@ def test_mask_keeps_to_servers_that_meet_the_deadline():
 def test_best_training_episode_is_a_simulated_feasible_plan():
     from offloadlab.learners.a3c import A3CConfig, greedy_rollout, train
 
-    p = _hard()
-    net, info = train(p, A3CConfig(eval_every=400), steps=1600, seed=2, branches=4)
+    p = _problem()
+    branches = max(len(t) for t in p.task_layers)
+    net, info = train(p, A3CConfig(eval_every=400), steps=1600, seed=2, branches=branches)
     (flag, objective), assign = info["episode"]
     assert flag == 0 and assign is not None
     ev = simulate(p, assign[None], SlotEnv(p).order[None])
     assert ev.feasible[0] and float(ev.objective[0]) == pytest.approx(objective, rel=1e-9)
     sol = solve(p, "mtl-a3c", seed=2, budget_evals=1601, eval_every=400)
     _, _, ret = greedy_rollout(SlotEnv(p), net)
-    assert sol.objective <= min(objective, -ret) * (1 + 1e-12)  # the better of the two
+    assert sol.objective == pytest.approx(min(objective, -ret), rel=1e-9)  # the better
     assert sol.params["plan"] in ("policy", "episode")
     assert info["curve"][-1][0] == 1600 and all(len(row) == 4 for row in info["curve"])
 
@@ -246,7 +247,8 @@ def test_train_checkpoint_round_trip_gives_the_same_plan(tmp_path, learner):
     if learner == "mtl-a3c":
         from offloadlab.learners.a3c import A3CConfig, train
 
-        net, _ = train(p, A3CConfig(eval_every=320), steps=960, seed=3, branches=3)
+        branches = max(len(t) for t in p.task_layers)
+        net, _ = train(p, A3CConfig(eval_every=320), steps=960, seed=3, branches=branches)
         policy = lambda o, b: net(o, b)  # noqa: E731
     else:
         from offloadlab.learners.dist_dqn import train
@@ -281,7 +283,7 @@ def test_checkpoint_errors_are_one_line(tmp_path):
     hard.write_text(hard_slot(0).model_dump_json(by_alias=True, exclude_none=True))
     res = CliRunner().invoke(main, ["solve", str(hard), "--solver", "mtl-a3c", "--param",
                                     f"checkpoint={out}"])
-    assert res.exit_code == 2 and "servers" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "its obs_dim is 84, the instance's is 82" in res.output
     data = torch.load(out, weights_only=True)
     data["config"]["branch_hidden"] = 7  # the weights no longer fit the network
     torch.save(data, out)
