@@ -42,8 +42,9 @@ def _row(problem, name, sol, wall_s=None, cpu_s=None):
     if cpu_s is not None:
         row["cpu_s"] = round(cpu_s, 2)
         row["steps_per_cpu_s"] = round(sol.evaluations / max(cpu_s, 1e-9), 1)
-    if "plan" in sol.params:
-        row["plan"] = sol.params["plan"]
+    for key in ("plan", "policy_key", "episode_key"):  # which plan, and both candidates'
+        if key in sol.params:                          # (deadlines missed, objective)
+            row[key] = sol.params[key]
     return row
 
 

@@ -523,9 +523,10 @@ def solve(problem, *, multitask: bool = False, seed=None, time_limit_s=None,
     env = SlotEnv(problem)
     policy, order, _ = greedy_rollout(env, net)
     episode = info["episode"][1] if cfg.keep_episodes else None
-    source, assign = best_plan(problem, {"policy": policy, "episode": episode}, order)
+    source, assign, keys = best_plan(problem, {"policy": policy, "episode": episode}, order)
     report = slot_report(problem, assign, order)
     params = {"workers": int(workers), "steps": info["steps"], "plan": source,
+              **{f"{k}_key": list(v) for k, v in keys.items()},
               **cfg.to_dict()}
     return make_solution(problem, name, assign, order, started=started, params=params,
                          seed=seed, evaluations=info["steps"],

@@ -256,9 +256,10 @@ def solve(problem, *, seed=None, time_limit_s=None, budget_evals=None, workers: 
                         chunk=int(chunk), time_limit_s=time_limit_s)
     policy, order, _ = greedy_rollout(env, lambda o, b: (q_net(o), None))
     episode = info["episode"][1] if keep_episodes else None
-    source, assign = best_plan(problem, {"policy": policy, "episode": episode}, order)
+    source, assign, keys = best_plan(problem, {"policy": policy, "episode": episode}, order)
     params = {"workers": int(workers), "chunk": int(chunk), "steps": info["steps"],
-              "keep_episodes": bool(keep_episodes), "plan": source, **cfg.to_dict()}
+              "keep_episodes": bool(keep_episodes), "plan": source,
+              **{f"{k}_key": list(v) for k, v in keys.items()}, **cfg.to_dict()}
     return make_solution(problem, "dist-dqn", assign, order, started=started, params=params,
                          seed=seed, evaluations=info["steps"],
                          history=[(w, obj) for _, w, obj, _ in info["curve"]],

@@ -181,13 +181,14 @@ def plan_key(problem: Problem, assign, priority) -> tuple:
             report.total_delay_s + beta * float(report.overrun_s.sum()))
 
 
-def best_plan(problem: Problem, candidates: dict, priority) -> tuple[str, np.ndarray]:
-    """``(name, assign)`` of the best of ``candidates`` (name -> assignment or None), all
-    placed in ``priority``, by :func:`plan_key` (the first wins ties)."""
-    scored = [(plan_key(problem, a, priority), i, name, a)
-              for i, (name, a) in enumerate(candidates.items()) if a is not None]
-    _, _, name, assign = min(scored, key=lambda r: r[:2])
-    return name, assign
+def best_plan(problem: Problem, candidates: dict, priority) -> tuple[str, np.ndarray, dict]:
+    """``(name, assign, keys)``: the best of ``candidates`` (name -> assignment or None),
+    all placed in ``priority``, by :func:`plan_key` (the first wins ties), and every
+    candidate's key."""
+    keys = {name: plan_key(problem, a, priority) for name, a in candidates.items()
+            if a is not None}
+    name = min(keys, key=lambda n: (keys[n], list(keys).index(n)))
+    return name, np.asarray(candidates[name]), keys
 
 
 def slot_of(problem: Problem, slot_s: float | None = None) -> np.ndarray:
