@@ -86,9 +86,10 @@ def resolve_instances(items, error) -> list:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train(learner, instances, steps, seed, time_limit_s, params, reward, out_path, meta,
           n_envs, family, as_json):
-    """Train LEARNER (e.g. ddpqn, dmro) on INSTANCES (files, globs, library names or
-    family:NAME:SEEDS) and write a checkpoint and the learning curve; `train dmro --meta
-    --envs N` meta-learns DMRO's initial parameters instead."""
+    """Train LEARNER (e.g. ddpqn, dmro; a3c, mtl-a3c, dist-dqn on one deadline
+    instance) on INSTANCES (files, globs, library names or family:NAME:SEEDS) and write a
+    checkpoint and the learning curve; `train dmro --meta --envs N` meta-learns DMRO's
+    initial parameters instead."""
     from offloadlab.cli import UserError, emit, parse_params
     from offloadlab.registry import SolverError, check_params
 
