@@ -13,8 +13,8 @@ CPU second (the machine may be shared: CPU time says what an idle core would tak
 budget, in one run, and reports when each first reached a target objective with its
 greedy policy (by default greedy's objective), in wall seconds, and the ratio.
 
-Usage: ``python -m offloadlab.benchmarks.mtl_a3c_goals [--seeds 0-4] [--steps 50000]
-[--learner mtl-a3c ...] [--ga-evals 500000] [--out goals.json]`` or ``--workers-ratio
+Usage: ``python -m offloadlab.benchmarks.mtl_a3c_goals [--seeds 0-4] [--steps 120000]
+[--dqn-steps 30000] [--learner mtl-a3c ...] [--ga-evals 500000] [--out goals.json]`` or ``--workers-ratio
 [--seeds 0] [--steps 60000]``; prints one JSON document.
 """
 
@@ -48,8 +48,10 @@ def _row(problem, name, sol, wall_s=None, cpu_s=None):
     return row
 
 
-def goal_rows(seed: int, learners, steps: int, ga_evals: int) -> dict:
-    """Greedy, GA and the learners on the hard slot of ``seed``, with gaps."""
+def goal_rows(seed: int, learners, steps: int, ga_evals: int,
+              dqn_steps: int | None = None) -> dict:
+    """Greedy, GA and the learners on the hard slot of ``seed``, with gaps
+    (``dqn_steps``: distributed DQN's budget when it differs from ``steps``)."""
     from offloadlab.instances.slot_generator import hard_slot
     from offloadlab.problem import Problem
     from offloadlab.registry import solve
@@ -58,16 +60,19 @@ def goal_rows(seed: int, learners, steps: int, ga_evals: int) -> dict:
     rows = [_row(problem, "greedy", solve(problem, "greedy")),
             _row(problem, "ga", solve(problem, "ga", seed=seed, budget_evals=ga_evals))]
     for name in learners:
-        print(f"seed {seed}: {name}, {steps} steps", file=sys.stderr)
+        budget = dqn_steps if name == "dist-dqn" and dqn_steps else steps
+        print(f"seed {seed}: {name}, {budget} steps", file=sys.stderr)
         cpu0 = time.process_time()
-        sol = solve(problem, name, seed=seed, budget_evals=steps + 1)
+        sol = solve(problem, name, seed=seed, budget_evals=budget + 1)
         rows.append(_row(problem, name, sol, cpu_s=time.process_time() - cpu0))
     feasible = [r["objective"] for r in rows if r["status"] in ("feasible", "optimal")]
     best = min(feasible) if feasible else math.inf
     for r in rows:
         if math.isfinite(best) and math.isfinite(r["objective"]):
             r["gap_to_best_pct"] = round(100 * (r["objective"] / best - 1), 3)
-    return {"instance": problem.instance.name, "seed": seed, "best": best,
+        if not math.isfinite(r["objective"]):
+            r["objective"] = None
+    return {"instance": problem.instance.name, "seed": seed, "best": best if math.isfinite(best) else None,
             "best_by": [r["solver"] for r in rows if r["objective"] == best], "rows": rows}
 
 
@@ -79,20 +84,22 @@ def summary(results, learners) -> dict:
         gaps, beats, missed = [], 0, 0
         for res in results:
             rows = {r["solver"]: r for r in res["rows"]}
-            row = rows[name]
+            row, greedy = rows[name], rows["greedy"]["objective"]
             gaps.append(row.get("gap_to_best_pct", math.inf))
-            beats += row["objective"] < rows["greedy"]["objective"]
-            if math.isfinite(res["best"]):
+            beats += row["objective"] is not None and (greedy is None
+                                                       or row["objective"] < greedy)
+            if res["best"] is not None:  # some plan keeps every deadline
                 missed += row.get("violations", 0)
-        out[name] = {"median_gap_pct": statistics.median(gaps), "gaps_pct": gaps,
+        median = statistics.median(gaps)
+        out[name] = {"median_gap_pct": _finite(median), "gaps_pct": [_finite(g) for g in gaps],
                      "beats_greedy": f"{beats}/{len(results)}", "missed_deadlines": missed}
-    greedy = [next(r for r in res["rows"] if r["solver"] == "greedy")["gap_to_best_pct"]
-              for res in results]
-    out["greedy"] = {"median_gap_pct": statistics.median(greedy), "gaps_pct": greedy}
+    greedy = [next(r for r in res["rows"] if r["solver"] == "greedy").get(
+        "gap_to_best_pct", math.inf) for res in results]
+    out["greedy"] = {"median_gap_pct": _finite(statistics.median(greedy)),
+                     "gaps_pct": [_finite(g) for g in greedy]}
     if "mtl-a3c" in out:
-        m = out["mtl-a3c"]
-        out["goal_mtl_a3c_within_3pct_and_beats_greedy"] = (
-            m["median_gap_pct"] <= 3.0 and m["median_gap_pct"] < out["greedy"]["median_gap_pct"])
+        m, g = out["mtl-a3c"]["median_gap_pct"], statistics.median(greedy)
+        out["goal_mtl_a3c_within_3pct_and_beats_greedy"] = m is not None and m <= 3.0 and m < g
     out["goal_every_deadline_met"] = all(out[n]["missed_deadlines"] == 0 for n in learners)
     return out
 
@@ -128,14 +135,19 @@ def workers_ratio(seed: int, steps: int, target_gap_pct: float | None) -> dict:
             "wall_s": round(info["wall_s"], 2), "steps": info["steps"],
             "steps_per_s": round(info["steps"] / info["wall_s"], 1),
             "parent_cpu_s": round(time.process_time() - cpu0, 2),
-            "time_to_target_s": round(time_to_target(curve, target), 2),
+            "time_to_target_s": _finite(time_to_target(curve, target)),
             "best_greedy": min(row[2] for row in curve)}
     one, two = out["workers_1"]["time_to_target_s"], out["workers_2"]["time_to_target_s"]
     out["load_1min_after"] = os.getloadavg()[0]
-    out["time_to_target_ratio"] = round(one / two, 3) if math.isfinite(one / two) else None
+    out["time_to_target_ratio"] = round(one / two, 3) if one and two else None
     out["throughput_ratio"] = round(out["workers_2"]["steps_per_s"]
                                     / out["workers_1"]["steps_per_s"], 3)
     return out
+
+
+def _finite(value: float):
+    """``value`` rounded, or None when it is not finite (JSON has no infinity)."""
+    return round(value, 2) if math.isfinite(value) else None
 
 
 def _seeds(text: str) -> list[int]:
@@ -147,8 +159,10 @@ def _seeds(text: str) -> list[int]:
 
 @click.command()
 @click.option("--seeds", default="0-4", show_default=True)
-@click.option("--steps", default=50_000, show_default=True,
+@click.option("--steps", default=120_000, show_default=True,
               help="Training steps per learner (workers=1).")
+@click.option("--dqn-steps", type=int, default=None,
+              help="dist-dqn's training steps (default: --steps).")
 @click.option("--ga-evals", default=500_000, show_default=True)
 @click.option("--learner", "learners", multiple=True, help="Default: mtl-a3c, a3c, dist-dqn.")
 @click.option("--workers-ratio", "ratio", is_flag=True,
@@ -156,15 +170,16 @@ def _seeds(text: str) -> list[int]:
 @click.option("--target-gap", type=float, default=None,
               help="--workers-ratio: target GA's objective + this %% (default: greedy's).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None)
-def main(seeds, steps, ga_evals, learners, ratio, target_gap, out_path):
+def main(seeds, steps, dqn_steps, ga_evals, learners, ratio, target_gap, out_path):
     """Goals of the slotted learners on hard slots (one JSON document)."""
     seeds = _seeds(seeds)
     if ratio:
         doc = {"a3c_workers": workers_ratio(seeds[0], steps, target_gap)}
     else:
         learners = learners or LEARNERS
-        results = [goal_rows(s, learners, steps, ga_evals) for s in seeds]
-        doc = {"steps": steps, "ga_evals": ga_evals, "results": results,
+        results = [goal_rows(s, learners, steps, ga_evals, dqn_steps) for s in seeds]
+        doc = {"steps": steps, "dqn_steps": dqn_steps or steps, "ga_evals": ga_evals,
+               "results": results,
                "summary": summary(results, learners)}
     text = json.dumps(doc, indent=1)
     if out_path:
