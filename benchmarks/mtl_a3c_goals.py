@@ -14,8 +14,8 @@ budget, in one run, and reports when each first reached a target objective with 
 greedy policy (by default greedy's objective), in wall seconds, and the ratio.
 
 Usage: ``python -m offloadlab.benchmarks.mtl_a3c_goals [--seeds 0-4] [--steps 120000]
-[--dqn-steps 30000] [--learner mtl-a3c ...] [--ga-evals 500000] [--out goals.json]`` or ``--workers-ratio
-[--seeds 0] [--steps 60000]``; prints one JSON document.
+[--dqn-steps 30000] [--learner mtl-a3c ...] [--ga-evals 500000] [--out goals.json]`` or
+``--workers-ratio [--seeds 0] [--steps 60000] [--target-gap 0]``; prints one JSON document.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def goal_rows(seed: int, learners, steps: int, ga_evals: int,
             r["gap_to_best_pct"] = round(100 * (r["objective"] / best - 1), 3)
         if not math.isfinite(r["objective"]):
             r["objective"] = None
-    return {"instance": problem.instance.name, "seed": seed, "best": best if math.isfinite(best) else None,
+    return {"instance": problem.instance.name, "seed": seed,
+            "best": best if math.isfinite(best) else None,
             "best_by": [r["solver"] for r in rows if r["objective"] == best], "rows": rows}
 
 
@@ -168,7 +169,7 @@ def _seeds(text: str) -> list[int]:
 @click.option("--workers-ratio", "ratio", is_flag=True,
               help="A3C 1 vs 2 workers: time to reach the target, in one run.")
 @click.option("--target-gap", type=float, default=None,
-              help="--workers-ratio: target GA's objective + this %% (default: greedy's).")
+              help="--workers-ratio: target GA's objective + this % (default: greedy's).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None)
 def main(seeds, steps, dqn_steps, ga_evals, learners, ratio, target_gap, out_path):
     """Goals of the slotted learners on hard slots (one JSON document)."""

@@ -536,8 +536,9 @@ def solve(problem, *, multitask: bool = False, seed=None, time_limit_s=None,
 
 
 def _message(report, source: str) -> str:
+    what = "best training episode" if source == "episode" else "greedy policy"
     return (f"delay {report.total_delay_s:.6g} s, {report.total_violations} deadline(s) "
-            f"violated; plan of the {'best training episode' if source == 'episode' else 'greedy policy'}")
+            f"violated; plan of the {what}")
 
 
 def _solver(multitask: bool):

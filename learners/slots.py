@@ -131,7 +131,8 @@ class SlotEnv(BatchPlacementEnv):
         return int(self._position[self._order[self.k]])
 
     def spec_dict(self) -> dict:
-        return {**super().spec_dict(), "observation": "slots/2", "base_dim": self.base_dim, "reward": "deadline-soft"}
+        return {**super().spec_dict(), "observation": "slots/2", "base_dim": self.base_dim,
+                "reward": "deadline-soft"}
 
 
 def server_features(obs, n_servers: int, base_dim: int):
