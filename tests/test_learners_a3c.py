@@ -215,11 +215,21 @@ def test_best_training_episode_is_a_simulated_feasible_plan():
     assert info["curve"][-1][0] == 1600 and all(len(row) == 4 for row in info["curve"])
 
 
-def test_paper_exploration_trains_the_critic_not_the_actor_on_random_steps():
+def test_random_exploration_steps_train_the_critic_not_the_actor():
+    import torch
+
+    from offloadlab.learners.a3c import PAPER, A3CConfig, build_net, train
+
     p = _problem()
-    paper = solve(p, "a3c", seed=1, budget_evals=801, eps_start=1.0, eps_end=1.0,
-                  keep_episodes=False, eval_every=400)
-    assert paper.status == "feasible" and paper.params["plan"] == "policy"
+    env = SlotEnv(p)
+    cfg = A3CConfig(**{**PAPER, "eps_end": 1.0})  # the paper's ε, never decaying
+    torch.manual_seed(4)
+    init = build_net(env.obs_dim, env.n_servers, env.base_dim, cfg, 0)
+    net, _ = train(p, cfg, steps=480, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(init.actor.parameters(),
+                                                  net.actor.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(init.trunk.parameters(),
+                                                      net.trunk.parameters()))
 
 
 @pytest.mark.parametrize("learner", ["mtl-a3c", "dist-dqn"])
