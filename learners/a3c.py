@@ -67,9 +67,9 @@ class A3CConfig:
         Discount, 0.95.
     eps_start, eps_end : float
         Chosen: 0 and 0, on-policy sampling (the paper: ε-greedy from 1 to 0.01,
-        ``PAPER``; on hard slots it left the policy 16 % above the best plan found and
-        no training episode feasible after 40,000 steps, where sampling the policy
-        alone reached 2 %).
+        ``PAPER``; on a hard slot it left the policy 16 % above GA and no training
+        episode feasible after 40,000 steps, where sampling the policy alone reached
+        2 %).
     explore_fraction : float
         Chosen: share of the budget over which ε decays (0.5).
     t_max : int
