@@ -505,7 +505,7 @@ def solve(problem, *, multitask: bool = False, seed=None, time_limit_s=None,
 
         env = SlotEnv(problem)
         net, meta = load_checkpoint(checkpoint, problem, learner=name,
-                                    env_spec=env.spec_dict())
+                                    env_spec=env.spec_dict(), build=net_from_checkpoint)
         assign, order, _ = greedy_rollout(env, net)
         report = slot_report(problem, assign, order)
         return make_solution(problem, name, assign, order, started=started,

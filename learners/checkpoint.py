@@ -52,15 +52,17 @@ def read_checkpoint(path) -> dict:
     return data
 
 
-def load_checkpoint(path, problem=None, *, learner=None, env_spec: dict | None = None):
+def load_checkpoint(path, problem=None, *, learner=None, env_spec: dict | None = None,
+                    build=None):
     """The network of a checkpoint (in eval mode) and its metadata.
 
     With ``problem``, refuses a checkpoint trained for another number of servers or a
     shorter observation padding than the instance's longest task needs. With
     ``learner`` (a name or a tuple of names), refuses another learner's checkpoint; with
     ``env_spec`` (the spec of the environment it will act in), one that observes
-    another observation or size. The slotted learners' checkpoints (``a3c``, ``mtl-a3c``)
-    hold an actor-critic (:mod:`.a3c`), the others a Q-network.
+    another observation or size. ``build(content)`` makes the (untrained) network the
+    weights go into (default: a Q-network of the recorded shape; :mod:`.a3c` passes its
+    actor-critic's).
     """
     from .networks import QNetwork
 
@@ -84,11 +86,12 @@ def load_checkpoint(path, problem=None, *, learner=None, env_spec: dict | None =
         if env_spec is not None and env.get(key) != env_spec.get(key):
             raise CheckpointError(f"checkpoint {path}: its {key} is {env.get(key)!r}, the "
                                   f"instance's is {env_spec.get(key)!r}")
+    if env_spec is None and str(env.get("observation", "")).startswith("slots"):
+        raise CheckpointError(f"checkpoint {path}: written by {data['learner']!r} for the "
+                              f"slotted deadline environment; use --solver {data['learner']}")
     cfg = data["config"]  # the network's shape; the learner's module is not needed here
-    if data["learner"] in ("a3c", "mtl-a3c"):
-        from .a3c import net_from_checkpoint
-
-        net = net_from_checkpoint(data)
+    if build is not None:
+        net = build(data)
     else:
         net = QNetwork(env["obs_dim"], env["n_servers"], tuple(cfg["hidden"]),
                        cfg["dueling"])

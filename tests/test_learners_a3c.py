@@ -283,7 +283,8 @@ def test_checkpoint_errors_are_one_line(tmp_path):
                                     str(out), "--json"])
     assert res.exit_code == 0, res.output
     for solver, message in (("a3c", "written by 'mtl-a3c', not by 'a3c'"),
-                            ("dist-dqn", "not by 'dist-dqn'")):
+                            ("dist-dqn", "not by 'dist-dqn'"),
+                            ("dqn", "slotted deadline environment; use --solver mtl-a3c")):
         res = CliRunner().invoke(main, ["solve", library_path(SMALL).as_posix(), "--solver",
                                         solver, "--param", f"checkpoint={out}"])
         assert res.exit_code == 2 and message in res.output, res.output
