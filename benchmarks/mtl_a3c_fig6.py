@@ -106,7 +106,7 @@ def main(steps, seed, instance, ga_evals, eval_every, out_path):
                       "best_greedy_reward": -min(row[2] for row in info["curve"]),
                       "best_episode_reward": -info["episode"][0][1],
                       "episodes": info["steps"] / problem.n_layers,
-                      "wall_s": round(info.get("wall_s", math.nan), 1)}
+                      "wall_s": round(info["wall_s"], 1)}
                for name, info in results.items()}}
     print(json.dumps(doc, indent=1))
 

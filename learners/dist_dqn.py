@@ -110,7 +110,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     """Train a Q-network with ``workers`` actors feeding one learner; returns ``(q_net,
     info)`` with ``curve`` ((steps, wall_s, greedy objective, mean objective of the
     episodes finished since the last evaluation) rows), ``episode`` (the best training
-    episode's ``(key, assign)``), ``steps``, ``stopped_by_time``."""
+    episode's ``(key, assign)``), ``steps``, ``wall_s``, ``stopped_by_time``."""
     import copy
 
     import torch.multiprocessing as mp
@@ -205,6 +205,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     q_net.load_state_dict(best_state)
     return q_net, {"curve": curve, "steps": state["received"],
                    "episode": (best_episode.key, best_episode.assign),
+                   "wall_s": time.perf_counter() - started,
                    "stopped_by_time": state["received"] < steps}
 
 
