@@ -108,7 +108,16 @@ def main(steps, seed, instance, ga_evals, eval_every, out_path):
                       "episodes": info["steps"] / problem.n_layers,
                       "wall_s": round(info["wall_s"], 1)}
                for name, info in results.items()}}
-    print(json.dumps(doc, indent=1))
+    print(json.dumps(_finite(doc), indent=1))
+
+
+def _finite(value):
+    """``value`` with every non-finite float as None (JSON has no infinity)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 if __name__ == "__main__":
