@@ -52,16 +52,26 @@ def read_checkpoint(path) -> dict:
     return data
 
 
-def load_checkpoint(path, problem=None):
-    """The Q-network of a checkpoint (in eval mode) and its metadata.
+def load_checkpoint(path, problem=None, *, learner=None, env_spec: dict | None = None,
+                    build=None):
+    """The network of a checkpoint (in eval mode) and its metadata.
 
     With ``problem``, refuses a checkpoint trained for another number of servers or a
-    shorter observation padding than the instance's longest task needs.
+    shorter observation padding than the instance's longest task needs. With
+    ``learner`` (a name or a tuple of names), refuses another learner's checkpoint; with
+    ``env_spec`` (the spec of the environment it will act in), one that observes
+    another observation or size. ``build(content)`` makes the (untrained) network the
+    weights go into (default: a Q-network of the recorded shape; :mod:`.a3c` passes its
+    actor-critic's).
     """
     from .networks import QNetwork
 
     data = read_checkpoint(path)
     env = data["env"]
+    names = (learner,) if isinstance(learner, str) else learner
+    if names is not None and data["learner"] not in names:
+        raise CheckpointError(f"checkpoint {path}: written by {data['learner']!r}, not by "
+                              f"{' or '.join(repr(n) for n in names)}")
     if problem is not None:
         if env["n_servers"] != problem.n_servers:
             raise CheckpointError(f"checkpoint {path}: trained for {env['n_servers']} "
@@ -72,12 +82,28 @@ def load_checkpoint(path, problem=None):
             raise CheckpointError(f"checkpoint {path}: observes {env['pad_layers']} layers "
                                   f"per task, instance {problem.instance.name!r} has tasks "
                                   f"of {longest}")
+    for key in ("observation", "obs_dim"):
+        if env_spec is not None and env.get(key) != env_spec.get(key):
+            raise CheckpointError(f"checkpoint {path}: its {key} is {env.get(key)!r}, the "
+                                  f"instance's is {env_spec.get(key)!r}")
+    if env_spec is None and str(env.get("observation", "")).startswith("slots"):
+        raise CheckpointError(f"checkpoint {path}: written by {data['learner']!r} for the "
+                              f"slotted deadline environment; use --solver {data['learner']}")
     cfg = data["config"]  # the network's shape; the learner's module is not needed here
-    q_net = QNetwork(env["obs_dim"], env["n_servers"], tuple(cfg["hidden"]), cfg["dueling"])
-    q_net.load_state_dict(data["state_dict"])
-    q_net.eval()
+    if build is not None:
+        net = build(data)
+    else:
+        net = QNetwork(env["obs_dim"], env["n_servers"], tuple(cfg["hidden"]),
+                       cfg["dueling"])
+    try:
+        net.load_state_dict(data["state_dict"])
+    except RuntimeError as exc:  # shapes that do not match the recorded configuration
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise CheckpointError(f"checkpoint {path}: weights do not fit its network "
+                              f"({first})") from None
+    net.eval()
     meta = {"learner": data["learner"], "config": data["config"],
             "env": {"reward": env["reward"], "pad_layers": env["pad_layers"],
                     "order": env.get("order", "mdp")},
             "extra": data.get("extra", {})}
-    return q_net, meta
+    return net, meta

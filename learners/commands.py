@@ -86,9 +86,10 @@ def resolve_instances(items, error) -> list:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train(learner, instances, steps, seed, time_limit_s, params, reward, out_path, meta,
           n_envs, family, as_json):
-    """Train LEARNER (e.g. ddpqn, dmro) on INSTANCES (files, globs, library names or
-    family:NAME:SEEDS) and write a checkpoint and the learning curve; `train dmro --meta
-    --envs N` meta-learns DMRO's initial parameters instead."""
+    """Train LEARNER (e.g. ddpqn, dmro; a3c, mtl-a3c, dist-dqn on one deadline
+    instance) on INSTANCES (files, globs, library names or family:NAME:SEEDS) and write a
+    checkpoint and the learning curve; `train dmro --meta --envs N` meta-learns DMRO's
+    initial parameters instead."""
     from offloadlab.cli import UserError, emit, parse_params
     from offloadlab.registry import SolverError, check_params
 
@@ -102,6 +103,9 @@ def train(learner, instances, steps, seed, time_limit_s, params, reward, out_pat
                            meta, n_envs, family, as_json)
     if meta:
         raise UserError(f"--meta: only for {', '.join(DMRO_VARIANTS)}, not {learner!r}")
+    if learner in SLOT_LEARNERS:
+        return _train_slot(learner, instances, steps, seed, time_limit_s, params, reward,
+                           out_path, as_json)
     if learner not in VARIANTS:
         raise UserError(f"unknown learner {learner!r}; known: {', '.join(VARIANTS)}")
     if steps <= 0:
@@ -129,6 +133,87 @@ def train(learner, instances, steps, seed, time_limit_s, params, reward, out_pat
                    f"curve {o['curve']}")
 
     emit(out, as_json, render)
+
+
+SLOT_LEARNERS = ("a3c", "mtl-a3c", "dist-dqn")  # the slotted deadline environment's
+
+
+def _train_slot(learner, instances, steps, seed, time_limit_s, params, reward, out_path,
+                as_json):
+    """``train a3c|mtl-a3c|dist-dqn``: one deadline instance, the solver's training."""
+    from offloadlab.cli import UserError, emit, parse_params
+    from offloadlab.registry import SolverError, check_params
+
+    if steps <= 0:
+        raise UserError(f"--steps must be positive, got {steps}")
+    if reward != "objective":
+        raise UserError(f"--reward {reward}: {learner} learns the deadline reward "
+                        "−(Σ delay + β·ψ) only")
+    problems = resolve_instances(instances, UserError)
+    if len(problems) != 1:
+        raise UserError(f"{learner} trains on one instance, got {len(problems)}")
+    problem = problems[0]
+    if problem.instance.objective.kind != "deadline":
+        raise UserError(f"{problem.instance.name}: {learner} needs a deadline instance, "
+                        f"not {problem.instance.objective.kind!r}")
+    try:
+        hyper = check_params(learner, parse_params(params))
+        if "checkpoint" in hyper:
+            raise SolverError("--param checkpoint: not a hyper-parameter of training")
+        out = train_slot_learner(learner, problem, steps=steps, seed=seed,
+                                 time_limit_s=time_limit_s, hyper=hyper,
+                                 out_path=Path(out_path))
+    except SolverError as exc:
+        raise UserError(str(exc)) from None
+    emit(out, as_json, lambda o: click.echo(
+        f"{o['learner']}: {o['steps']} steps in {o['wall_s']:.1f} s, best greedy objective "
+        f"{o['best_objective']:.6g}, best training episode {o['best_episode']:.6g}; "
+        f"checkpoint {o['checkpoint']}, curve {o['curve']}"))
+
+
+def train_slot_learner(learner: str, problem, *, steps: int, seed: int, time_limit_s=None,
+                       hyper: dict | None = None, out_path: Path) -> dict:
+    """Train ``a3c``, ``mtl-a3c`` or ``dist-dqn`` on a deadline ``problem`` and write the
+    checkpoint (the policy of the best greedy snapshot) and the curve; the record."""
+    import math
+
+    from .checkpoint import save_checkpoint
+    from .slots import SlotEnv
+
+    hyper = dict(hyper or {})
+    workers = int(hyper.pop("workers", 1))
+    started = time.perf_counter()
+    if learner == "dist-dqn":
+        from .dist_dqn import train as train_dqn
+        from .dqn import DQNConfig
+
+        hyper.pop("keep_episodes", None)
+        chunk = int(hyper.pop("chunk", 50))
+        cfg = DQNConfig.for_variant("dqn", **{"epsilon_greedy": 0.99, **hyper})
+        net, info = train_dqn(problem, cfg, steps=steps, seed=seed, workers=workers,
+                              chunk=chunk, time_limit_s=time_limit_s)
+        branches = 0
+    else:
+        from .a3c import A3CConfig, train as train_a3c
+
+        if "hidden" in hyper:
+            hyper["hidden"] = tuple(int(h) for h in hyper["hidden"])
+        cfg = A3CConfig(**hyper)
+        branches = max(len(t) for t in problem.task_layers) if learner == "mtl-a3c" else 0
+        net, info = train_a3c(problem, cfg, steps=steps, seed=seed, workers=workers,
+                              branches=branches, time_limit_s=time_limit_s)
+    extra = {"instances": [problem.instance.name], "steps": info["steps"], "seed": seed,
+             "branches": branches, "workers": workers}
+    ckpt = save_checkpoint(out_path, net, learner, cfg.to_dict(), SlotEnv(problem).spec_dict(),
+                           extra)
+    curve_csv = ckpt.with_suffix(".csv")
+    write_curve(info["curve"], curve_csv, ckpt.with_suffix(".png"), learner)
+    greedy = [row[2] for row in info["curve"]]
+    return {"learner": learner, "steps": info["steps"],
+            "wall_s": time.perf_counter() - started, "checkpoint": str(ckpt),
+            "curve": str(curve_csv), "best_objective": min(greedy) if greedy else math.nan,
+            "best_episode": info["episode"][0][1], "instances": extra["instances"],
+            "seed": seed}
 
 
 def _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path, meta,

@@ -12,8 +12,11 @@ the actors at the budget or the time limit.
 
 Exploration falls linearly from 1 to ``1 - epsilon_greedy`` (0.01 by default, as in
 MTL-A3C) over ``explore_fraction`` of the budget. Rewards are divided by the
-environment's time scale. The plan returned is the greedy rollout of the best snapshot
-of the learner's evaluations (every ``eval_every`` transitions).
+environment's time scale. The plan returned is the better (fewer missed deadlines, then
+less Σ delay + β·ψ) of the greedy rollout of the best snapshot of the learner's
+evaluations (every ``eval_every`` transitions, and at the end) and the best complete,
+deadline-keeping episode an actor played (as :mod:`.a3c`; ``keep_episodes=False``: the
+policy's plan only).
 
 Determinism: ``workers=1`` (default) runs the actor and the learner alternately in the
 calling process (chunk, then its updates) and is reproducible; with more actors the
@@ -39,24 +42,26 @@ class _Actor:
 
     def __init__(self, problem, q_net, rank: int, seed: int, steps: int, explore_s: int,
                  eps_final: float, explore_time_s: float = math.inf):
-        from .slots import SlotEnv
+        from .slots import BestEpisode, SlotEnv
 
         self.env = SlotEnv(problem)
         self.q_net = q_net
         self.rng = np.random.default_rng([seed, rank])
         self.obs, info = self.env.reset()
         self.mask = info["action_mask"]
+        self.best_episode, self.ep_return = BestEpisode(), 0.0
         self.scale = 1.0 / self.env.time_scale_s
         self.explore, self.eps_final = max(1, explore_s), eps_final
         # under a time limit, exploration also decays over that share of the time
         self.started, self.explore_s = time.perf_counter(), max(explore_time_s, 1e-9)
 
     def run(self, start: int, n: int) -> tuple:
+        """``(columns of the transitions, objectives of the episodes finished)``."""
         import torch
 
         from .networks import masked
 
-        rows = []
+        rows, finished = [], []
         for i in range(n):
             done_share = max((start + i) / self.explore,
                              (time.perf_counter() - self.started) / self.explore_s)
@@ -72,10 +77,14 @@ class _Actor:
             rows.append((self.obs[0], int(action[0]), float(reward[0]) * self.scale,
                          next_obs[0], info["action_mask"][0], float(done[0])))
             self.obs, self.mask = next_obs, info["action_mask"]
+            self.ep_return += float(reward[0])
             if done[0]:
+                self.best_episode.update(self.env, [self.ep_return])
+                finished.append(-self.ep_return)
+                self.ep_return = 0.0
                 self.obs, info = self.env.reset()
                 self.mask = info["action_mask"]
-        return tuple(np.array(col) for col in zip(*rows))
+        return tuple(np.array(col) for col in zip(*rows)), finished
 
 
 def _actor_process(rank, problem, q_net, counter, steps, seed, explore_s, eps_final,
@@ -92,13 +101,16 @@ def _actor_process(rank, problem, q_net, counter, steps, seed, explore_s, eps_fi
         if take <= 0:
             break
         out.put(actor.run(start, take))
-    out.put(None)
+    best = actor.best_episode
+    out.put(("end", best.key, best.assign))
 
 
 def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: int = 1,
           chunk: int = 50, time_limit_s: float | None = None):
     """Train a Q-network with ``workers`` actors feeding one learner; returns ``(q_net,
-    info)`` with ``curve`` ((steps, wall_s, objective)), ``steps``, ``stopped_by_time``."""
+    info)`` with ``curve`` ((steps, wall_s, greedy objective, mean objective of the
+    episodes finished since the last evaluation) rows), ``episode`` (the best training
+    episode's ``(key, assign)``), ``steps``, ``wall_s``, ``stopped_by_time``."""
     import copy
 
     import torch.multiprocessing as mp
@@ -107,7 +119,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     from .dqn import setup_torch, update
     from .networks import QNetwork
     from .replay import PrioritizedReplayBuffer, ReplayBuffer
-    from .slots import SlotEnv
+    from .slots import BestEpisode, SlotEnv
 
     started = time.perf_counter()
     torch = setup_torch(seed)
@@ -126,6 +138,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     deadline = math.inf if time_limit_s is None else started + time_limit_s
     explore_time_s = cfg.explore_fraction * (deadline - started)
     curve, best, best_state = [], (math.inf, math.inf), copy.deepcopy(q_net.state_dict())
+    best_episode, episode_objs = BestEpisode(), []
     state = {"received": 0, "updates": 0, "next_update": cfg.learning_starts,
              "next_eval": cfg.eval_every}
 
@@ -136,12 +149,16 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     def evaluate():
         nonlocal best, best_state
         _, _, ret = greedy_rollout(eval_env, _Greedy())
-        curve.append((state["received"], time.perf_counter() - started, -ret))
+        recent = float(np.mean(episode_objs)) if episode_objs else math.nan
+        episode_objs.clear()
+        curve.append((state["received"], time.perf_counter() - started, -ret, recent))
         key = _snapshot_key(eval_env, ret)
         if key < best or not cfg.keep_best:
             best, best_state = min(best, key), copy.deepcopy(q_net.state_dict())
 
-    def learn(rows):
+    def learn(chunk_out):
+        rows, finished = chunk_out
+        episode_objs.extend(finished)
         obs, action, reward, next_obs, next_mask, done = rows
         buffer.add(obs, action, reward, next_obs, next_mask, done)
         state["received"] += len(action)
@@ -160,6 +177,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
         actor = _Actor(problem, q_net, 0, seed, steps, explore_s, eps_final, explore_time_s)
         while state["received"] < steps and time.perf_counter() < deadline:
             learn(actor.run(state["received"], min(chunk, steps - state["received"])))
+        best_episode.merge(actor.best_episode)
     else:
         ctx = mp.get_context("fork")
         counter, out = ctx.Value("q", 0), ctx.Queue()
@@ -173,22 +191,27 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
             finished = 0
             wait_s = None if time_limit_s is None else time_limit_s + 60.0
             while finished < workers:
-                rows = out.get(timeout=wait_s)
-                if rows is None:
+                message = out.get(timeout=wait_s)
+                if message[0] == "end":
                     finished += 1
+                    other = BestEpisode()
+                    other.key, other.assign = message[1], message[2]
+                    best_episode.merge(other)
                 elif time.perf_counter() < deadline:
-                    learn(rows)
+                    learn(message)
         finally:
             join_or_terminate(procs)
     evaluate()
     q_net.load_state_dict(best_state)
     return q_net, {"curve": curve, "steps": state["received"],
+                   "episode": (best_episode.key, best_episode.assign),
+                   "wall_s": time.perf_counter() - started,
                    "stopped_by_time": state["received"] < steps}
 
 
 def solve(problem, *, seed=None, time_limit_s=None, budget_evals=None, workers: int = 1,
-          chunk: int = 50, **hyper):
-    """Train distributed DQN on a deadline ``problem``; the greedy plan as a Solution.
+          chunk: int = 50, checkpoint=None, keep_episodes: bool = True, **hyper):
+    """Train distributed DQN on a deadline ``problem``; its plan as a Solution.
 
     Parameters
     ----------
@@ -198,40 +221,57 @@ def solve(problem, *, seed=None, time_limit_s=None, budget_evals=None, workers: 
         Actor processes; 1 (default) is deterministic (module docstring).
     chunk : int
         Transitions per message from an actor.
+    checkpoint : str, optional
+        A ``.pt`` file written by ``offloadlab train dist-dqn``: no training, the greedy
+        rollout of its Q-network.
+    keep_episodes : bool
+        The plan may be the best training episode (module docstring).
     **hyper
         :class:`~offloadlab.learners.dqn.DQNConfig` fields (``epsilon_greedy`` default
         0.99: ε ends at 0.01).
     """
     from offloadlab.registry import make_solution
 
-    from .a3c import greedy_rollout
+    from .a3c import _message, greedy_rollout
     from .dqn import DQNConfig
-    from .slots import SlotEnv, slot_report
+    from .slots import SlotEnv, best_plan, slot_report
 
     started = time.perf_counter()
     seed = 0 if seed is None else int(seed)
+    env = SlotEnv(problem)
+    if checkpoint is not None:
+        from .checkpoint import load_checkpoint
+
+        q_net, meta = load_checkpoint(checkpoint, problem, learner="dist-dqn",
+                                      env_spec=env.spec_dict())
+        assign, order, _ = greedy_rollout(env, lambda o, b: (q_net(o), None))
+        return make_solution(problem, "dist-dqn", assign, order, started=started,
+                             params={"checkpoint": str(checkpoint), **meta["config"]},
+                             seed=seed, evaluations=0,
+                             message=_message(slot_report(problem, assign, order), "policy"))
     cfg = DQNConfig.for_variant("dqn", **hyper)
     steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
     if time_limit_s is not None:  # the limit counts from the solver's start
         time_limit_s = max(0.0, time_limit_s - (time.perf_counter() - started))
     q_net, info = train(problem, cfg, steps=steps, seed=seed, workers=int(workers),
                         chunk=int(chunk), time_limit_s=time_limit_s)
-    assign, order, _ = greedy_rollout(SlotEnv(problem), lambda o, b: (q_net(o), None))
-    report = slot_report(problem, assign, order)
+    policy, order, _ = greedy_rollout(env, lambda o, b: (q_net(o), None))
+    episode = info["episode"][1] if keep_episodes else None
+    source, assign, keys = best_plan(problem, {"policy": policy, "episode": episode}, order)
     params = {"workers": int(workers), "chunk": int(chunk), "steps": info["steps"],
-              **cfg.to_dict()}
+              "keep_episodes": bool(keep_episodes), "plan": source,
+              **{f"{k}_key": list(v) for k, v in keys.items()}, **cfg.to_dict()}
     return make_solution(problem, "dist-dqn", assign, order, started=started, params=params,
                          seed=seed, evaluations=info["steps"],
-                         history=[(w, obj) for _, w, obj in info["curve"]],
+                         history=[(w, obj) for _, w, obj, _ in info["curve"]],
                          status="time_limit" if info["stopped_by_time"] else None,
-                         message=f"delay {report.total_delay_s:.6g} s, "
-                                 f"{report.total_violations} deadline(s) violated")
+                         message=_message(slot_report(problem, assign, order), source))
 
 
 def _signature():
     from .dqn import DQNConfig
 
-    base = list(inspect.signature(solve).parameters.values())[:-1]
+    base = list(inspect.signature(solve).parameters.values())[:-1]  # all but **hyper
     defaults = {"epsilon_greedy": 0.99}
     hyper = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
                                default=defaults.get(f.name, list(f.default)

@@ -579,6 +579,13 @@ _A3C = {
     "rms_eps": Param("float", "RMSProp epsilon", low=0, low_open=True, high=1e6),
     "grad_clip": Param("float", "max gradient norm", low=0, low_open=True, high=1e12),
     "eval_every": Param("int", "worker 0's steps between greedy evaluations", **_STEPS),
+    "checkpoint": _LEARNER["checkpoint"],
+    "n_envs": Param("int", "episodes each worker plays in lockstep", low=1, high=4096),
+    "branch_hidden": Param("int", "hidden width of an actor (branch)", low=1, high=10**5),
+    "normalize_adv": Param("bool", "normalise advantages over each update"),
+    "keep_episodes": Param("bool", "the plan may be the best training episode"),
+    "cost_prior": Param("float", "weight of -cost in the logits (a greedy start)", low=0,
+                        high=1e6),
 }
 register("a3c", "offloadlab.learners.a3c:solve_a3c",
          "A3C on the slotted deadline environment (budget = environment steps)",
@@ -594,6 +601,8 @@ register("dist-dqn", "offloadlab.learners.dist_dqn:solve_dist_dqn",
              **_DIST, "workers": Param("int", "actor processes (1 is deterministic)", low=1,
                                        high=256),
              "chunk": Param("int", "transitions per actor message", **_STEPS),
+             "checkpoint": _LEARNER["checkpoint"],
+             "keep_episodes": Param("bool", "the plan may be the best training episode"),
              **{s: Param("bool", f"DQN switch: {s}") for s in
                 ("double", "dueling", "prioritized")}})
 # DMRO (DMRO §IV): s parallel DQNs, the best candidate by F in a shared memory; the DQN

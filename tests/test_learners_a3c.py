@@ -128,16 +128,182 @@ def test_time_limit_stops_every_worker():
 def test_mtl_branches_and_soft_sharing():
     import torch
 
-    from offloadlab.learners.a3c import A3CConfig, _build_net
+    from offloadlab.learners.a3c import A3CConfig, build_net
 
-    net = _build_net(10, 3, A3CConfig(), branches=4)
+    env = SlotEnv(_problem())
+    net = build_net(env.obs_dim, env.n_servers, env.base_dim, A3CConfig(), branches=4)
     assert len(net.actors) == 4
     assert net.sharing_penalty().item() > 0
     with torch.no_grad():
         for a in net.actors[1:]:
             a.load_state_dict(net.actors[0].state_dict())
     assert net.sharing_penalty().item() == 0.0
-    obs = torch.randn(2, 10)
+    with torch.no_grad():
+        net.actors[3][-1].bias += 1.0  # branch 3 now scores every server 1 higher
+    obs = torch.randn(2, env.obs_dim)
     logits, value = net(obs, torch.tensor([0, 3]))
-    assert logits.shape == (2, 3) and value.shape == (2,)
-    assert torch.allclose(logits[1], net.actors[3](net.trunk(obs))[1])
+    assert logits.shape == (2, env.n_servers) and value.shape == (2,)
+    assert torch.allclose(logits[1], net(obs, 0)[0][1] + 1.0)
+    assert torch.allclose(logits[1], net(obs, 3)[0][1]) and net.sharing_penalty().item() > 0
+
+
+HARD = None
+
+
+def _hard():
+    global HARD
+    if HARD is None:
+        from offloadlab.instances.slot_generator import hard_slot
+
+        HARD = Problem.from_instance(hard_slot(0))
+    return HARD
+
+
+def test_slot_observation_has_queues_and_slack():
+    p = _hard()
+    env = SlotEnv(p, 2)
+    rng = np.random.default_rng(3)
+    obs, _ = env.reset()
+    for _ in range(13):
+        obs, *_ = env.step(env.random_actions(rng))
+    g = env.order[env.k]
+    t = p.layer_task[g]
+    t0 = env.state.task_end_s[:, t]
+    width = env.state.slot_free_s.shape[1] // p.n_servers
+    free = env.state.slot_free_s[:, ::width] - t0[:, None]
+    assert obs.shape == (2, env.obs_dim) == (2, env.base_dim + p.n_servers + 1)
+    assert np.allclose(obs[:, env.base_dim:-1], free / env.time_scale_s, rtol=1e-5)
+    slack = p.release_s[t] + p.deadline_s[t] - t0
+    assert np.allclose(obs[:, -1], slack / env.time_scale_s, rtol=1e-5)
+    assert 0 < obs[0, -1] < 1e3  # a finite deadline, time left
+
+
+def test_mask_keeps_to_servers_that_meet_the_deadline():
+    from offloadlab.schedule import FEASIBLE, place_batch
+
+    p = _hard()
+    env = SlotEnv(p)
+    rng = np.random.default_rng(0)
+    _, info = env.reset()
+    excluded = 0
+    while env.k < p.n_layers:
+        g = env.order[env.k]
+        mask = info["action_mask"][0]
+        for s in np.flatnonzero(~mask & p.allowed[g]):
+            trial = env.state.copy()
+            step = place_batch(p, trial, np.array([g]), np.array([s]))
+            assert step.status[0] != FEASIBLE  # a masked server would break a limit
+            excluded += 1
+        _, _, _, info = env.step(env.random_actions(rng))
+    assert excluded > 0
+
+
+def test_best_training_episode_is_a_simulated_feasible_plan():
+    from offloadlab.learners.a3c import A3CConfig, greedy_rollout, train
+
+    p = _problem()
+    branches = max(len(t) for t in p.task_layers)
+    net, info = train(p, A3CConfig(eval_every=400), steps=1600, seed=2, branches=branches)
+    (flag, objective), assign = info["episode"]
+    assert flag == 0 and assign is not None
+    ev = simulate(p, assign[None], SlotEnv(p).order[None])
+    assert ev.feasible[0] and float(ev.objective[0]) == pytest.approx(objective, rel=1e-9)
+    sol = solve(p, "mtl-a3c", seed=2, budget_evals=1601, eval_every=400)
+    _, _, ret = greedy_rollout(SlotEnv(p), net)
+    assert sol.objective == pytest.approx(min(objective, -ret), rel=1e-9)  # the better
+    assert sol.params["plan"] in ("policy", "episode")
+    assert info["curve"][-1][0] == 1600 and all(len(row) == 4 for row in info["curve"])
+
+
+def test_random_exploration_steps_train_the_critic_not_the_actor():
+    import torch
+
+    from offloadlab.learners.a3c import PAPER, A3CConfig, build_net, train
+
+    p = _problem()
+    env = SlotEnv(p)
+    cfg = A3CConfig(**{**PAPER, "eps_end": 1.0})  # the paper's ε, never decaying
+    torch.manual_seed(4)
+    init = build_net(env.obs_dim, env.n_servers, env.base_dim, cfg, 0)
+    net, _ = train(p, cfg, steps=480, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(init.actor.parameters(),
+                                                  net.actor.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(init.trunk.parameters(),
+                                                      net.trunk.parameters()))
+
+
+@pytest.mark.parametrize("learner", ["mtl-a3c", "dist-dqn"])
+def test_train_checkpoint_round_trip_gives_the_same_plan(tmp_path, learner):
+    import json
+
+    from click.testing import CliRunner
+
+    from offloadlab.cli import main
+    from offloadlab.learners.a3c import greedy_rollout
+
+    out = tmp_path / f"{learner}.pt"
+    extra = ["--param", "learning_starts=50"] if learner == "dist-dqn" else []
+    res = CliRunner().invoke(main, ["train", learner, SMALL, "--steps", "960", "--seed", "3",
+                                    "--out", str(out), "--json", "--param", "eval_every=320",
+                                    *extra])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.output)
+    assert rec["learner"] == learner and rec["steps"] == 960 and out.exists()
+    assert (tmp_path / f"{learner}.csv").read_text().startswith("steps,wall_s,")
+    p = _problem()
+    sol = solve(p, learner, checkpoint=str(out))
+    assert sol.evaluations == 1 and sol.objective == pytest.approx(rec["best_objective"])
+    # the same seed trains the same network (one worker): its rollout is the checkpoint's
+    if learner == "mtl-a3c":
+        from offloadlab.learners.a3c import A3CConfig, train
+
+        branches = max(len(t) for t in p.task_layers)
+        net, _ = train(p, A3CConfig(eval_every=320), steps=960, seed=3, branches=branches)
+        policy = lambda o, b: net(o, b)  # noqa: E731
+    else:
+        from offloadlab.learners.dist_dqn import train
+        from offloadlab.learners.dqn import DQNConfig
+
+        cfg = DQNConfig.for_variant("dqn", epsilon_greedy=0.99, learning_starts=50,
+                                    eval_every=320)
+        q_net, _ = train(p, cfg, steps=960, seed=3)
+        policy = lambda o, b: (q_net(o), None)  # noqa: E731
+    assign, _, _ = greedy_rollout(SlotEnv(p), policy)
+    assert (assign == sol.assign).all()
+
+
+def test_checkpoint_errors_are_one_line(tmp_path):
+    import torch
+    from click.testing import CliRunner
+
+    from offloadlab.cli import main
+
+    out = tmp_path / "m.pt"
+    res = CliRunner().invoke(main, ["train", "mtl-a3c", SMALL, "--steps", "160", "--out",
+                                    str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    for solver, message in (("a3c", "written by 'mtl-a3c', not by 'a3c'"),
+                            ("dist-dqn", "not by 'dist-dqn'"),
+                            ("dqn", "slotted deadline environment; use --solver mtl-a3c")):
+        res = CliRunner().invoke(main, ["solve", library_path(SMALL).as_posix(), "--solver",
+                                        solver, "--param", f"checkpoint={out}"])
+        assert res.exit_code == 2 and message in res.output, res.output
+    hard = tmp_path / "hard.json"
+    from offloadlab.instances.slot_generator import hard_slot
+
+    hard.write_text(hard_slot(0).model_dump_json(by_alias=True, exclude_none=True))
+    res = CliRunner().invoke(main, ["solve", str(hard), "--solver", "mtl-a3c", "--param",
+                                    f"checkpoint={out}"])
+    assert res.exit_code == 2 and "its obs_dim is 84, the instance's is 82" in res.output
+    data = torch.load(out, weights_only=True)
+    data["config"]["branch_hidden"] = 7  # the weights no longer fit the network
+    torch.save(data, out)
+    res = CliRunner().invoke(main, ["solve", library_path(SMALL).as_posix(), "--solver",
+                                    "mtl-a3c", "--param", f"checkpoint={out}"])
+    assert res.exit_code == 2 and "weights do not fit" in res.output, res.output
+    res = CliRunner().invoke(main, ["train", "a3c", "latency-alexnet-tiny-s0", "--out",
+                                    str(out)])
+    assert res.exit_code == 2 and "needs a deadline instance" in res.output
+    res = CliRunner().invoke(main, ["train", "a3c", SMALL, "--out", str(out), "--param",
+                                    f"checkpoint={out}"])
+    assert res.exit_code == 2 and "not a hyper-parameter" in res.output
