@@ -281,8 +281,6 @@ class _Worker:
         self.scale = 1.0 / self.env.time_scale_s
         self.explore = max(1, int(cfg.explore_fraction * steps))
         self.started = time.perf_counter()
-        # under a time limit, exploration also decays over that share of the time
-        self.explore_s = max(1e-9, cfg.explore_fraction * (deadline - self.started))
         self.best_episode = BestEpisode()
         self.curve, self.episode_objs = [], []
         self.best, self.best_state = (math.inf, math.inf), None
@@ -336,8 +334,8 @@ class _Worker:
         local.load_state_dict(self.shared.state_dict())
         seen, masks, blocks, actions, rewards, on_policy = [], [], [], [], [], []
         for i in range(n):
-            done_share = max((start + i * cfg.n_envs) / self.explore,
-                             (time.perf_counter() - self.started) / self.explore_s)
+            # over steps only, never the clock: same seed, same episodes
+            done_share = (start + i * cfg.n_envs) / self.explore
             mask = info["action_mask"]
             with torch.no_grad():
                 logits, _ = local(torch.as_tensor(obs), env.block)

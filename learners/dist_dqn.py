@@ -40,8 +40,8 @@ DEFAULT_STEPS = 30_000
 class _Actor:
     """One actor's episodes: ``run(n)`` plays up to ``n`` steps and returns them."""
 
-    def __init__(self, problem, q_net, rank: int, seed: int, steps: int, explore_s: int,
-                 eps_final: float, explore_time_s: float = math.inf):
+    def __init__(self, problem, q_net, rank: int, seed: int, steps: int, explore_steps: int,
+                 eps_final: float):
         from .slots import BestEpisode, SlotEnv
 
         self.env = SlotEnv(problem)
@@ -51,9 +51,8 @@ class _Actor:
         self.mask = info["action_mask"]
         self.best_episode, self.ep_return = BestEpisode(), 0.0
         self.scale = 1.0 / self.env.time_scale_s
-        self.explore, self.eps_final = max(1, explore_s), eps_final
-        # under a time limit, exploration also decays over that share of the time
-        self.started, self.explore_s = time.perf_counter(), max(explore_time_s, 1e-9)
+        # exploration decays over steps only, never the clock: same seed, same episodes
+        self.explore, self.eps_final = max(1, explore_steps), eps_final
 
     def run(self, start: int, n: int) -> tuple:
         """``(columns of the transitions, objectives of the episodes finished)``."""
@@ -63,9 +62,8 @@ class _Actor:
 
         rows, finished = [], []
         for i in range(n):
-            done_share = max((start + i) / self.explore,
-                             (time.perf_counter() - self.started) / self.explore_s)
-            eps = max(self.eps_final, 1.0 - (1.0 - self.eps_final) * done_share)
+            eps = max(self.eps_final,
+                      1.0 - (1.0 - self.eps_final) * (start + i) / self.explore)
             if self.rng.random() < eps:
                 action = self.env.random_actions(self.rng)
             else:
@@ -87,12 +85,12 @@ class _Actor:
         return tuple(np.array(col) for col in zip(*rows)), finished
 
 
-def _actor_process(rank, problem, q_net, counter, steps, seed, explore_s, eps_final,
-                   chunk, deadline, explore_time_s, out):
+def _actor_process(rank, problem, q_net, counter, steps, seed, explore_steps, eps_final,
+                   chunk, deadline, out):
     import torch
 
     torch.set_num_threads(1)
-    actor = _Actor(problem, q_net, rank, seed, steps, explore_s, eps_final, explore_time_s)
+    actor = _Actor(problem, q_net, rank, seed, steps, explore_steps, eps_final)
     while time.perf_counter() < deadline:
         with counter.get_lock():
             start = counter.value
@@ -133,10 +131,9 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     extra = dict(alpha=cfg.alpha) if cfg.prioritized else {}
     buffer = buffer_cls(min(cfg.buffer_size, max(steps, 1)), eval_env.obs_dim,
                         eval_env.n_servers, **extra)
-    explore_s = int(cfg.explore_fraction * steps)
+    explore_steps = int(cfg.explore_fraction * steps)
     eps_final = 1.0 - cfg.epsilon_greedy
     deadline = math.inf if time_limit_s is None else started + time_limit_s
-    explore_time_s = cfg.explore_fraction * (deadline - started)
     curve, best, best_state = [], (math.inf, math.inf), copy.deepcopy(q_net.state_dict())
     best_episode, episode_objs = BestEpisode(), []
     state = {"received": 0, "updates": 0, "next_update": cfg.learning_starts,
@@ -174,7 +171,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
             evaluate()
 
     if workers == 1:
-        actor = _Actor(problem, q_net, 0, seed, steps, explore_s, eps_final, explore_time_s)
+        actor = _Actor(problem, q_net, 0, seed, steps, explore_steps, eps_final)
         while state["received"] < steps and time.perf_counter() < deadline:
             learn(actor.run(state["received"], min(chunk, steps - state["received"])))
         best_episode.merge(actor.best_episode)
@@ -182,8 +179,8 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
         ctx = mp.get_context("fork")
         counter, out = ctx.Value("q", 0), ctx.Queue()
         procs = [ctx.Process(target=_actor_process, daemon=True,
-                             args=(rank, problem, q_net, counter, steps, seed, explore_s,
-                                   eps_final, chunk, deadline, explore_time_s, out))
+                             args=(rank, problem, q_net, counter, steps, seed, explore_steps,
+                                   eps_final, chunk, deadline, out))
                  for rank in range(workers)]
         for p in procs:
             p.start()
