@@ -135,10 +135,15 @@ class Store:
 
     def rows(self, keys=None, suite: str | None = None) -> list[dict]:
         """Rows as dicts (JSON columns decoded), optionally only ``keys`` or a suite."""
-        sql, args = "SELECT rowid AS row_id, * FROM runs", []
+        return self._select("runs", "instance, solver, seed", JSON_COLUMNS, keys, suite)
+
+    def _select(self, table: str, order: str, json_columns, keys, suite) -> list[dict]:
+        """Rows of ``table`` as dicts with ``json_columns`` decoded, optionally only
+        ``keys`` or a suite."""
+        sql, args = f"SELECT rowid AS row_id, * FROM {table}", []
         if suite is not None:
             sql, args = sql + " WHERE suite = ?", [suite]
-        cur = self.db.execute(sql + " ORDER BY instance, solver, seed", args)
+        cur = self.db.execute(f"{sql} ORDER BY {order}", args)
         names = [d[0] for d in cur.description]
         wanted = None if keys is None else set(keys)
         out = []
@@ -146,7 +151,7 @@ class Store:
             row = dict(zip(names, rec))
             if wanted is not None and row["key"] not in wanted:
                 continue
-            for k in JSON_COLUMNS:
+            for k in json_columns:
                 row[k] = None if row[k] is None else json.loads(row[k])
             out.append(row)
         return out
@@ -177,21 +182,10 @@ class Store:
     def fronts(self, keys=None, suite: str | None = None) -> list[dict]:
         """Rows of the ``fronts`` table as dicts (JSON decoded, ``objectives`` a list),
         optionally only ``keys`` or a suite."""
-        sql, args = "SELECT rowid AS row_id, * FROM fronts", []
-        if suite is not None:
-            sql, args = sql + " WHERE suite = ?", [suite]
-        cur = self.db.execute(sql + " ORDER BY instance, objectives, algorithm, seed", args)
-        names = [d[0] for d in cur.description]
-        wanted = None if keys is None else set(keys)
-        out = []
-        for rec in cur:
-            row = dict(zip(names, rec))
-            if wanted is not None and row["key"] not in wanted:
-                continue
-            for k in FRONT_JSON_COLUMNS:
-                row[k] = None if row[k] is None else json.loads(row[k])
+        out = self._select("fronts", "instance, objectives, algorithm, seed",
+                           FRONT_JSON_COLUMNS, keys, suite)
+        for row in out:
             row["objectives"] = row["objectives"].split(",")
-            out.append(row)
         return out
 
     def exact_front(self, instance: str, instance_sha: str, objectives: str | list):
