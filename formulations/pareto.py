@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -41,7 +43,8 @@ UNITS = {"delay": "delay_s", "energy": "energy_j", "cost": "cost_usd"}
 BRUTE_MAX = 300_000      # plans the brute force may score
 TASK_MAX = 200_000       # plans per task in the decomposition
 CHUNK = 20_000
-REL_STEP = 1e-6
+REL_STEP = 1e-6       # epsilon step, in units of the greedy plan's component
+HOLD_TOL = 1e-9       # slack of the first component held at its optimum (normalised)
 
 
 def defined_objectives(problem: Problem) -> tuple[str, ...]:
@@ -326,55 +329,124 @@ def component_exprs(m, problem: Problem):
     return [m.objective_expr, energy, cost]
 
 
-class _Lexicographic:
-    """Lexicographic optima of the MILP under epsilon bounds (normalised components)."""
+class _HighsFront:
+    """The MILP of :func:`latency_twin` handed to HiGHS once, with one row per component;
+    each scalarisation only changes the rows' bounds and the objective's coefficients.
+
+    Components are normalised by ``scale`` (the greedy plan's values) in the rows and
+    objectives so that HiGHS's tolerances mean the same for seconds, joules and dollars.
+    """
 
     def __init__(self, problem: Problem, columns, deadline: float):
-        import pyomo.environ as pyo
+        import highspy
+        from pyomo.repn import generate_standard_repn
+
+        from offloadlab.streams import stdout_to_stderr
 
         from .milp import build_placement_milp
 
-        self.problem, self.columns, self.deadline = problem, list(columns), deadline
-        twin = latency_twin(problem)
-        self.m = build_placement_milp(twin)
-        self.m.obj.deactivate()
-        exprs = component_exprs(self.m, problem)
+        self.problem, self.deadline = problem, deadline
+        self.order = sorted(columns)           # lexicographic order: delay first
+        self.m = m = build_placement_milp(latency_twin(problem))
+        exprs = component_exprs(m, problem)
         greedy = _greedy_components(problem)
         self.scale = np.where(greedy > 0, greedy, 1.0)
-        self.exprs = [exprs[c] / float(self.scale[c]) for c in range(3)]
-        self.pyo = pyo
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.lp")
+            _, smap_id = m.write(path, io_options={"symbolic_solver_labels": True})
+            symbols = m.solutions.symbol_map[smap_id].bySymbol
+            with stdout_to_stderr():  # HiGHS prints its banner on creation
+                self.h = h = highspy.Highs()
+            h.setOptionValue("output_flag", False)
+            h.readModel(path)
+        names = list(h.getLp().col_names_)
+        self.vars = [symbols[n] for n in names]
+        index = {id(v): i for i, v in enumerate(self.vars)}
+        self.n_col = len(names)
+        self.coef = np.zeros((3, self.n_col))   # normalised component = coef @ x + const
+        self.const = np.zeros(3)
+        for c in range(3):
+            repn = generate_standard_repn(exprs[c], compute_values=True)
+            for v, a in zip(repn.linear_vars, repn.linear_coefs):
+                self.coef[c, index[id(v)]] += float(a) / self.scale[c]
+            self.const[c] = float(repn.constant) / self.scale[c]
+        self.row0 = h.getNumRow()
+        for c in range(3):
+            nz = np.flatnonzero(self.coef[c])
+            h.addRow(-highspy.kHighsInf, highspy.kHighsInf, len(nz), nz.astype(np.int32),
+                     self.coef[c, nz])
+        for name, value in (("mip_rel_gap", 1e-9), ("mip_abs_gap", 1e-10),
+                            ("primal_feasibility_tolerance", 1e-9),
+                            ("mip_feasibility_tolerance", 1e-9), ("threads", 1),
+                            ("random_seed", 0)):
+            h.setOptionValue(name, value)
+        highspy.Highs.resetGlobalScheduler(True)
         self.solves = 0
+        self.x = None                           # the last solution: the next warm start
 
-    def solve(self, bounds: dict) -> tuple[str, np.ndarray | None, tuple | None]:
-        """Lexicographic optimum over ``columns`` with ``f_c <= bounds[c]`` (raw units);
-        returns (status, simulator components, plan)."""
-        from .milp import read_plan, solve_highs
+    def _bound(self, c: int, upper: float) -> None:
+        import highspy
 
-        pyo, m = self.pyo, self.m
-        fixed: dict[int, float] = {}
-        for c in self.columns:
-            for name in ("eps", "lex", "goal"):
-                if hasattr(m, name):
-                    m.del_component(name)
-            m.eps = pyo.ConstraintList()
-            for k, v in bounds.items():
-                if np.isfinite(v):
-                    m.eps.add(self.exprs[k] <= v / self.scale[k])
-            m.lex = pyo.ConstraintList()
-            for k, v in fixed.items():
-                m.lex.add(self.exprs[k] <= v + 1e-9 * max(1.0, abs(v)))
-            m.goal = pyo.Objective(expr=self.exprs[c], sense=pyo.minimize)
-            res = solve_highs(m, mip_rel_gap=1e-9, deadline=self.deadline, warm_start=False)
-            self.solves += 1
-            if res.status == "infeasible":
-                return "infeasible", None, None
-            if res.status != "optimal":
-                return res.status, None, None
-            fixed[c] = res.objective
-        assign, priority = read_plan(m)
+        hi = upper - self.const[c] if np.isfinite(upper) else highspy.kHighsInf
+        self.h.changeRowBounds(self.row0 + c, -highspy.kHighsInf, hi)
+
+    def _minimise(self, weights: np.ndarray) -> str:
+        """Minimise ``weights @ normalised components``; the status."""
+        import highspy
+
+        h = self.h
+        cost = weights @ self.coef
+        h.changeColsCost(self.n_col, np.arange(self.n_col, dtype=np.int32), cost)
+        left = self.deadline - time.perf_counter()
+        if left <= 0:
+            return "time_limit"
+        h.setOptionValue("time_limit", float(min(left, 1e7)))
+        if self.x is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = list(self.x)
+            sol.value_valid = True
+            h.setSolution(sol)
+        from offloadlab.streams import stdout_to_stderr
+
+        with stdout_to_stderr():
+            h.run()
+        self.solves += 1
+        status = h.getModelStatus()
+        ms = highspy.HighsModelStatus
+        if status == ms.kInfeasible:
+            return "infeasible"
+        if status != ms.kOptimal:
+            return "time_limit" if status == ms.kTimeLimit else f"error: {status}"
+        self.x = np.array(h.getSolution().col_value)
+        return "optimal"
+
+    def lexmin(self, upper: np.ndarray) -> tuple[str, np.ndarray | None, tuple | None]:
+        """The lexicographic optimum with every normalised component ``<= upper``:
+        minimise the first of :attr:`order`, then the sum of the others with the first
+        held at its optimum. Returns (status, simulator components (raw), plan)."""
+        from .milp import read_plan
+
+        first, rest = self.order[0], self.order[1:]
+        for c in range(3):
+            self._bound(c, upper[c])
+        w = np.zeros(3)
+        w[first] = 1.0
+        status = self._minimise(w)
+        if status != "optimal":
+            return status, None, None
+        best = float(self.coef[first] @ self.x + self.const[first])
+        self._bound(first, best + HOLD_TOL * max(1.0, abs(best)))
+        w = np.zeros(3)
+        w[rest] = 1.0
+        status = self._minimise(w)
+        if status != "optimal":
+            return status, None, None
+        for v, value in zip(self.vars, self.x):
+            v.set_value(float(value), skip_validation=True)
+        assign, priority = read_plan(self.m)
         f = components(self.problem, assign, priority)[0]
-        milp = np.array([pyo.value(e) for e in self.exprs]) * self.scale
-        _check(self.problem, f, milp)
+        milp = (self.coef @ self.x + self.const) * self.scale
+        _check(self.problem, f, milp, first, best * self.scale[first])
         return "optimal", f, (assign, priority)
 
 
@@ -385,53 +457,71 @@ def _greedy_components(problem: Problem) -> np.ndarray:
     return np.abs(components(problem, sol.assign, sol.priority)[0])
 
 
-def _check(problem: Problem, sim: np.ndarray, milp: np.ndarray) -> None:
-    """The simulator agrees with the MILP on energy and cost and is no slower."""
+def _check(problem: Problem, sim: np.ndarray, milp: np.ndarray, first: int,
+           best: float) -> None:
+    """The simulator agrees with the MILP on energy and cost, is no slower, and its value
+    of the scalarised component is the MILP's optimum ``best`` (all raw units)."""
     tol = 1e-6 * np.maximum(1.0, np.abs(milp))
     if abs(sim[1] - milp[1]) > tol[1] or abs(sim[2] - milp[2]) > tol[2] \
-            or sim[0] > milp[0] + tol[0]:
+            or sim[0] > milp[0] + tol[0] or abs(sim[first] - best) > tol[first]:
         raise RuntimeError(f"{problem.instance.name}: simulator {sim.tolist()} disagrees "
-                           f"with the MILP {milp.tolist()}")
+                           f"with the MILP {milp.tolist()} (optimum {best:.9g} of component "
+                           f"{first})")
+
+
+def split_upper_bounds(upper: list[np.ndarray], z: np.ndarray, step: np.ndarray
+                       ) -> list[np.ndarray]:
+    """Local upper bounds after a new point ``z`` (Klamroth, Lacour and Vanderpooten,
+    2015): every bound ``u`` whose box ``{y <= u - step}`` holds ``z`` is replaced by
+    ``(z_j, u_-j)`` for each j; bounds below another one are redundant and dropped."""
+    hit = [u for u in upper if (z <= u - step / 2).all()]
+    if not hit:
+        return upper
+    keep = [u for u in upper if not (z <= u - step / 2).all()]
+    new = []
+    for u in hit:
+        for j in range(len(z)):
+            v = u.copy()
+            v[j] = z[j]
+            new.append(v)
+    out = keep
+    for v in new:
+        # redundant: another bound is at least as large everywhere
+        if any((v <= w).all() for w in out + new if w is not v and not (w == v).all()):
+            continue
+        if any((w == v).all() for w in out):
+            continue
+        out.append(v)
+    return out
 
 
 def epsilon_constraint(problem: Problem, columns, *, time_limit_s: float | None = None) -> dict:
-    """The front by lexicographic epsilon-constraint (see the module docstring)."""
+    """The front by epsilon-constraint over local upper bounds (see the module
+    docstring)."""
     if problem.instance.objective.kind != "ddpqn":
         raise ParetoError("the epsilon-constraint front is written for ddpqn instances")
     deadline = time.perf_counter() + (time_limit_s if time_limit_s is not None else np.inf)
-    lex = _Lexicographic(problem, columns, deadline)
-    step = REL_STEP * lex.scale
+    model = _HighsFront(problem, columns, deadline)
+    order = model.order
+    step = np.full(len(order), REL_STEP)      # normalised units
+    upper = [np.full(len(order), np.inf)]
     points, complete = [], True
-
-    def slice_2d(bounds):
-        c2 = columns[1]
-        eps = np.inf
-        found = []
-        while True:
-            status, f, plan = lex.solve({**bounds, c2: eps})
-            if status == "infeasible":
-                return found, True
-            if status != "optimal":
-                return found, False
-            found.append((f, plan))
-            eps = f[c2] - step[c2]
-
-    if len(columns) == 2:
-        found, complete = slice_2d({})
-        points += found
-    else:
-        c3, cap = columns[2], np.inf
-        while True:
-            found, ok = slice_2d({c3: cap})
-            points += found
-            if not ok:
-                complete = False
-            if not found or not ok:
-                break
-            cap = max(f[c3] for f, _ in found) - step[c3]
+    while upper:
+        u = upper.pop()
+        bounds = np.full(3, np.inf)
+        bounds[order] = u - step
+        status, f, plan = model.lexmin(bounds)
+        if status == "infeasible":
+            continue                            # the box holds no plan
+        if status != "optimal":
+            complete = False
+            break
+        z = f[order] / model.scale[order]
+        points.append((f, plan))
+        upper = split_upper_bounds(upper + [u], z, step)
     n = problem.n_layers
     f = np.array([p[0][columns] for p in points]).reshape(-1, len(columns))
     assign = np.array([p[1][0] for p in points], dtype=np.int64).reshape(-1, n)
     prio = np.array([p[1][1] for p in points], dtype=np.int64).reshape(-1, n)
     keep = nondominated(f) if len(f) else np.zeros(0, dtype=np.int64)
-    return _result(f[keep], assign[keep], prio[keep], proven=complete, solves=lex.solves)
+    return _result(f[keep], assign[keep], prio[keep], proven=complete, solves=model.solves)
