@@ -370,6 +370,7 @@ class _HighsFront:
             for v, a in zip(repn.linear_vars, repn.linear_coefs):
                 self.coef[c, index[id(v)]] += float(a) / self.scale[c]
             self.const[c] = float(repn.constant) / self.scale[c]
+        self._order_cuts(index)
         self.row0 = h.getNumRow()
         for c in range(3):
             nz = np.flatnonzero(self.coef[c])
@@ -382,7 +383,37 @@ class _HighsFront:
             h.setOptionValue(name, value)
         highspy.Highs.resetGlobalScheduler(True)
         self.solves = 0
+        self.log = []
         self.x = None                           # the last solution: the next warm start
+
+    def _order_cuts(self, index: dict) -> None:
+        """Rows making the pool-order variables transitive along precedence: when ``a``
+        runs before ``b``, ``a``'s predecessors and ``b``'s successors do too. Valid
+        because any schedule gives every pair its order by (start, index) and layers
+        take positive time; they remove fractional and symmetric orders."""
+        problem, m, h = self.problem, self.m, self.h
+        if not hasattr(m, "o") or not len(m.O) or (problem.exec_s[problem.allowed] <= 0).any():
+            return
+        pairs = set(m.O)
+
+        def before(a, b):   # (column, sign, constant) of "a before b"
+            if (a, b) in pairs:
+                return index[id(m.o[a, b])], 1.0, 0.0
+            if (b, a) in pairs:
+                return index[id(m.o[b, a])], -1.0, 1.0
+            return None
+
+        rows = set()
+        for i, j in pairs:
+            for a, b in ((i, j), (j, i)):
+                here = before(a, b)
+                for later in [before(p, b) for p in problem.preds(a)] + \
+                        [before(a, s) for s in problem.succs[b]]:
+                    if later is not None:   # later >= here
+                        rows.add((later, here))
+        for (c1, s1, k1), (c2, s2, k2) in sorted(rows):
+            h.addRow(k2 - k1, highspy_inf(), 2, np.array([c1, c2], dtype=np.int32),
+                     np.array([s1, -s2]))
 
     def _bound(self, c: int, upper: float) -> None:
         import highspy
@@ -408,9 +439,11 @@ class _HighsFront:
             h.setSolution(sol)
         from offloadlab.streams import stdout_to_stderr
 
+        cpu = time.process_time()
         with stdout_to_stderr():
             h.run()
         self.solves += 1
+        self.log.append((int(np.argmax(weights)), str(h.getModelStatus()), time.process_time() - cpu))
         status = h.getModelStatus()
         ms = highspy.HighsModelStatus
         if status == ms.kInfeasible:
@@ -448,6 +481,12 @@ class _HighsFront:
         milp = (self.coef @ self.x + self.const) * self.scale
         _check(self.problem, f, milp, first, best * self.scale[first])
         return "optimal", f, (assign, priority)
+
+
+def highspy_inf() -> float:
+    import highspy
+
+    return highspy.kHighsInf
 
 
 def _greedy_components(problem: Problem) -> np.ndarray:
@@ -506,17 +545,24 @@ def epsilon_constraint(problem: Problem, columns, *, time_limit_s: float | None 
     step = np.full(len(order), REL_STEP)      # normalised units
     upper = [np.full(len(order), np.inf)]
     points, complete = [], True
+    # (u, least first component of a plan with the others <= u[1:] - step): a box below
+    # one of these in every other component and with u[0] <= that least value is empty
+    explored: list[tuple[np.ndarray, float]] = []
     while upper:
         u = upper.pop()
+        if any((u[1:] <= v[1:]).all() and u[0] <= least for v, least in explored):
+            continue
         bounds = np.full(3, np.inf)
         bounds[order] = u - step
         status, f, plan = model.lexmin(bounds)
         if status == "infeasible":
-            continue                            # the box holds no plan
+            explored.append((u, np.inf))        # the box holds no plan
+            continue
         if status != "optimal":
             complete = False
             break
         z = f[order] / model.scale[order]
+        explored.append((u, z[0]))
         points.append((f, plan))
         upper = split_upper_bounds(upper + [u], z, step)
     n = problem.n_layers
