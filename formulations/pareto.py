@@ -329,6 +329,149 @@ def component_exprs(m, problem: Problem):
     return [m.objective_expr, energy, cost]
 
 
+def _arc_terms(problem: Problem, g: int) -> tuple[np.ndarray, np.ndarray]:
+    """(K, S, 3) contention-free (delay, energy, cost) of chain layer ``g`` per
+    (predecessor's server or, for a source, the device: K = 1, server), and the
+    predecessor (-1 for a source)."""
+    from .dp import edge_lag, input_lag, return_lag
+
+    obj = problem.objective
+    s = np.arange(problem.n_servers)
+    preds = problem.preds(g)
+    if len(preds):
+        p = int(preds[0])
+        a, b = np.meshgrid(s, s, indexing="ij")
+        lag = edge_lag(problem, p)[a, b]
+        _, d, e, u, _ = obj._layer(g, b, a, problem.exec_s[g, b], lag, 0.0, p)
+    else:
+        p = -1
+        b = s[None, :]
+        lag = input_lag(problem, g)[None, :]
+        _, d, e, u, _ = obj._layer(g, b, _source(problem, g, b), problem.exec_s[g, b], lag,
+                                   0.0, -1)
+    d = d + return_lag(problem, g)[b]
+    ok = problem.allowed[g][b] & np.isfinite(lag)
+    out = np.stack(np.broadcast_arrays(d, e, u), axis=-1).astype(float)
+    out[~ok] = np.inf
+    return out, p
+
+
+def chain_front(problem: Problem, layers) -> tuple[np.ndarray, np.ndarray]:
+    """The contention-free (delay, energy, cost) front of one chain task by a
+    label-setting DP along the chain (every term is a sum over arcs): (N, 3) values and
+    (N, len(layers)) assignments."""
+    n_s = problem.n_servers
+    labels = None  # per server: (values (K, 3), plans (K, i))
+    for i, g in enumerate(layers):
+        terms, _ = _arc_terms(problem, g)
+        new = []
+        for b in range(n_s):
+            if labels is None:
+                f = terms[0, b][None, :]
+                plans = np.zeros((1, 0), dtype=np.int64)
+            else:
+                f = np.vstack([labels[a][0] + terms[a, b] for a in range(n_s)])
+                plans = np.vstack([labels[a][1] for a in range(n_s)])
+            ok = np.isfinite(f).all(axis=1)
+            f, plans = f[ok], plans[ok]
+            keep = nondominated(f)
+            new.append((f[keep], np.hstack([plans[keep],
+                                            np.full((len(keep), 1), b, dtype=np.int64)])))
+        labels = new
+    f = np.vstack([v for v, _ in labels])
+    plans = np.vstack([a for _, a in labels])
+    keep = nondominated(f)
+    return f[keep], plans[keep]
+
+
+def free_order(problem: Problem, assign: np.ndarray) -> np.ndarray:
+    """The priority listing layers by their contention-free start times (chains): when
+    those starts never overlap on a pool, the list schedule is the contention-free one."""
+    from .dp import edge_lag, input_lag
+    from .milp import start_order
+
+    start = np.zeros(problem.n_layers)
+    for layers in problem.task_layers:
+        t = problem.release_s[problem.layer_task[layers[0]]]
+        prev = None
+        for g in layers:
+            s = assign[g]
+            t += input_lag(problem, g)[s] if prev is None else edge_lag(problem, prev)[
+                assign[prev], s]
+            start[g] = t
+            t += problem.exec_s[g, s]
+            prev = g
+    return start_order(problem, start)
+
+
+class _FreeBound:
+    """The contention-free relaxation of :func:`epsilon_constraint` (the tasks' chains
+    alone on every server): the least delay of any plan with energy and cost under given
+    bounds is at least its least delay there, and equal when the simulator finds no
+    contention in the plan that attains it."""
+
+    MAX_PAIRS = 4_000_000
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.fronts = [chain_front(problem, layers) for layers in problem.task_layers]
+        self.layers = problem.task_layers
+        f, idx = self.fronts[0][0], np.arange(len(self.fronts[0][0]))[:, None]
+        for t in range(1, len(self.fronts)):  # every combination, pruned to the front
+            g = self.fronts[t][0]
+            if len(f) * len(g) > self.MAX_PAIRS:
+                raise ParetoError("contention-free front too large")
+            f = (f[:, None, :] + g[None, :, :]).reshape(-1, 3)
+            idx = np.hstack([np.repeat(idx, len(g), axis=0),
+                             np.tile(np.arange(len(g)), len(idx))[:, None]])
+            keep = _nondominated_fast(f)
+            f, idx = f[keep], idx[keep]
+        self.f, self.idx = f, idx
+
+    def plan(self, k: int) -> np.ndarray:
+        assign = np.zeros(self.problem.n_layers, dtype=np.int64)
+        for t, layers in enumerate(self.layers):
+            assign[layers] = self.fronts[t][1][self.idx[k, t]]
+        return assign
+
+    def least(self, first: int, upper: np.ndarray, weights=None) -> int | None:
+        """Index of the point least in ``weights @ f`` (default: component ``first``) with
+        every component ``<= upper`` (raw), ties by the sum; None if there is none."""
+        ok = (self.f <= upper).all(axis=1)
+        if not ok.any():
+            return None
+        cand = np.flatnonzero(ok)
+        key = self.f[cand, first] if weights is None else self.f[cand] @ weights
+        best = cand[np.flatnonzero(key <= key.min())]
+        return int(best[np.argmin(self.f[best].sum(axis=1))])
+
+
+def _nondominated_fast(points: np.ndarray) -> np.ndarray:
+    """:func:`nondominated` for large sets: sorted by the first component, a point is
+    kept unless a kept point is no worse in the others (blocks compared at once)."""
+    order = np.lexsort(points.T[::-1])
+    pts = points[order]
+    keep = np.zeros(len(pts), dtype=bool)
+    kept = np.zeros((0, pts.shape[1]))
+    block = 2048
+    for lo in range(0, len(pts), block):
+        chunk = pts[lo:lo + block]
+        dom = np.zeros(len(chunk), dtype=bool)
+        if len(kept):
+            for k0 in range(0, len(kept), 4096):
+                dom |= (kept[None, k0:k0 + 4096, 1:] <= chunk[:, None, 1:]).all(axis=2).any(
+                    axis=1)
+        # within the block, sequentially (earlier points come first in the order)
+        for i in np.flatnonzero(~dom):
+            prior = chunk[:i][keep[lo:lo + i]]
+            if len(prior) and (prior[:, 1:] <= chunk[i, 1:]).all(axis=1).any():
+                dom[i] = True
+            else:
+                keep[lo + i] = True
+        kept = pts[:lo + len(chunk)][keep[:lo + len(chunk)]]
+    return order[keep]
+
+
 class _HighsFront:
     """The MILP of :func:`latency_twin` handed to HiGHS once, with one row per component;
     each scalarisation only changes the rows' bounds and the objective's coefficients.
@@ -342,6 +485,8 @@ class _HighsFront:
         from pyomo.repn import generate_standard_repn
 
         from offloadlab.streams import stdout_to_stderr
+
+        from offloadlab.graph import is_chain
 
         from .milp import build_placement_milp
 
@@ -383,7 +528,14 @@ class _HighsFront:
             h.setOptionValue(name, value)
         highspy.Highs.resetGlobalScheduler(True)
         self.solves = 0
+        self.free_hits = 0
         self.log = []
+        self.free = None
+        if 0 in columns and is_chain(problem):
+            try:
+                self.free = _FreeBound(problem)
+            except ParetoError:
+                pass
         self.x = None                           # the last solution: the next warm start
 
     def _order_cuts(self, index: dict) -> None:
@@ -415,11 +567,19 @@ class _HighsFront:
             h.addRow(k2 - k1, highspy_inf(), 2, np.array([c1, c2], dtype=np.int32),
                      np.array([s1, -s2]))
 
-    def _bound(self, c: int, upper: float) -> None:
+    def _bound(self, c: int, upper: float, lower: float = -np.inf) -> None:
         import highspy
 
         hi = upper - self.const[c] if np.isfinite(upper) else highspy.kHighsInf
-        self.h.changeRowBounds(self.row0 + c, -highspy.kHighsInf, hi)
+        lo = lower - self.const[c] if np.isfinite(lower) else -highspy.kHighsInf
+        self.h.changeRowBounds(self.row0 + c, lo, hi)
+
+    def _plan_values(self, assign, priority) -> np.ndarray:
+        """The columns' values of a plan's simulated schedule (a warm start)."""
+        from .milp import set_plan_values
+
+        set_plan_values(self.m, assign, priority)
+        return np.array([v.value if v.value is not None else 0.0 for v in self.vars])
 
     def _minimise(self, weights: np.ndarray) -> str:
         """Minimise ``weights @ normalised components``; the status."""
@@ -462,12 +622,19 @@ class _HighsFront:
         first, rest = self.order[0], self.order[1:]
         for c in range(3):
             self._bound(c, upper[c])
-        w = np.zeros(3)
-        w[first] = 1.0
-        status = self._minimise(w)
-        if status != "optimal":
-            return status, None, None
-        best = float(self.coef[first] @ self.x + self.const[first])
+        shortcut = self._free_lexmin(upper) if self.free is not None and first == 0 \
+            else None
+        if shortcut is not None:
+            if shortcut[0] != "stage 2":
+                return shortcut
+            best = shortcut[1]
+        else:
+            w = np.zeros(3)
+            w[first] = 1.0
+            status = self._minimise(w)
+            if status != "optimal":
+                return status, None, None
+            best = float(self.coef[first] @ self.x + self.const[first])
         self._bound(first, best + HOLD_TOL * max(1.0, abs(best)))
         w = np.zeros(3)
         w[rest] = 1.0
@@ -482,6 +649,38 @@ class _HighsFront:
         _check(self.problem, f, milp, first, best * self.scale[first])
         return "optimal", f, (assign, priority)
 
+    def _free_lexmin(self, upper: np.ndarray):
+        """The box through the contention-free relaxation: ``("infeasible", None, None)``
+        when even it has no plan there; the lexicographic optimum when the plans attaining
+        the relaxation's optima meet no contention in the simulator; else
+        ``("stage 2", least delay)`` when only the first stage is settled, or None, with
+        the relaxation's least delay as the delay row's lower bound."""
+        free, pb = self.free, self.problem
+        raw = upper * self.scale
+        k = free.least(0, raw)
+        if k is None:
+            return "infeasible", None, None
+        low = free.f[k, 0] / self.scale[0]
+        self._bound(0, upper[0], low - HOLD_TOL * max(1.0, abs(low)))
+        assign = free.plan(k)
+        prio = free_order(pb, assign)
+        f = components(pb, assign, prio)[0]
+        if f[0] > free.f[k, 0] + HOLD_TOL * max(1.0, free.f[k, 0]):
+            return None                          # contention: the MILP decides
+        best = f[0] / self.scale[0]
+        self.x = self._plan_values(assign, prio)
+        hold = raw.copy()
+        hold[0] = f[0] * (1 + HOLD_TOL)
+        w = np.zeros(3)
+        w[self.order[1:]] = 1.0 / self.scale[self.order[1:]]
+        k2 = free.least(0, hold, weights=w)
+        assign2 = free.plan(k2)
+        prio2 = free_order(pb, assign2)
+        f2 = components(pb, assign2, prio2)[0]
+        if f2[0] <= hold[0]:
+            self.free_hits += 1
+            return "optimal", f2, (assign2, prio2)
+        return "stage 2", best
 
 def highspy_inf() -> float:
     import highspy
