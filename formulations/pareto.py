@@ -649,6 +649,17 @@ class _HighsFront:
         _check(self.problem, f, milp, first, best * self.scale[first])
         return "optimal", f, (assign, priority)
 
+    def _incumbent(self, raw: np.ndarray) -> np.ndarray:
+        """The warm start of a box: of the relaxation's plans in the box, under their
+        contention-free order, the one the simulator finds quickest."""
+        free, pb = self.free, self.problem
+        cand = np.flatnonzero((free.f <= raw).all(axis=1))
+        plans = np.array([free.plan(k) for k in cand])
+        prios = np.array([free_order(pb, a) for a in plans])
+        delay = components(pb, plans, prios)[:, 0]
+        best = int(np.argmin(delay))
+        return self._plan_values(plans[best], prios[best])
+
     def _free_lexmin(self, upper: np.ndarray):
         """The box through the contention-free relaxation: ``("infeasible", None, None)``
         when even it has no plan there; the lexicographic optimum when the plans attaining
@@ -666,6 +677,7 @@ class _HighsFront:
         prio = free_order(pb, assign)
         f = components(pb, assign, prio)[0]
         if f[0] > free.f[k, 0] + HOLD_TOL * max(1.0, free.f[k, 0]):
+            self.x = self._incumbent(raw)
             return None                          # contention: the MILP decides
         best = f[0] / self.scale[0]
         self.x = self._plan_values(assign, prio)
