@@ -5,7 +5,8 @@
 prints a table of the exact front (points, CPU s), the HV ratio and IGD+ (median and
 worst over seeds) and the CPU seconds per run for each (instance, objectives, algorithm)
 (``--objectives all``: every pair and the triple the kind defines), writes it
-as ``pareto.json`` and one front plot per instance into ``--out``. Where the exact front
+as ``pareto.json`` and one front plot per instance into ``--out``; ``--fronts DIR`` keeps
+the proven exact fronts there and reuses them. Where the exact front
 is complete it is the reference (``reference: exact``); elsewhere (paper-size instances)
 HV is compared with the nondominated union of every front found, labelled
 ``reference: union``, and IGD+ is then against that union. The plots mark the weighted
@@ -53,18 +54,15 @@ def weighted_point(problem: Problem, front: np.ndarray) -> np.ndarray:
 
 
 def report(name: str, algorithms, seeds: int, budget_evals: int | None, objectives=None,
-           exact_time_limit_s: float = 600.0, out_dir: Path | None = None) -> list[dict]:
+           exact_time_limit_s: float = 600.0, out_dir: Path | None = None,
+           fronts_dir: Path | None = None) -> list[dict]:
     """Rows (instance, algorithm, seed, hv, hv_ratio, igd_plus, wall_s, reference)."""
     problem = Problem.from_instance(load_instance(library_path(name)))
     objectives = tuple(objectives or objectives_of(problem))
     columns = objective_columns(problem, objectives)
     ref = reference_point(problem, columns)
-    cpu = time.process_time()
-    try:
-        exact = exact_front(problem, objectives, time_limit_s=exact_time_limit_s)
-    except ParetoError:
-        exact = None
-    exact_cpu_s = time.process_time() - cpu
+    exact, exact_cpu_s = cached_exact_front(problem, objectives, exact_time_limit_s,
+                                            fronts_dir)
     runs = {(a, s): search(problem, a, objectives, seed=s, budget_evals=budget_evals)
             for a in algorithms for s in range(seeds)}
     if exact is not None and exact["proven"]:
@@ -98,6 +96,29 @@ def report(name: str, algorithms, seeds: int, budget_evals: int | None, objectiv
     return rows
 
 
+def cached_exact_front(problem: Problem, objectives, time_limit_s: float,
+                       fronts_dir: Path | None) -> tuple[dict | None, float]:
+    """The exact front and the CPU seconds it took, read from ``fronts_dir`` when a proven
+    one is stored there (``INSTANCE--OBJ-OBJ.npz``), else computed (and stored)."""
+    path = None if fronts_dir is None else \
+        Path(fronts_dir) / f"{problem.instance.name}--{'-'.join(objectives)}.npz"
+    if path is not None and path.exists():
+        z = np.load(path)
+        return {"front": z["front"], "assign": z["assign"], "priority": z["priority"],
+                "method": str(z["method"]), "proven": bool(z["proven"]),
+                "solves": int(z["solves"]), "wall_s": float(z["wall_s"])}, float(z["cpu_s"])
+    cpu = time.process_time()
+    try:
+        exact = exact_front(problem, objectives, time_limit_s=time_limit_s)
+    except ParetoError:
+        return None, 0.0
+    cpu_s = time.process_time() - cpu
+    if path is not None and exact["proven"]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, cpu_s=cpu_s, **exact)
+    return exact, cpu_s
+
+
 def summary(rows: list[dict]) -> list[dict]:
     """Median and worst HV ratio and IGD+ per (instance, algorithm)."""
     out = []
@@ -129,6 +150,8 @@ def main(argv=None) -> None:
     parser.add_argument("--objectives", default=None)
     parser.add_argument("--exact-time-limit", type=float, default=600.0)
     parser.add_argument("--out", default="pareto-report")
+    parser.add_argument("--fronts", default=None,
+                        help="Directory of stored proven exact fronts (read and written).")
     args = parser.parse_args(argv)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +159,8 @@ def main(argv=None) -> None:
     for name in args.instance or DEFAULT_INSTANCES:
         for objectives in objective_sets(name, args.objectives):
             rows += report(name, args.algorithms.split(","), args.seeds, args.budget_evals,
-                           objectives, args.exact_time_limit, out_dir)
+                           objectives, args.exact_time_limit, out_dir,
+                           Path(args.fronts) if args.fronts else None)
     table = summary(rows)
     (out_dir / "pareto.json").write_text(json.dumps({"runs": rows, "summary": table},
                                                     indent=1))

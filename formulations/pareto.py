@@ -122,12 +122,14 @@ def exact_front(problem: Problem, objectives=("delay", "energy", "cost"), *,
         When no method applies (too large to enumerate, not a chain for the MILP).
     """
     columns = objective_columns(problem, objectives)
-    method = method or choose_method(problem)
+    method = method or choose_method(problem, columns)
     started = time.perf_counter()
     if method == "brute-force":
         out = brute_force(problem, columns)
     elif method == "decomposition":
         out = decomposition(problem, columns)
+    elif method == "label-dp":
+        out = label_front(problem, columns)
     elif method == "epsilon-constraint":
         out = epsilon_constraint(problem, columns, time_limit_s=time_limit_s)
     else:
@@ -158,9 +160,10 @@ def _decomposable(problem: Problem) -> bool:
             and not np.isfinite(problem.deadline_s).any())
 
 
-def choose_method(problem: Problem) -> str:
+def choose_method(problem: Problem, columns=(0, 1, 2)) -> str:
     """``brute-force`` when small enough, else ``decomposition`` when the tasks do not
-    interact, else ``epsilon-constraint`` for chain models."""
+    interact, else ``label-dp`` for ``ddpqn`` chains without the delay (energy and cost do
+    not depend on the schedule), else ``epsilon-constraint`` for chain models."""
     from offloadlab.graph import is_chain
 
     counts = problem.allowed.sum(axis=1)
@@ -171,6 +174,8 @@ def choose_method(problem: Problem) -> str:
         per_task = max(math.prod(int(counts[g]) for g in t) for t in problem.task_layers)
         if per_task <= TASK_MAX:
             return "decomposition"
+    if 0 not in columns and problem.instance.objective.kind == "ddpqn" and is_chain(problem):
+        return "label-dp"
     if is_chain(problem) and problem.objective.contention:
         return "epsilon-constraint"
     raise ParetoError(f"{problem.instance.name}: no exact front: {plans} assignments is too "
@@ -272,6 +277,23 @@ def decomposition(problem: Problem, columns) -> dict:
     prio = np.broadcast_to(problem.default_priority, front_a.shape)
     keep = nondominated(f)
     return _result(f[keep], front_a[keep], prio[keep], proven=True, solves=0)
+
+
+def label_front(problem: Problem, columns) -> dict:
+    """Energy and cost of ``ddpqn`` chains: sums over arcs that the schedule does not
+    change, so the front is the projection of the contention-free (delay, energy, cost)
+    front of :class:`_FreeBound` (whose label DP keeps every point a projection needs)."""
+    from offloadlab.graph import is_chain
+
+    if 0 in columns or problem.instance.objective.kind != "ddpqn" or not is_chain(problem):
+        raise ParetoError("the label DP front is for energy and cost of ddpqn chains")
+    free = _FreeBound(problem)
+    assign = np.array([free.plan(k) for k in range(len(free.f))])
+    prio = np.broadcast_to(problem.default_priority, assign.shape)
+    f = components(problem, assign, prio)[:, columns]   # the simulator's values
+    assert np.allclose(f, free.f[:, columns], rtol=1e-9, atol=0)
+    keep = nondominated(f)
+    return _result(f[keep], assign[keep], prio[keep], proven=True, solves=0)
 
 
 def _result(f, assign, priority, *, proven: bool, solves: int) -> dict:
