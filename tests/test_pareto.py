@@ -79,18 +79,13 @@ def test_epsilon_constraint_front_is_the_brute_force_front(objectives):
     eps = exact_front(pb, objectives, method="epsilon-constraint")
     assert brute["proven"] and eps["proven"]
     assert len(brute["front"]) >= 4
+    if len(objectives) == 3:   # contention: the relaxation alone does not settle it
+        assert eps["solves"] > 0
     _same_front(brute["front"], eps["front"])
     # every point is what the simulator says of its plan
     cols = objective_columns(pb, objectives)
     for f, a, p in zip(eps["front"], eps["assign"], eps["priority"]):
         np.testing.assert_allclose(components(pb, a, p)[0, cols], f)
-
-
-def test_epsilon_constraint_solves_milps_where_contention_matters():
-    # the contention-free relaxation settles no box here without the MILP
-    pb = problem_of(DDPQN_TINY)
-    eps = exact_front(pb, ("delay", "energy", "cost"), method="epsilon-constraint")
-    assert eps["solves"] > 0
 
 
 def test_label_dp_front_of_energy_and_cost_is_the_brute_force_front():
