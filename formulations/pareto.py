@@ -426,6 +426,48 @@ def free_order(problem: Problem, assign: np.ndarray) -> np.ndarray:
     return start_order(problem, start)
 
 
+def free_plans(problem: Problem, columns, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Up to ``count`` plans of the contention-free relaxation spread over its front in
+    ``columns``: every point of the tasks' combined front when it is small, else the
+    weighted-sum optima of Das-Dennis weight vectors (each task its own optimum, the
+    components scaled by their range), each under its contention-free order. Empty when
+    the instance has no chain label DP (not ``ddpqn`` chains)."""
+    from offloadlab.graph import is_chain
+
+    if problem.instance.objective.kind != "ddpqn" or not is_chain(problem) or count < 1:
+        return []
+    fronts = [chain_front(problem, layers) for layers in problem.task_layers]
+    cols = list(columns)
+    try:
+        free = _FreeBound(problem, fronts)
+        f = free.f[:, cols]
+        keep = nondominated(f)
+        picks = [free.plan(k) for k in keep]
+    except ParetoError:  # too many combinations: weighted sums
+        span = sum(fr[:, cols].max(axis=0) - fr[:, cols].min(axis=0) for fr, _ in fronts)
+        span = np.where(span > 0, span, 1.0)
+        parts = 1
+        while _n_weights(len(cols), parts + 1) <= count:
+            parts += 1
+        from pymoo.util.ref_dirs import get_reference_directions
+
+        picks = []
+        for w in get_reference_directions("das-dennis", len(cols), n_partitions=parts):
+            w = np.maximum(w, 1e-3) / span
+            assign = np.zeros(problem.n_layers, dtype=np.int64)
+            for layers, (fr, plans) in zip(problem.task_layers, fronts):
+                assign[layers] = plans[int(np.argmin(fr[:, cols] @ w))]
+            picks.append(assign)
+        picks = list(np.unique(np.array(picks), axis=0))
+    if len(picks) > count:  # spread: every k-th along the lexicographic order
+        picks = [picks[i] for i in np.linspace(0, len(picks) - 1, count).round().astype(int)]
+    return [(a, free_order(problem, a)) for a in picks]
+
+
+def _n_weights(m: int, parts: int) -> int:
+    return math.comb(parts + m - 1, m - 1)
+
+
 class _FreeBound:
     """The contention-free relaxation of :func:`epsilon_constraint` (the tasks' chains
     alone on every server): the least delay of any plan with energy and cost under given
@@ -434,9 +476,9 @@ class _FreeBound:
 
     MAX_PAIRS = 4_000_000
 
-    def __init__(self, problem: Problem):
+    def __init__(self, problem: Problem, fronts=None):
         self.problem = problem
-        self.fronts = [chain_front(problem, layers) for layers in problem.task_layers]
+        self.fronts = fronts or [chain_front(problem, layers) for layers in problem.task_layers]
         self.layers = problem.task_layers
         f, idx = self.fronts[0][0], np.arange(len(self.fronts[0][0]))[:, None]
         for t in range(1, len(self.fronts)):  # every combination, pruned to the front

@@ -35,6 +35,8 @@ from .operators import Encoding, keys_to_priority, priority_to_keys
 
 ALGORITHMS = ("nsga2", "nsga3", "moead", "agemoea2", "smsemoa")
 SEED_SOLVERS = ("greedy", "heft", "peft", "dp", "local-only", "edge-only", "cloud-only")
+SEARCH_SEEDS = ("pre-pso", "pso-ga", "ga", "pymoo-pso")  # searching solvers, budget shares
+SEARCH_SHARE = 20
 PENALTY = 1e12  # pymoo needs finite objectives: plans the repair cannot fix score this
 DEFAULT_BUDGET = 20000
 DEFAULT_POP = 100
@@ -120,12 +122,13 @@ def make_problem(problem: Problem, columns: list[int], budget: int):
                              vtype=int)
             self.codec = codec
             self.evaluations = 0
+            self.budget = budget
             self.archive_f: list[np.ndarray] = []
             self.archive_x: list[np.ndarray] = []
 
         def _evaluate(self, x, out, *args, **kwargs):
             # rows beyond the budget are not simulated: they score the penalty
-            n = max(0, min(len(x), budget - self.evaluations))
+            n = max(0, min(len(x), self.budget - self.evaluations))
             assign, priority = codec.decode(np.asarray(x)[:n])
             f = np.full((len(x), len(columns)), np.inf)
             f[:n] = components(problem, assign, priority)[:, columns] if n else f[:0]
@@ -174,14 +177,26 @@ def _repair_class(problem: Problem, codec: Codec):
     return LinkRepair()
 
 
-def initial_population(problem: Problem, codec: Codec, size: int, seed: int
-                       ) -> tuple[np.ndarray, int]:
-    """The single-objective solvers' plans, then uniform random genes (seeded), and the
-    evaluations the solvers used."""
+def initial_population(problem: Problem, codec: Codec, size: int, seed: int, columns,
+                       budget: int) -> tuple[np.ndarray, int]:
+    """The first population (see the module docstring) and the evaluations its solvers
+    used: the cheap solvers' plans, then the searching solvers' (each with
+    ``budget // SEARCH_SHARE`` evaluations, while the budget lasts), then plans of the
+    contention-free relaxation's front, then uniform random genes (seeded)."""
+    from offloadlab.formulations.pareto import free_plans
     from offloadlab.warm_start import registered_plans
 
     plans, used = registered_plans(problem, SEED_SOLVERS, seed=seed)
+    share = budget // SEARCH_SHARE
+    for name in SEARCH_SEEDS:
+        if used + share > budget // 2:
+            break
+        more, spent = registered_plans(problem, (name,), seed=seed, budget_evals=share)
+        plans += more
+        used += spent
     seeded = [codec.encode(a, p)[0] for _, a, p in plans][:size]
+    room = max(0, size - len(seeded) - size // 5)   # a fifth stays random
+    seeded += [codec.encode(a, p)[0] for a, p in free_plans(problem, columns, room)]
     rng = np.random.default_rng(seed)
     rand = np.floor(rng.random((size - len(seeded), codec.n_var))
                     * (codec.upper + 1)).astype(np.int64)
@@ -259,10 +274,12 @@ def search(problem: Problem, algorithm: str, objectives=("delay", "energy", "cos
     pop_size = max(4, min(pop_size, budget))
     if algorithm in ("nsga3", "moead"):  # one member per reference direction
         pop_size = len(reference_directions(len(columns), pop_size))
-    sampling, seeding_evals = initial_population(problem, codec, pop_size, seed)
+    sampling, seeding_evals = initial_population(problem, codec, pop_size, seed, columns,
+                                                 budget)
+    pb.budget = max(pop_size, budget - seeding_evals)  # the seeding solvers' count
     alg = make_algorithm(algorithm, len(columns), pop_size, sampling,
                          _repair_class(problem, codec))
-    minimize(pb, alg, ("n_eval", budget), seed=int(seed), verbose=False)
+    minimize(pb, alg, ("n_eval", pb.budget), seed=int(seed), verbose=False)
     f, x = pb.front()
     assign, priority = codec.decode(x) if len(x) else (np.zeros((0, problem.n_layers), int),) * 2
     if len(x) and priority.shape[0] == 1:
