@@ -1,6 +1,6 @@
 """Exact Pareto fronts of delay, energy and cost (``offloadlab pareto --algorithm exact``).
 
-Three methods, the cheapest that applies (:func:`exact_front` picks it):
+Four methods, the cheapest that applies (:func:`exact_front` picks it):
 
 * ``brute-force`` (tiny instances): every assignment of allowed servers times, when pools
   queue layers, every precedence-respecting priority list, scored by the simulator in
@@ -9,20 +9,39 @@ Three methods, the cheapest that applies (:func:`exact_front` picks it):
   not interact, and every component is a sum over tasks, so the front is the nondominated
   Minkowski sum of the per-task fronts. Each task's plans are enumerated and scored by the
   simulator with the other tasks fixed (differences to that base plan add up).
-* ``epsilon-constraint`` (``ddpqn`` chains): the placement-and-scheduling MILP of
-  :mod:`.milp` with the sum of task latencies as the first objective (the model of the
-  ``latency`` kind on the same servers, links and pools) and energy and cost as linear
-  functions of the placement and arc variables. Each point is the lexicographic optimum
-  (first objective, then the second, then the third) under ``f_k <= eps_k``, solved by
-  HiGHS to ``mip_rel_gap`` 1e-9. Two objectives: ``eps_2`` = the last point's value minus
-  a step; three: the two-objective front of ``f_3 <= c`` for ``c`` from +inf down to the
-  largest ``f_3`` of the last slice minus a step (every nondominated point appears in
-  some slice). The step is ``1e-6`` of the component's range over single-objective optima,
-  so points closer than that in one component are merged. Every plan is re-scored by the
-  simulator, which must agree with the MILP on energy and cost and be no worse on delay.
+* ``label-dp`` (``ddpqn`` chains, energy and cost without the delay): both are sums over
+  precedence arcs that the schedule does not change, so the front is the projection of the
+  contention-free front: per task a label-setting DP along the chain keeps the
+  nondominated (delay, energy, cost) labels per (layer, server), and the tasks' fronts are
+  combined (:class:`_FreeBound`).
+* ``epsilon-constraint`` (``ddpqn`` chains with the delay): the placement-and-scheduling
+  MILP of :mod:`.milp` with the sum of task latencies (the model of the ``latency`` kind
+  on the same servers, links and pools) and energy and cost as linear functions of the
+  placement and arc variables, handed to HiGHS once (:class:`_HighsFront`); between solves
+  only three rows' bounds and the objective change. The search region is kept as local
+  upper bounds (Klamroth, Lacour and Vanderpooten 2015; the box method of Kirlik and Sayın
+  2014 in the form of Dächert and Klamroth 2015): for a bound ``u``, the lexicographic
+  optimum under ``f <= u - step`` (least first component, delay when present, then least
+  sum of the others, normalised) is a new nondominated point, or the box is empty; each
+  point splits the bounds whose box holds it, and the front is complete and proven when no
+  bound is left. A box is settled without a MILP when the contention-free relaxation
+  (the label DP's front, a valid bound since contention only adds waiting) has no plan in
+  it (empty), or when the plans attaining its optima in the box meet no contention under
+  their contention-free start order (then they are optimal); otherwise its least delay
+  bounds the MILP's delay row from below and its quickest plan in the box is the warm
+  start. Rows making the pool-order variables transitive along precedence cut symmetric
+  orders. A box whose least first component an explored box already shows is empty is
+  skipped.
 
-Every point is proven optimal for its epsilon; the result says ``proven`` false only when
-a time limit cut the enumeration short.
+The epsilon ``step`` is ``1e-6`` of the greedy plan's value of each component (the unit
+in which rows and objectives are normalised; HiGHS runs at feasibility 1e-9, relative
+gap 1e-9 and absolute gap 1e-10, far below it): two plans closer than that in every
+component they improve count as one point. Every plan is re-scored by the simulator,
+which must agree with the MILP on energy and cost, be no slower, and equal the MILP's
+optimum of the first component.
+
+Every point is proven optimal for its box; the result says ``proven`` false only when a
+time limit cut the enumeration short.
 """
 
 from __future__ import annotations
@@ -593,7 +612,6 @@ class _HighsFront:
         highspy.Highs.resetGlobalScheduler(True)
         self.solves = 0
         self.free_hits = 0
-        self.log = []
         self.free = None
         if 0 in columns and is_chain(problem):
             try:
@@ -663,11 +681,9 @@ class _HighsFront:
             h.setSolution(sol)
         from offloadlab.streams import stdout_to_stderr
 
-        cpu = time.process_time()
         with stdout_to_stderr():
             h.run()
         self.solves += 1
-        self.log.append((int(np.argmax(weights)), str(h.getModelStatus()), time.process_time() - cpu))
         status = h.getModelStatus()
         ms = highspy.HighsModelStatus
         if status == ms.kInfeasible:

@@ -15,8 +15,14 @@ to the server its critical data comes from, or to the first allowed server every
 predecessor can reach. Deadlines and memory limits are not repaired; such plans score
 :data:`PENALTY` in every objective.
 
-Initial populations hold the plans of the single-objective solvers (greedy, HEFT,
-PEFT, the contention-free DP, the tier baselines) and uniform random plans; every
+Initial populations hold the plans of the single-objective solvers (PrePSO, PSO-GA and
+GA with shares of the budget, then greedy, HEFT, PEFT, the contention-free DP and the
+tier baselines, while their evaluations stay within half the budget; each plan also
+under the default priority), then, for ``ddpqn`` chains, plans spread over the
+contention-free relaxation's front (:func:`~offloadlab.formulations.pareto.free_plans`),
+then uniform random plans. The seeding solvers' evaluations count: the search gets what
+is left of the budget, so ``evaluations`` stays within it (unless the seeding alone
+leaves less than one population). Every
 algorithm uses pymoo's own operators (SBX and polynomial mutation with rounding) and
 its evaluation-count termination, and the seed makes the whole run deterministic.
 """
@@ -34,9 +40,9 @@ from offloadlab.problem import Problem
 from .operators import Encoding, keys_to_priority, priority_to_keys
 
 ALGORITHMS = ("nsga2", "nsga3", "moead", "agemoea2", "smsemoa")
-SEED_SOLVERS = ("greedy", "heft", "peft", "dp", "local-only", "edge-only", "cloud-only")
-SEARCH_SEEDS = ("pre-pso", "pso-ga", "ga", "pymoo-pso")  # searching solvers, budget shares
-SEARCH_SHARE = 20
+SEED_SOLVERS = ("local-only", "dp", "greedy", "edge-only", "cloud-only", "heft", "peft")
+# searching solvers seeding the first population and their shares of the budget
+SEARCH_SEEDS = (("pre-pso", 0.15), ("pso-ga", 0.05), ("ga", 0.05))
 PENALTY = 1e12  # pymoo needs finite objectives: plans the repair cannot fix score this
 DEFAULT_BUDGET = 20000
 DEFAULT_POP = 100
@@ -180,21 +186,28 @@ def _repair_class(problem: Problem, codec: Codec):
 def initial_population(problem: Problem, codec: Codec, size: int, seed: int, columns,
                        budget: int) -> tuple[np.ndarray, int]:
     """The first population (see the module docstring) and the evaluations its solvers
-    used: the cheap solvers' plans, then the searching solvers' (each with
-    ``budget // SEARCH_SHARE`` evaluations, while the budget lasts), then plans of the
-    contention-free relaxation's front, then uniform random genes (seeded)."""
+    used: the plans of the searching solvers of :data:`SEARCH_SEEDS` (each with its
+    share of ``budget``) and of the cheap :data:`SEED_SOLVERS`, while their evaluations
+    stay within half the budget, each also under the default priority; then plans of the
+    contention-free relaxation's front; then uniform random genes (seeded)."""
     from offloadlab.formulations.pareto import free_plans
     from offloadlab.warm_start import registered_plans
 
-    plans, used = registered_plans(problem, SEED_SOLVERS, seed=seed)
-    share = budget // SEARCH_SHARE
-    for name in SEARCH_SEEDS:
-        if used + share > budget // 2:
-            break
-        more, spent = registered_plans(problem, (name,), seed=seed, budget_evals=share)
+    plans, used = [], 0
+    for name, share in (*SEARCH_SEEDS, *((n, None) for n in SEED_SOLVERS)):
+        evals = None if share is None else int(budget * share)
+        if used + (evals or 0) > budget // 2:
+            continue
+        more, spent = registered_plans(problem, (name,), seed=seed, budget_evals=evals)
         plans += more
         used += spent
-    seeded = [codec.encode(a, p)[0] for _, a, p in plans][:size]
+    seeded = []
+    for _, a, p in plans:
+        seeded.append(codec.encode(a, p)[0])
+        if codec.ordered and p is not None:   # its order may queue worse than the default
+            seeded.append(codec.encode(a, None)[0])
+    seeded = list(np.unique(np.array(seeded, dtype=np.int64).reshape(-1, codec.n_var),
+                            axis=0))[:size]
     room = max(0, size - len(seeded) - size // 5)   # a fifth stays random
     seeded += [codec.encode(a, p)[0] for a, p in free_plans(problem, columns, room)]
     rng = np.random.default_rng(seed)
@@ -260,8 +273,9 @@ def search(problem: Problem, algorithm: str, objectives=("delay", "energy", "cos
     -------
     dict
         ``front`` (N, M) objectives sorted lexicographically, ``assign`` (N, L),
-        ``priority`` (N, L), ``evaluations`` (the search's ``budget_evals`` plus what the
-        solvers seeding the first population used), ``wall_s`` and ``cpu_s`` (this
+        ``priority`` (N, L), ``evaluations`` (the search's plus what the solvers seeding
+        the first population used: ``budget_evals`` in all), ``search_evaluations``,
+        ``wall_s`` and ``cpu_s`` (this
         process's CPU time: what counts on a loaded machine).
     """
     from pymoo.optimize import minimize
