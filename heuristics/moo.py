@@ -15,9 +15,9 @@ to the server its critical data comes from, or to the first allowed server every
 predecessor can reach. Deadlines and memory limits are not repaired; such plans score
 :data:`PENALTY` in every objective.
 
-Initial populations hold the plans of the single-objective solvers (PrePSO, PSO-GA and
-GA with shares of the budget, then greedy, HEFT, PEFT, the contention-free DP and the
-tier baselines, while their evaluations stay within half the budget; each plan also
+Initial populations hold the plans of the single-objective solvers (PrePSO with 15 % of
+the budget, then the contention-free DP, greedy, the tier baselines, HEFT and PEFT,
+while their evaluations stay within 80 % of the budget; each plan also
 under the default priority), then, for ``ddpqn`` chains, plans spread over the
 contention-free relaxation's front (:func:`~offloadlab.formulations.pareto.free_plans`),
 then uniform random plans. The seeding solvers' evaluations count: the search gets what
@@ -42,7 +42,8 @@ from .operators import Encoding, keys_to_priority, priority_to_keys
 ALGORITHMS = ("nsga2", "nsga3", "moead", "agemoea2", "smsemoa")
 SEED_SOLVERS = ("local-only", "dp", "greedy", "edge-only", "cloud-only", "heft", "peft")
 # searching solvers seeding the first population and their shares of the budget
-SEARCH_SEEDS = (("pre-pso", 0.15), ("pso-ga", 0.05), ("ga", 0.05))
+SEARCH_SEEDS = (("pre-pso", 0.15),)
+SEED_SHARE = 0.8  # the seeding solvers together use at most this share of the budget
 PENALTY = 1e12  # pymoo needs finite objectives: plans the repair cannot fix score this
 DEFAULT_BUDGET = 20000
 DEFAULT_POP = 100
@@ -188,7 +189,9 @@ def initial_population(problem: Problem, codec: Codec, size: int, seed: int, col
     """The first population (see the module docstring) and the evaluations its solvers
     used: the plans of the searching solvers of :data:`SEARCH_SEEDS` (each with its
     share of ``budget``) and of the cheap :data:`SEED_SOLVERS`, while their evaluations
-    stay within half the budget, each also under the default priority; then plans of the
+    stay within :data:`SEED_SHARE` of the budget, each also under the default priority
+    (the constructive solvers score a partial plan per layer and server: thousands of
+    evaluations on paper sizes, tens on small ones); then plans of the
     contention-free relaxation's front; then uniform random genes (seeded)."""
     from offloadlab.formulations.pareto import free_plans
     from offloadlab.warm_start import registered_plans
@@ -196,7 +199,7 @@ def initial_population(problem: Problem, codec: Codec, size: int, seed: int, col
     plans, used = [], 0
     for name, share in (*SEARCH_SEEDS, *((n, None) for n in SEED_SOLVERS)):
         evals = None if share is None else int(budget * share)
-        if used + (evals or 0) > budget // 2:
+        if used + (evals or 0) > SEED_SHARE * budget:
             continue
         more, spent = registered_plans(problem, (name,), seed=seed, budget_evals=evals)
         plans += more
