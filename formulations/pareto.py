@@ -825,6 +825,37 @@ def split_upper_bounds(upper: list[np.ndarray], z: np.ndarray, step: np.ndarray
     return out
 
 
+def box_search(oracle, step: np.ndarray) -> tuple[list, bool]:
+    """Every nondominated point by local upper bounds (see the module docstring).
+
+    ``oracle(v)`` returns ``(status, z, extra)``: ``"optimal"`` with the lexicographic
+    optimum ``z`` (least ``z[0]``, then nondominated) of the points ``<= v``,
+    ``"infeasible"`` when there is none, anything else to stop. Returns the ``(z, extra)``
+    found and whether the search finished.
+    """
+    upper = [np.full(len(step), np.inf)]
+    found = []
+    # (u, a value the first component of every point in u's box, and of every point with
+    # the others <= u[1:] - step but the first above u[0], exceeds): a box below one of
+    # these in every other component and with u[0] <= that value is empty
+    explored: list[tuple[np.ndarray, float]] = []
+    while upper:
+        u = upper.pop()
+        if any((u[1:] <= v[1:]).all() and u[0] <= least for v, least in explored):
+            continue
+        status, z, extra = oracle(u - step)
+        if status == "infeasible":
+            # empty: a point with the others in range has its first component above u[0]
+            explored.append((u, u[0]))
+            continue
+        if status != "optimal":
+            return found, False
+        explored.append((u, z[0]))
+        found.append((z, extra))
+        upper = split_upper_bounds(upper + [u], z, step)
+    return found, True
+
+
 def epsilon_constraint(problem: Problem, columns, *, time_limit_s: float | None = None) -> dict:
     """The front by epsilon-constraint over local upper bounds (see the module
     docstring)."""
@@ -833,29 +864,15 @@ def epsilon_constraint(problem: Problem, columns, *, time_limit_s: float | None 
     deadline = time.perf_counter() + (time_limit_s if time_limit_s is not None else np.inf)
     model = _HighsFront(problem, columns, deadline)
     order = model.order
-    step = np.full(len(order), REL_STEP)      # normalised units
-    upper = [np.full(len(order), np.inf)]
-    points, complete = [], True
-    # (u, least first component of a plan with the others <= u[1:] - step): a box below
-    # one of these in every other component and with u[0] <= that least value is empty
-    explored: list[tuple[np.ndarray, float]] = []
-    while upper:
-        u = upper.pop()
-        if any((u[1:] <= v[1:]).all() and u[0] <= least for v, least in explored):
-            continue
+
+    def oracle(u):
         bounds = np.full(3, np.inf)
-        bounds[order] = u - step
+        bounds[order] = u
         status, f, plan = model.lexmin(bounds)
-        if status == "infeasible":
-            explored.append((u, np.inf))        # the box holds no plan
-            continue
-        if status != "optimal":
-            complete = False
-            break
-        z = f[order] / model.scale[order]
-        explored.append((u, z[0]))
-        points.append((f, plan))
-        upper = split_upper_bounds(upper + [u], z, step)
+        return status, (None if f is None else f[order] / model.scale[order]), (f, plan)
+
+    found, complete = box_search(oracle, np.full(len(order), REL_STEP))
+    points = [extra for _, extra in found]
     n = problem.n_layers
     f = np.array([p[0][columns] for p in points]).reshape(-1, len(columns))
     assign = np.array([p[1][0] for p in points], dtype=np.int64).reshape(-1, n)

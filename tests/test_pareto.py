@@ -218,3 +218,28 @@ def test_pareto_command_rejects_bad_input_in_one_line():
     assert proc.stderr.strip().count("\n") == 0 and "'cost' is not defined" in proc.stderr
     proc = _cli("pareto", DMRO_TINY, "--algorithm", "nsga9")
     assert proc.returncode == 2 and "unknown 'nsga9'" in proc.stderr
+
+
+@pytest.mark.parametrize("dims,seed", [(2, 0), (3, 1), (3, 2), (3, 3)])
+def test_box_search_finds_every_nondominated_point_of_a_finite_set(dims, seed):
+    from offloadlab.formulations.pareto import box_search
+
+    rng = np.random.default_rng(seed)
+    # integer values: many ties, and a front that is not convex
+    pts = rng.integers(0, 30, size=(400, dims)).astype(float)
+    calls = []
+
+    def oracle(v):
+        calls.append(v)
+        inside = pts[(pts <= v + 1e-12).all(axis=1)]
+        if not len(inside):
+            return "infeasible", None, None
+        best = inside[inside[:, 0] == inside[:, 0].min()]
+        z = best[np.argmin(best[:, 1:].sum(axis=1))]
+        return "optimal", z, None
+
+    found, complete = box_search(oracle, np.full(dims, 0.5))
+    got = np.array(sorted(tuple(z) for z, _ in found))
+    want = pts[nondominated(pts)]
+    assert complete and got.tolist() == want.tolist()
+    assert len(calls) <= 3 * len(want) + 1
