@@ -220,13 +220,16 @@ def test_pareto_command_rejects_bad_input_in_one_line():
     assert proc.returncode == 2 and "unknown 'nsga9'" in proc.stderr
 
 
-@pytest.mark.parametrize("dims,seed", [(2, 0), (3, 1), (3, 2), (3, 3)])
+@pytest.mark.parametrize("dims,seed", [(2, 0), (3, 1), (3, 2), (3, 3), (3, 4), (3, 6)])
 def test_box_search_finds_every_nondominated_point_of_a_finite_set(dims, seed):
     from offloadlab.formulations.pareto import box_search
 
     rng = np.random.default_rng(seed)
-    # integer values: many ties, and a front that is not convex
-    pts = rng.integers(0, 30, size=(400, dims)).astype(float)
+    if seed % 2:   # integer values: many ties, a front that is not convex
+        pts = rng.integers(0, 30, size=(400, dims)).astype(float)
+    else:          # a trade-off surface: empty boxes below found points' first values
+        pts = rng.random((200, dims))
+        pts[:, -1] = 1 - pts[:, :-1].mean(axis=1) + 0.2 * rng.random(200)
     calls = []
 
     def oracle(v):
@@ -238,7 +241,7 @@ def test_box_search_finds_every_nondominated_point_of_a_finite_set(dims, seed):
         z = best[np.argmin(best[:, 1:].sum(axis=1))]
         return "optimal", z, None
 
-    found, complete = box_search(oracle, np.full(dims, 0.5))
+    found, complete = box_search(oracle, np.full(dims, 1e-6))
     got = np.array(sorted(tuple(z) for z, _ in found))
     want = pts[nondominated(pts)]
     assert complete and got.tolist() == want.tolist()
