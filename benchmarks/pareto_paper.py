@@ -46,6 +46,8 @@ def main(argv=None) -> None:
     parser.add_argument("--solver-evals", type=int, default=None,
                         help="Evaluations per solver (default: each solver's own).")
     parser.add_argument("--out", default=None, help="Write the rows as JSON.")
+    parser.add_argument("--no-learners", action="store_true",
+                        help="Skip the learners (solvers of the 'learn' extra).")
     args = parser.parse_args(argv)
     problem = Problem.from_instance(load_instance(library_path(args.instance)))
     objectives = ("delay", "energy", "cost") if problem.instance.objective.kind == "ddpqn" \
@@ -54,11 +56,12 @@ def main(argv=None) -> None:
     run = search(problem, args.algorithm, objectives, seed=args.seed,
                  budget_evals=args.budget_evals)
     print(f"{args.instance}: {args.algorithm} front of {len(run['front'])} points, "
-          f"{run['evaluations']} evaluations, {run['wall_s']:.1f} s")
+          f"{run['evaluations']} evaluations, {run['cpu_s']:.1f} CPU s", flush=True)
     kind = problem.instance.objective.kind
     rows = []
     for name, info in SOLVERS.items():
-        if name in SKIP or kind not in info.kinds or not available(name):
+        if name in SKIP or kind not in info.kinds or not available(name) or (
+                args.no_learners and info.extra == "learn"):
             continue
         started = time.perf_counter()
         try:
@@ -74,7 +77,7 @@ def main(argv=None) -> None:
                      "status": covered(run["front"], f),
                      "wall_s": time.perf_counter() - started})
     for r in rows:
-        print(f"  {r['solver']:12} {r['status']:12} {r.get('components', '')}")
+        print(f"  {r['solver']:16} {r['status']:12} {r.get('components', '')}")
     missed = [r["solver"] for r in rows if r["status"] == "not covered"]
     print("plans not covered by the front:", ", ".join(missed) or "none")
     if args.out:

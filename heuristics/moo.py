@@ -15,8 +15,14 @@ to the server its critical data comes from, or to the first allowed server every
 predecessor can reach. Deadlines and memory limits are not repaired; such plans score
 :data:`PENALTY` in every objective.
 
-Initial populations hold the plans of the single-objective solvers (greedy, HEFT,
-PEFT, the contention-free DP, the tier baselines) and uniform random plans; every
+Initial populations hold the plans of the single-objective solvers (PrePSO with 15 % of
+the budget, then the contention-free DP, greedy, the tier baselines, HEFT and PEFT,
+while their evaluations stay within 80 % of the budget; each plan also
+under the default priority), then, for ``ddpqn`` chains, plans spread over the
+contention-free relaxation's front (:func:`~offloadlab.formulations.pareto.free_plans`),
+then uniform random plans. The seeding solvers' evaluations count: the search gets what
+is left of the budget, so ``evaluations`` stays within it (unless the seeding alone
+leaves less than one population). Every
 algorithm uses pymoo's own operators (SBX and polynomial mutation with rounding) and
 its evaluation-count termination, and the seed makes the whole run deterministic.
 """
@@ -34,7 +40,10 @@ from offloadlab.problem import Problem
 from .operators import Encoding, keys_to_priority, priority_to_keys
 
 ALGORITHMS = ("nsga2", "nsga3", "moead", "agemoea2", "smsemoa")
-SEED_SOLVERS = ("greedy", "heft", "peft", "dp", "local-only", "edge-only", "cloud-only")
+SEED_SOLVERS = ("local-only", "dp", "greedy", "edge-only", "cloud-only", "heft", "peft")
+# searching solvers seeding the first population and their shares of the budget
+SEARCH_SEEDS = (("pre-pso", 0.15),)
+SEED_SHARE = 0.8  # the seeding solvers together use at most this share of the budget
 PENALTY = 1e12  # pymoo needs finite objectives: plans the repair cannot fix score this
 DEFAULT_BUDGET = 20000
 DEFAULT_POP = 100
@@ -120,12 +129,13 @@ def make_problem(problem: Problem, columns: list[int], budget: int):
                              vtype=int)
             self.codec = codec
             self.evaluations = 0
+            self.budget = budget
             self.archive_f: list[np.ndarray] = []
             self.archive_x: list[np.ndarray] = []
 
         def _evaluate(self, x, out, *args, **kwargs):
             # rows beyond the budget are not simulated: they score the penalty
-            n = max(0, min(len(x), budget - self.evaluations))
+            n = max(0, min(len(x), self.budget - self.evaluations))
             assign, priority = codec.decode(np.asarray(x)[:n])
             f = np.full((len(x), len(columns)), np.inf)
             f[:n] = components(problem, assign, priority)[:, columns] if n else f[:0]
@@ -174,14 +184,35 @@ def _repair_class(problem: Problem, codec: Codec):
     return LinkRepair()
 
 
-def initial_population(problem: Problem, codec: Codec, size: int, seed: int
-                       ) -> tuple[np.ndarray, int]:
-    """The single-objective solvers' plans, then uniform random genes (seeded), and the
-    evaluations the solvers used."""
+def initial_population(problem: Problem, codec: Codec, size: int, seed: int, columns,
+                       budget: int) -> tuple[np.ndarray, int]:
+    """The first population (see the module docstring) and the evaluations its solvers
+    used: the plans of the searching solvers of :data:`SEARCH_SEEDS` (each with its
+    share of ``budget``) and of the cheap :data:`SEED_SOLVERS`, while their evaluations
+    stay within :data:`SEED_SHARE` of the budget, each also under the default priority
+    (the constructive solvers score a partial plan per layer and server: thousands of
+    evaluations on paper sizes, tens on small ones); then plans of the
+    contention-free relaxation's front; then uniform random genes (seeded)."""
+    from offloadlab.formulations.pareto import free_plans
     from offloadlab.warm_start import registered_plans
 
-    plans, used = registered_plans(problem, SEED_SOLVERS, seed=seed)
-    seeded = [codec.encode(a, p)[0] for _, a, p in plans][:size]
+    plans, used = [], 0
+    for name, share in (*SEARCH_SEEDS, *((n, None) for n in SEED_SOLVERS)):
+        evals = None if share is None else int(budget * share)
+        if used + (evals or 0) > SEED_SHARE * budget:
+            continue
+        more, spent = registered_plans(problem, (name,), seed=seed, budget_evals=evals)
+        plans += more
+        used += spent
+    seeded = []
+    for _, a, p in plans:
+        seeded.append(codec.encode(a, p)[0])
+        if codec.ordered and p is not None:   # its order may queue worse than the default
+            seeded.append(codec.encode(a, None)[0])
+    seeded = list(np.unique(np.array(seeded, dtype=np.int64).reshape(-1, codec.n_var),
+                            axis=0))[:size]
+    room = max(0, size - len(seeded) - size // 5)   # a fifth stays random
+    seeded += [codec.encode(a, p)[0] for a, p in free_plans(problem, columns, room)]
     rng = np.random.default_rng(seed)
     rand = np.floor(rng.random((size - len(seeded), codec.n_var))
                     * (codec.upper + 1)).astype(np.int64)
@@ -245,12 +276,14 @@ def search(problem: Problem, algorithm: str, objectives=("delay", "energy", "cos
     -------
     dict
         ``front`` (N, M) objectives sorted lexicographically, ``assign`` (N, L),
-        ``priority`` (N, L), ``evaluations`` (the search's ``budget_evals`` plus what the
-        solvers seeding the first population used), ``wall_s``.
+        ``priority`` (N, L), ``evaluations`` (the search's plus what the solvers seeding
+        the first population used: ``budget_evals`` in all), ``search_evaluations``,
+        ``wall_s`` and ``cpu_s`` (this
+        process's CPU time: what counts on a loaded machine).
     """
     from pymoo.optimize import minimize
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     columns = objective_columns(problem, objectives)
     budget = int(budget_evals or DEFAULT_BUDGET)
     pb = make_problem(problem, columns, budget)
@@ -258,10 +291,12 @@ def search(problem: Problem, algorithm: str, objectives=("delay", "energy", "cos
     pop_size = max(4, min(pop_size, budget))
     if algorithm in ("nsga3", "moead"):  # one member per reference direction
         pop_size = len(reference_directions(len(columns), pop_size))
-    sampling, seeding_evals = initial_population(problem, codec, pop_size, seed)
+    sampling, seeding_evals = initial_population(problem, codec, pop_size, seed, columns,
+                                                 budget)
+    pb.budget = max(pop_size, budget - seeding_evals)  # the seeding solvers' count
     alg = make_algorithm(algorithm, len(columns), pop_size, sampling,
                          _repair_class(problem, codec))
-    minimize(pb, alg, ("n_eval", budget), seed=int(seed), verbose=False)
+    minimize(pb, alg, ("n_eval", pb.budget), seed=int(seed), verbose=False)
     f, x = pb.front()
     assign, priority = codec.decode(x) if len(x) else (np.zeros((0, problem.n_layers), int),) * 2
     if len(x) and priority.shape[0] == 1:
@@ -269,4 +304,5 @@ def search(problem: Problem, algorithm: str, objectives=("delay", "energy", "cos
     order = np.lexsort(f.T[::-1]) if len(f) else np.zeros(0, dtype=int)
     return {"front": f[order], "assign": assign[order], "priority": np.asarray(priority)[order],
             "evaluations": pb.evaluations + seeding_evals,
-            "search_evaluations": pb.evaluations, "wall_s": time.perf_counter() - started}
+            "search_evaluations": pb.evaluations, "wall_s": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu}

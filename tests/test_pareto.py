@@ -68,16 +68,69 @@ def _same_front(a, b):
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_epsilon_constraint_front_is_the_brute_force_front():
+SUBSETS = [("delay", "energy", "cost"), ("delay", "energy"), ("delay", "cost"),
+           ("energy", "cost")]
+
+
+@pytest.mark.parametrize("objectives", SUBSETS)
+def test_epsilon_constraint_front_is_the_brute_force_front(objectives):
     pb = problem_of(DDPQN_TINY)
-    brute = exact_front(pb, ("delay", "energy", "cost"), method="brute-force")
-    eps = exact_front(pb, ("delay", "energy", "cost"), method="epsilon-constraint")
-    assert brute["proven"] and eps["proven"] and eps["solves"] > 0
-    assert len(brute["front"]) >= 5
+    brute = exact_front(pb, objectives, method="brute-force")
+    eps = exact_front(pb, objectives, method="epsilon-constraint")
+    assert brute["proven"] and eps["proven"]
+    assert len(brute["front"]) >= 4
+    if len(objectives) == 3:   # contention: the relaxation alone does not settle it
+        assert eps["solves"] > 0
     _same_front(brute["front"], eps["front"])
     # every point is what the simulator says of its plan
+    cols = objective_columns(pb, objectives)
     for f, a, p in zip(eps["front"], eps["assign"], eps["priority"]):
-        np.testing.assert_allclose(components(pb, a, p)[0], f)
+        np.testing.assert_allclose(components(pb, a, p)[0, cols], f)
+
+
+def test_label_dp_front_of_energy_and_cost_is_the_brute_force_front():
+    pb = problem_of(DDPQN_TINY)
+    brute = exact_front(pb, ("energy", "cost"), method="brute-force")
+    dp = exact_front(pb, ("energy", "cost"), method="label-dp")
+    assert dp["method"] == "label-dp" and dp["solves"] == 0
+    _same_front(brute["front"], dp["front"])
+    with pytest.raises(ParetoError, match="energy and cost"):
+        exact_front(pb, ("delay", "energy"), method="label-dp")
+
+
+def test_chain_front_holds_every_contention_free_optimum():
+    from offloadlab.formulations.pareto import _FreeBound, free_order
+
+    pb = problem_of(DDPQN_TINY)
+    free = _FreeBound(pb)
+    plans = np.array([free.plan(k) for k in range(len(free.f))])
+    sim = components(pb, plans)
+    # energy and cost are the simulator's; the delay a lower bound of it
+    np.testing.assert_allclose(sim[:, 1:], free.f[:, 1:], rtol=1e-12)
+    assert (sim[:, 0] >= free.f[:, 0] - 1e-12).all()
+    # under the contention-free order some plans meet no contention at all
+    prio = np.array([free_order(pb, a) for a in plans])
+    exact = np.isclose(components(pb, plans, prio)[:, 0], free.f[:, 0], rtol=1e-12)
+    assert exact.any()
+    # no plan is better in every component than the relaxation's front
+    rng = np.random.default_rng(0)
+    servers = [np.flatnonzero(row) for row in pb.allowed]
+    sample = np.array([[rng.choice(s) for s in servers] for _ in range(500)])
+    f = components(pb, sample)
+    f = f[np.isfinite(f).all(axis=1)]
+    for row in f:
+        assert (free.f <= row * (1 + 1e-12)).all(axis=1).any()
+
+
+def test_local_upper_bounds_cover_exactly_what_no_point_dominates():
+    from offloadlab.formulations.pareto import split_upper_bounds
+
+    step = np.full(2, 1e-6)
+    upper = [np.full(2, np.inf)]
+    for z in ([1.0, 3.0], [2.0, 2.0], [3.0, 1.0]):
+        upper = split_upper_bounds(upper, np.array(z), step)
+    got = sorted(tuple(u) for u in upper)
+    assert got == [(1.0, np.inf), (2.0, 3.0), (3.0, 2.0), (np.inf, 1.0)]
 
 
 def test_decomposition_front_is_the_brute_force_front():
@@ -113,7 +166,8 @@ def test_every_algorithm_returns_a_feasible_nondominated_front(algorithm):
     pb = problem_of(DDPQN_TINY)
     out = search(pb, algorithm, ("delay", "energy", "cost"), budget_evals=400, seed=1)
     f = out["front"]
-    assert len(f) >= 2 and out["search_evaluations"] <= 400 < out["evaluations"]
+    # the seeding solvers' evaluations count within the budget
+    assert len(f) >= 2 and out["search_evaluations"] < out["evaluations"] <= 400
     assert len(nondominated(f)) == len(f)
     np.testing.assert_allclose(components(pb, out["assign"], out["priority"]), f)
 
@@ -164,3 +218,31 @@ def test_pareto_command_rejects_bad_input_in_one_line():
     assert proc.stderr.strip().count("\n") == 0 and "'cost' is not defined" in proc.stderr
     proc = _cli("pareto", DMRO_TINY, "--algorithm", "nsga9")
     assert proc.returncode == 2 and "unknown 'nsga9'" in proc.stderr
+
+
+@pytest.mark.parametrize("dims,seed", [(2, 0), (3, 1), (3, 2), (3, 3), (3, 4), (3, 6)])
+def test_box_search_finds_every_nondominated_point_of_a_finite_set(dims, seed):
+    from offloadlab.formulations.pareto import box_search
+
+    rng = np.random.default_rng(seed)
+    if seed % 2:   # integer values: many ties, a front that is not convex
+        pts = rng.integers(0, 30, size=(400, dims)).astype(float)
+    else:          # a trade-off surface: empty boxes below found points' first values
+        pts = rng.random((200, dims))
+        pts[:, -1] = 1 - pts[:, :-1].mean(axis=1) + 0.2 * rng.random(200)
+    calls = []
+
+    def oracle(v):
+        calls.append(v)
+        inside = pts[(pts <= v + 1e-12).all(axis=1)]
+        if not len(inside):
+            return "infeasible", None, None
+        best = inside[inside[:, 0] == inside[:, 0].min()]
+        z = best[np.argmin(best[:, 1:].sum(axis=1))]
+        return "optimal", z, None
+
+    found, complete = box_search(oracle, np.full(dims, 1e-6))
+    got = np.array(sorted(tuple(z) for z, _ in found))
+    want = pts[nondominated(pts)]
+    assert complete and got.tolist() == want.tolist()
+    assert len(calls) <= 3 * len(want) + 1
