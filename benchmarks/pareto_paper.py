@@ -1,10 +1,10 @@
 """Does a pymoo front cover every single-objective plan? (paper-size instances)
 
 ``python -m offloadlab.benchmarks.pareto_paper [--instance NAME] [--algorithm nsga2]
-[--budget-evals N] [--seed S] [--solver-evals N]`` runs the algorithm on the instance
+[--budget-evals N] [--seed S] [--solver-evals N] [--learner-evals N]`` runs the algorithm on the instance
 (default ``ddpqn-vgg19-paper-s0``), then every installed registered solver that supports
 the instance's kind (the heuristics and, once registered, the learners) with its own
-default budget (or ``--solver-evals``), and prints, for each solver's plan, its
+default budget (or ``--solver-evals``; learners ``--learner-evals``), and prints, for each solver's plan, its
 components and whether the front dominates it, holds it, or not; a plan the front does not cover is
 reported as such (the exit code stays 0: it is a measurement).
 """
@@ -46,6 +46,8 @@ def main(argv=None) -> None:
     parser.add_argument("--solver-evals", type=int, default=None,
                         help="Evaluations per solver (default: each solver's own).")
     parser.add_argument("--out", default=None, help="Write the rows as JSON.")
+    parser.add_argument("--learner-evals", type=int, default=None,
+                        help="Environment steps per learner (default: --solver-evals).")
     parser.add_argument("--no-learners", action="store_true",
                         help="Skip the learners (solvers of the 'learn' extra).")
     args = parser.parse_args(argv)
@@ -65,7 +67,9 @@ def main(argv=None) -> None:
             continue
         started = time.perf_counter()
         try:
-            sol = solve(problem, name, seed=args.seed, budget_evals=args.solver_evals)
+            evals = args.learner_evals if info.extra == "learn" and args.learner_evals \
+                else args.solver_evals
+            sol = solve(problem, name, seed=args.seed, budget_evals=evals)
         except Exception as exc:  # noqa: BLE001 - a measurement: report and go on
             rows.append({"solver": name, "status": f"error: {exc}"})
             continue

@@ -254,8 +254,10 @@ def make_algorithm(name: str, n_obj: int, pop_size: int, sampling, repair):
         return NSGA3(ref_dirs=ref_dirs, pop_size=max(pop_size, len(ref_dirs)),
                      sampling=sampling, repair=repair, eliminate_duplicates=True, **ops)
     if name == "moead":
-        from pymoo.algorithms.moo.moead import MOEAD
-        return MOEAD(ref_dirs=ref_dirs, n_neighbors=15, prob_neighbor_mating=0.7,
+        # pymoo's MOEAD scores offspring one at a time; ParallelMOEAD scores a whole
+        # generation in one simulator call, then replaces neighbours in sequence
+        from pymoo.algorithms.moo.moead import ParallelMOEAD
+        return ParallelMOEAD(ref_dirs=ref_dirs, n_neighbors=15, prob_neighbor_mating=0.7,
                      sampling=sampling, repair=repair, **ops)
     if name == "agemoea2":
         from pymoo.algorithms.moo.age2 import AGEMOEA2
