@@ -95,7 +95,7 @@ def chain_blocks(model: dict, n_blocks: int) -> dict:
     order) cut only after a layer whose output is the only tensor crossing the cut, at the
     allowed cuts nearest to equal layer counts. A block's cycles and weights are the sums
     of its layers', its output its last layer's."""
-    from offloadlab.instances.presets import merge_blocks
+    from offloadlab.instances.presets import blocks_model, merge_blocks
 
     layers = model["layers"]
     if all(len(layer["next"]) <= 1 for layer in layers):
@@ -117,15 +117,8 @@ def chain_blocks(model: dict, n_blocks: int) -> dict:
         free = [c for c in cuts if c not in chosen and (not chosen or c > chosen[-1])]
         chosen.append(min(free, key=lambda c: abs(c - t)))
     bounds = [-1] + chosen + [len(layers) - 1]
-    blocks = []
-    for b in range(n_blocks):
-        part = layers[bounds[b] + 1: bounds[b + 1] + 1]
-        blocks.append({"name": f"block{b + 1}",
-                       "gcycles": float(sum(layer["gcycles"] for layer in part)),
-                       "out_mb": part[-1]["out_mb"],
-                       "param_mb": float(sum(layer["param_mb"] for layer in part)),
-                       "next": [f"block{b + 2}"] if b + 1 < n_blocks else []})
-    return {"input_mb": model["input_mb"], "layers": blocks}
+    return blocks_model(model, [layers[bounds[b] + 1: bounds[b + 1] + 1]
+                                for b in range(n_blocks)])
 
 
 def point_problem(spec: dict, window_s: float, seed: int):

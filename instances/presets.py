@@ -36,14 +36,18 @@ def merge_blocks(model: dict, n_blocks: int) -> dict:
     if any(len(layer["next"]) > 1 for layer in layers):
         raise ValueError("merge_blocks needs a chain model")
     groups = np.array_split(np.arange(len(layers)), n_blocks)
-    blocks = []
-    for b, idx in enumerate(groups):
-        part = [layers[i] for i in idx]
-        blocks.append({"name": f"block{b + 1}",
-                       "gcycles": float(sum(layer["gcycles"] for layer in part)),
-                       "out_mb": part[-1]["out_mb"],
-                       "param_mb": float(sum(layer["param_mb"] for layer in part)),
-                       "next": [f"block{b + 2}"] if b + 1 < n_blocks else []})
+    return blocks_model(model, [[layers[i] for i in idx] for idx in groups])
+
+
+def blocks_model(model: dict, parts: list[list[dict]]) -> dict:
+    """A chain model of one block per part (consecutive layers): a block's computation
+    and weights are the sums of its layers', its output its last layer's output."""
+    blocks = [{"name": f"block{b + 1}",
+               "gcycles": float(sum(layer["gcycles"] for layer in part)),
+               "out_mb": part[-1]["out_mb"],
+               "param_mb": float(sum(layer["param_mb"] for layer in part)),
+               "next": [f"block{b + 2}"] if b + 1 < len(parts) else []}
+              for b, part in enumerate(parts)]
     return {"input_mb": model["input_mb"], "layers": blocks}
 
 
