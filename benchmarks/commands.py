@@ -187,16 +187,14 @@ def suites_cmd(as_json):
 def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors, as_json):
     import sqlite3
 
-    from offloadlab.cli import UserError, emit
+    from offloadlab.cli import UserError, check_budget_options, emit
 
     from .runner import run_suite
     from .store import DEFAULT_DB, Store, with_gaps
     from .suite import SuiteError, load_suite, with_time_limit
 
     db = db or str(DEFAULT_DB)
-    if time_limit_s is not None and not 0 < time_limit_s < float("inf"):
-        raise UserError(f"--time-limit must be a positive number of seconds, "
-                        f"got {time_limit_s:g}")
+    check_budget_options(time_limit_s=time_limit_s)
     if workers < 0:
         raise UserError(f"--workers must be >= 0 (0: one per core), got {workers}")
     try:

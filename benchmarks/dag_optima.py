@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from offloadlab.cli import positive
+
 DATA = Path(__file__).with_name("dag_optima.json")
 UNIT_S = 1e-3   # the generator rounds processing times to 1e-3 s at 1 GHz
 SOLVERS = ("heft", "ga", "pso-ga")
@@ -372,7 +374,7 @@ def load() -> list[dict]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prove-s", type=float, default=90.0,
+    ap.add_argument("--prove-s", type=positive(float), default=90.0,
                     help="CP-SAT seconds per instance whose plan misses the bound")
     ap.add_argument("--only", type=int, nargs="*", help="case indices (0-31)")
     ap.add_argument("--write", action="store_true", help=f"store the rows in {DATA.name}")
@@ -380,7 +382,7 @@ def main(argv=None) -> None:
     ap.add_argument("--unproven", action="store_true", help="only the stored unproven")
     ap.add_argument("--measure", action="store_true",
                     help="HEFT, GA and PSO-GA against the stored optima")
-    ap.add_argument("--exact", type=float, metavar="SECONDS",
+    ap.add_argument("--exact", type=positive(float), metavar="SECONDS",
                     help="check exact with this time limit on the stored instances")
     args = ap.parse_args(argv)
     if args.measure:

@@ -77,11 +77,11 @@ def plot(results, problem, greedy: float, best: float, path: str) -> None:
 
 
 @click.command()
-@click.option("--steps", default=120_000, show_default=True)
+@click.option("--steps", default=120_000, type=click.IntRange(1), show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--instance", default=None, help="A deadline instance (default hard_slot).")
-@click.option("--ga-evals", default=500_000, show_default=True)
-@click.option("--eval-every", default=2000, show_default=True)
+@click.option("--ga-evals", default=500_000, type=click.IntRange(1), show_default=True)
+@click.option("--eval-every", default=2000, type=click.IntRange(1), show_default=True)
 @click.option("--out", "out_path", default="mtl_a3c_fig6.png", show_default=True)
 def main(steps, seed, instance, ga_evals, eval_every, out_path):
     """Fig. 6: convergence curves (PNG) and their numbers (JSON)."""

@@ -396,11 +396,11 @@ def plot(doc: dict, out_dir: Path) -> list[str]:
     ["8", "9", "10", "11", "12", "13"]), help="Repeatable.")
 @click.option("--all", "all_", is_flag=True, help="Figs. 8–13.")
 @click.option("--quick", is_flag=True, help="Two points per axis, tiny budgets (seconds).")
-@click.option("--train-steps", default=5000, show_default=True,
+@click.option("--train-steps", default=5000, type=click.IntRange(1), show_default=True,
               help="Environment steps of each learner.")
-@click.option("--exact-s", default=10.0, show_default=True, help="Exact's time limit.")
-@click.option("--ga-evals", default=5000, show_default=True)
-@click.option("--window-s", default=0.1, show_default=True,
+@click.option("--exact-s", default=10.0, type=click.FloatRange(0, min_open=True), show_default=True, help="Exact's time limit.")
+@click.option("--ga-evals", default=5000, type=click.IntRange(1), show_default=True)
+@click.option("--window-s", default=0.1, type=click.FloatRange(0, min_open=True), show_default=True,
               help="Release window: rate x window tasks per point.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", default="benchmarks/figures", show_default=True,

@@ -160,11 +160,11 @@ def _seeds(text: str) -> list[int]:
 
 @click.command()
 @click.option("--seeds", default="0-4", show_default=True)
-@click.option("--steps", default=120_000, show_default=True,
+@click.option("--steps", default=120_000, type=click.IntRange(1), show_default=True,
               help="Training steps per learner (workers=1).")
-@click.option("--dqn-steps", type=int, default=None,
+@click.option("--dqn-steps", type=click.IntRange(1), default=None,
               help="dist-dqn's training steps (default: --steps).")
-@click.option("--ga-evals", default=500_000, show_default=True)
+@click.option("--ga-evals", default=500_000, type=click.IntRange(1), show_default=True)
 @click.option("--learner", "learners", multiple=True, help="Default: mtl-a3c, a3c, dist-dqn.")
 @click.option("--workers-ratio", "ratio", is_flag=True,
               help="A3C 1 vs 2 workers: time to reach the target, in one run.")

@@ -96,14 +96,14 @@ def workers_ratio(seed: int, steps: int) -> dict:
 
 @click.command()
 @click.option("--seeds", default="0,1", show_default=True)
-@click.option("--train-s", default=60.0, show_default=True)
-@click.option("--exact-s", default=40.0, show_default=True,
+@click.option("--train-s", default=60.0, type=click.FloatRange(0, min_open=True), show_default=True)
+@click.option("--exact-s", default=40.0, type=click.FloatRange(0, min_open=True), show_default=True,
               help="Seconds for each slot's ground truth.")
 @click.option("--truth-only", is_flag=True, help="Ground truth and greedy only.")
 @click.option("--learner", "learners", multiple=True,
               help="Default: mtl-a3c, a3c, dist-dqn.")
 @click.option("--workers-ratio", is_flag=True)
-@click.option("--steps", default=6000, show_default=True, help="For --workers-ratio.")
+@click.option("--steps", default=6000, type=click.IntRange(1), show_default=True, help="For --workers-ratio.")
 def main(seeds, train_s, exact_s, truth_only, learners, workers_ratio, steps):
     """Learners against exact and the baselines on hard slots (one JSON document)."""
     seeds = [int(s) for s in seeds.split(",")]

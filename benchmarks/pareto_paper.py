@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from offloadlab.cli import positive
 from offloadlab.heuristics.moo import objective_columns, search
 from offloadlab.instance import load_instance
 from offloadlab.instances.library import library_path
@@ -41,12 +42,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instance", default="ddpqn-vgg19-paper-s0")
     parser.add_argument("--algorithm", default="nsga2")
-    parser.add_argument("--budget-evals", type=int, default=None)
+    parser.add_argument("--budget-evals", type=positive(int), default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--solver-evals", type=int, default=None,
+    parser.add_argument("--solver-evals", type=positive(int), default=None,
                         help="Evaluations per solver (default: each solver's own).")
     parser.add_argument("--out", default=None, help="Write the rows as JSON.")
-    parser.add_argument("--learner-evals", type=int, default=None,
+    parser.add_argument("--learner-evals", type=positive(int), default=None,
                         help="Environment steps per learner (default: --solver-evals).")
     parser.add_argument("--no-learners", action="store_true",
                         help="Skip the learners (solvers of the 'learn' extra).")

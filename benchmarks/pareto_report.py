@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from offloadlab.cli import positive
 from offloadlab.formulations.pareto import ParetoError, exact_front, nondominated
 from offloadlab.heuristics.moo import ALGORITHMS, UNITS, objective_columns, search
 from offloadlab.heuristics.moo_commands import indicators, reference_point
@@ -145,10 +146,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instance", action="append", default=None)
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--budget-evals", type=int, default=None)
+    parser.add_argument("--seeds", type=positive(int), default=5)
+    parser.add_argument("--budget-evals", type=positive(int), default=None)
     parser.add_argument("--objectives", default=None)
-    parser.add_argument("--exact-time-limit", type=float, default=600.0)
+    parser.add_argument("--exact-time-limit", type=positive(float), default=600.0)
     parser.add_argument("--out", default="pareto-report")
     parser.add_argument("--fronts", default=None,
                         help="Directory of stored proven exact fronts (read and written).")

@@ -156,12 +156,10 @@ def bench_rows(names: list[str], time_limit_s: float, progress=None) -> list[dic
 @click.option("--json", "as_json", is_flag=True)
 def bench_exact(time_limit_s, sizes, only, as_json):
     """`exact` on every library instance: solve time, status, bound and gap."""
-    from offloadlab.cli import UserError, emit, instance_path, table
+    from offloadlab.cli import UserError, check_budget_options, emit, instance_path, table
     from offloadlab.instances.library import library_files
 
-    if not 0 < time_limit_s < float("inf"):
-        raise UserError(f"--time-limit must be a positive number of seconds, "
-                        f"got {time_limit_s:g}")
+    check_budget_options(time_limit_s=time_limit_s)
     wanted = {s.strip() for s in sizes.split(",") if s.strip()}
     known = {p.stem.split("-")[-2] for p in library_files()}
     if not wanted or wanted - known:

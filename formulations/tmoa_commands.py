@@ -32,12 +32,10 @@ def tmoa(nodes, time_limit_s, as_json):
     """ResNet-34 edge/cloud split (TMOA): enumeration, one-hot MILP (HiGHS) and the
     Lagrangian dual (eq. 23), with the binding constraint. `optimum` is the minimal mean
     delay (s); `dual_bound` a proven lower bound on it."""
-    from offloadlab.cli import UserError, emit, table
+    from offloadlab.cli import check_budget_options, emit, table
     from offloadlab.formulations.tmoa import tmoa_row
 
-    if not 0 < time_limit_s < float("inf"):
-        raise UserError(f"--time-limit must be a positive number of seconds, "
-                        f"got {time_limit_s:g}")
+    check_budget_options(time_limit_s=time_limit_s)
     rows = [tmoa_row(n, time_limit_s) for n in _nodes(nodes)]
 
     def render(o):

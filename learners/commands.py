@@ -90,14 +90,16 @@ def train(learner, instances, steps, seed, time_limit_s, params, reward, out_pat
     instance) on INSTANCES (files, globs, library names or family:NAME:SEEDS) and write a
     checkpoint and the learning curve; `train dmro --meta --envs N` meta-learns DMRO's
     initial parameters instead."""
-    from offloadlab.cli import UserError, emit, parse_params
+    from offloadlab.cli import UserError, check_budget_options, emit, parse_params
     from offloadlab.registry import SolverError, check_params
 
     from .dmro import VARIANTS as DMRO_VARIANTS
     from .dqn import SWITCHES, VARIANTS, DQNConfig
 
     HYPER = {f.name for f in fields(DQNConfig)} - set(SWITCHES)
-
+    check_budget_options(seed, time_limit_s)
+    if steps <= 0:
+        raise UserError(f"--steps must be positive, got {steps}")
     if learner in DMRO_VARIANTS:
         return _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path,
                            meta, n_envs, family, as_json)
@@ -108,8 +110,6 @@ def train(learner, instances, steps, seed, time_limit_s, params, reward, out_pat
                            out_path, as_json)
     if learner not in VARIANTS:
         raise UserError(f"unknown learner {learner!r}; known: {', '.join(VARIANTS)}")
-    if steps <= 0:
-        raise UserError(f"--steps must be positive, got {steps}")
     problems = resolve_instances(instances, UserError)
     servers = {p.n_servers for p in problems}
     if len(servers) > 1:
@@ -144,8 +144,6 @@ def _train_slot(learner, instances, steps, seed, time_limit_s, params, reward, o
     from offloadlab.cli import UserError, emit, parse_params
     from offloadlab.registry import SolverError, check_params
 
-    if steps <= 0:
-        raise UserError(f"--steps must be positive, got {steps}")
     if reward != "objective":
         raise UserError(f"--reward {reward}: {learner} learns the deadline reward "
                         "−(Σ delay + β·ψ) only")
@@ -227,8 +225,6 @@ def _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path,
     from .family import DMRO_FAMILIES, FamilyError
     from .meta import meta_environments, meta_train
 
-    if steps <= 0:
-        raise UserError(f"--steps must be positive, got {steps}")
     if meta:
         if instances:
             raise UserError("--meta takes no INSTANCES: it generates --envs environments "

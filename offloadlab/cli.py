@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -125,6 +126,37 @@ def load_problem(ref: str) -> Problem:
         raise UserError(str(exc)) from None
 
 
+def positive(kind):
+    """An argparse ``type`` for the benchmark scripts: a ``kind`` (int, float) above 0,
+    else argparse's one-line usage error."""
+    import argparse
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value < math.inf:
+            raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def check_budget_options(seed=None, time_limit_s=None, budget_evals=None) -> None:
+    """:func:`~offloadlab.registry.check_budgets` for the command line: a bad ``--seed``,
+    ``--time-limit`` or ``--budget-evals`` is a UserError naming the option."""
+    from .registry import check_budgets
+
+    try:
+        check_budgets(seed, time_limit_s, budget_evals)
+    except SolverError as exc:  # name the options as the user typed them
+        raise UserError(str(exc).replace("time limit ", "--time-limit ")
+                        .replace("budget_evals ", "--budget-evals ")
+                        .replace("seed must", "--seed must")) from None
+
+
 def check_run(solver: str, problem: Problem | None = None, seed=None, time_limit_s=None,
               budget_evals=None, params: dict | None = None) -> dict:
     """Validate a solver run before it starts (name, dependency, objective kind, budgets,
@@ -135,14 +167,9 @@ def check_run(solver: str, problem: Problem | None = None, seed=None, time_limit
     UserError
         Naming what is wrong (unknown parameters list the solver's parameters).
     """
-    from .registry import check_budgets, check_kind, check_params
+    from .registry import check_kind, check_params
 
-    try:
-        check_budgets(seed, time_limit_s, budget_evals)
-    except SolverError as exc:  # name the options as the user typed them
-        raise UserError(str(exc).replace("time limit ", "--time-limit ")
-                        .replace("budget_evals ", "--budget-evals ")
-                        .replace("seed must", "--seed must")) from None
+    check_budget_options(seed, time_limit_s, budget_evals)
     try:
         get_solver(solver)
         if problem is not None:

@@ -64,6 +64,43 @@ def test_budgets_are_checked_for_every_solver(solver, option, value, words):
     assert words in error("solve", TINY, "--solver", solver, option, value)
 
 
+@pytest.mark.parametrize("args", [
+    ["solve", TINY, "--solver", "greedy"], ["gap", TINY], ["bench", "quick"],
+    ["bench", "exact", "--instance", TINY], ["tmoa"],
+    ["train", "dqn", TINY, "--out", "x.pt"], ["train", "mtl-a3c", "--out", "x.pt"],
+    ["train", "dmro", "--meta", "--out", "x.pt"]])
+@pytest.mark.parametrize("limit", [-1, 0])
+def test_every_time_limit_option_refuses_a_non_positive_limit(args, limit, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)  # checked before any training starts: no checkpoint
+    msg = error(*args, "--time-limit", limit)
+    assert msg == f"Error: --time-limit must be a positive number of seconds, got {limit:.1f}"
+    assert not list(tmp_path.iterdir())
+
+
+def test_train_checks_its_seed_and_steps():
+    assert "--seed must be an integer" in error("train", "dqn", TINY, "--out", "x.pt",
+                                                "--seed", -3)
+    assert "--steps must be positive, got 0" in error("train", "dmro", "--out", "x.pt",
+                                                      "--steps", 0)
+
+
+@pytest.mark.parametrize("script, args, words", [
+    ("pareto_report", ["--exact-time-limit", "-1"],
+     "argument --exact-time-limit: must be a number above 0, got '-1'"),
+    ("pareto_paper", ["--learner-evals", "0"],
+     "argument --learner-evals: must be a number above 0, got '0'"),
+    ("dag_optima", ["--exact", "x"], "argument --exact: must be a number above 0, got 'x'"),
+    ("mtl_a3c_figs", ["--exact-s", "-1"], "Invalid value for '--exact-s'"),
+    ("mtl_a3c_goals", ["--steps", "0"], "Invalid value for '--steps'"),
+])
+def test_benchmark_scripts_refuse_non_positive_budgets(script, args, words):
+    done = subprocess.run([sys.executable, "-m", f"offloadlab.benchmarks.{script}", *args],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert words in done.stderr.strip().splitlines()[-1]
+
+
 # --- 3. a solver on a kind it does not support ------------------------------------------
 @pytest.mark.parametrize("solver, instance, kind", [
     ("atsa", TINY, "latency"), ("cpsat", "ddpqn-alexnet-tiny-s0", "ddpqn")])
