@@ -41,7 +41,6 @@ may differ; the seed still fixes every worker's own random streams.
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from dataclasses import asdict, dataclass, fields
@@ -540,18 +539,11 @@ def _message(report, source: str) -> str:
 
 
 def _solver(multitask: bool):
-    def run(problem, **kwargs):
-        return solve(problem, multitask=multitask, **kwargs)
+    from .variants import variant_solver
 
-    base = [p for n, p in inspect.signature(solve).parameters.items()
-            if n not in ("multitask", "hyper")]
-    hyper = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default
-                               if not isinstance(f.default, tuple) else list(f.default))
-             for f in fields(A3CConfig)]
-    run.__signature__ = inspect.Signature(base + hyper)
-    run.__name__ = "solve_mtl_a3c" if multitask else "solve_a3c"
-    run.__doc__ = f"{'MTL-A3C' if multitask else 'A3C'} as a solver; see :func:`solve`."
-    return run
+    return variant_solver(solve, "mtl-a3c" if multitask else "a3c", {"multitask": multitask},
+                          [(f.name, list(f.default) if isinstance(f.default, tuple)
+                            else f.default) for f in fields(A3CConfig)])
 
 
 solve_a3c = _solver(False)

@@ -35,7 +35,6 @@ dueling DQN) are this agent with ``s = 1`` and the switch (``dmro-dqn``,
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import time
 from dataclasses import asdict, dataclass, fields
@@ -420,19 +419,11 @@ SWITCHES = ("n_dnns", "double", "dueling")  # fixed by the variant's name
 
 
 def _variant_solver(variant: str):
-    """:func:`solve` for one variant with a signature listing every parameter."""
-    def run(problem, **kwargs):
-        return solve(problem, variant=variant, **kwargs)
+    from .variants import variant_solver
 
-    base = [p for name, p in inspect.signature(solve).parameters.items()
-            if name not in ("variant", "hyper")]
-    hyper = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
-             for f in fields(DMROConfig) if f.name not in SWITCHES or
-             (f.name == "n_dnns" and variant == "dmro")]
-    run.__signature__ = inspect.Signature(base + hyper)
-    run.__name__ = f"solve_{variant.replace('-', '_')}"
-    run.__doc__ = f"The {variant} learner as a solver; see :func:`solve`."
-    return run
+    return variant_solver(solve, variant, {"variant": variant}, [
+        (f.name, f.default) for f in fields(DMROConfig)
+        if f.name not in SWITCHES or (f.name == "n_dnns" and variant == "dmro")])
 
 
 solve_dmro = _variant_solver("dmro")

@@ -33,7 +33,6 @@ Choices where the paper is silent or its values fail (each a parameter):
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from dataclasses import asdict, dataclass, fields
@@ -443,19 +442,11 @@ SWITCHES = ("double", "dueling", "prioritized")  # fixed by the variant's name
 
 
 def _variant_solver(variant: str):
-    """:func:`solve` for one variant, with a signature that lists every parameter (the
-    registry reads names and defaults from it)."""
-    def run(problem, **kwargs):
-        return solve(problem, variant=variant, **kwargs)
+    from .variants import variant_solver
 
-    base = [p for name, p in inspect.signature(solve).parameters.items()
-            if name not in ("variant", "hyper")]
-    hyper = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
-             for f in fields(DQNConfig) if f.name not in SWITCHES]
-    run.__signature__ = inspect.Signature(base + hyper)
-    run.__name__ = f"solve_{variant.replace('-', '_')}"
-    run.__doc__ = f"The {variant} learner as a solver; see :func:`solve`."
-    return run
+    return variant_solver(solve, variant, {"variant": variant},
+                          [(f.name, f.default) for f in fields(DQNConfig)
+                           if f.name not in SWITCHES])
 
 
 solve_dqn = _variant_solver("dqn")
