@@ -203,6 +203,20 @@ def dmro(n_users: int = 4, n_workflows: int = 5, n_subtasks: int = 5, multi_serv
 # --- MTL-A3C (family deadline) ----------------------------------------------------------
 
 
+def mtl_network(rng, n_devices: int, n_es: int, pools: int) -> tuple[list, list]:
+    """MTL-A3C's servers and links: ``n_devices`` 1-GHz IoT devices, ``n_es`` edge
+    servers of 5–15 GHz with ``pools`` slots, device–ES rates drawn uniform in
+    [0.8, 2] MB/s from ``rng``, 10 MB/s between edge servers."""
+    servers = [{"name": f"iot{d + 1}", "tier": "device", "ghz": 1.0} for d in range(n_devices)]
+    servers += [{"name": f"es{i + 1}", "tier": "edge", "ghz": _round(g), "pools": pools}
+                for i, g in enumerate(_spread(5.0, 15.0, n_es))]
+    rates = rng.uniform(0.8, 2.0, n_devices)
+    links = [{"a": f"iot{d + 1}", "b": "edge", "mb_per_s": _round(r)}
+             for d, r in enumerate(rates)]
+    links.append({"a": "edge", "b": "edge", "mb_per_s": 10.0})
+    return servers, links
+
+
 def mtl_a3c(model: str = "vgg16", n_blocks: int = 6, n_es: int = 4, n_devices: int = 10,
             n_tasks: int = 60, slot_s: float = 1.0, seed: int = 0,
             name: str | None = None) -> Instance:
@@ -211,13 +225,7 @@ def mtl_a3c(model: str = "vgg16", n_blocks: int = 6, n_es: int = 4, n_devices: i
     Device-ES rates uniform in [0.8, 2] MB/s per device; deadlines uniform in [1, 7] s.
     Chosen: devices 1.0 GHz, ES 5–15 GHz with 2 pools, R_max = 10 MB/s between ESs."""
     rng = np.random.default_rng(seed)
-    servers = [{"name": f"iot{d + 1}", "tier": "device", "ghz": 1.0} for d in range(n_devices)]
-    servers += [{"name": f"es{i + 1}", "tier": "edge", "ghz": _round(g), "pools": 2}
-                for i, g in enumerate(_spread(5.0, 15.0, n_es))]
-    rates = rng.uniform(0.8, 2.0, n_devices)
-    links = [{"a": f"iot{d + 1}", "b": "edge", "mb_per_s": _round(r)}
-             for d, r in enumerate(rates)]
-    links.append({"a": "edge", "b": "edge", "mb_per_s": 10.0})
+    servers, links = mtl_network(rng, n_devices, n_es, pools=2)
     release = np.sort(rng.uniform(0.0, slot_s, n_tasks))
     deadline = rng.uniform(1.0, 7.0, n_tasks)
     devices = [f"iot{int(d) + 1}" for d in rng.integers(0, n_devices, n_tasks)]

@@ -15,7 +15,7 @@ import numpy as np
 
 from offloadlab.instance import Instance, parse_instance
 
-from .presets import _round, _spread, merge_blocks
+from .presets import _round, merge_blocks, mtl_network
 from .models import load_model
 
 
@@ -37,14 +37,7 @@ def hard_slot(seed: int = 0, n_tasks: int = 10, n_es: int = 3, n_blocks: int = 4
     """One contended slot (module docstring); the same arguments give the same
     instance."""
     rng = np.random.default_rng(seed)
-    servers = [{"name": f"iot{d + 1}", "tier": "device", "ghz": 1.0}
-               for d in range(n_devices)]
-    servers += [{"name": f"es{i + 1}", "tier": "edge", "ghz": _round(g), "pools": 1}
-                for i, g in enumerate(_spread(5.0, 15.0, n_es))]
-    rates = rng.uniform(0.8, 2.0, n_devices)
-    links = [{"a": f"iot{d + 1}", "b": "edge", "mb_per_s": _round(r)}
-             for d, r in enumerate(rates)]
-    links.append({"a": "edge", "b": "edge", "mb_per_s": 10.0})
+    servers, links = mtl_network(rng, n_devices, n_es, pools=1)
     release = np.sort(rng.uniform(0.0, release_s, n_tasks))
     devices = [f"iot{int(d) + 1}" for d in rng.integers(0, n_devices, n_tasks)]
     tasks = [{"name": f"t{i + 1}", "model": model, "device": devices[i],
