@@ -43,9 +43,10 @@ TOL = 1e-9
 
 
 def task_steps(problem: Problem, t: int, head: np.ndarray, tail: np.ndarray,
-               lb: float, n_grid: int = 20, n_pieces: int = 6):
+               lb: float, n_grid: int = 20, n_pieces: int = 6, pin_source: bool = False):
     """The admissible latencies of task ``t`` and, for each, the mandatory device work
-    (seconds) and its window relative to the release.
+    (seconds) and its window relative to the release (with ``pin_source``: over the
+    plans that run the task's source layers on its device).
 
     Returns ``(latency, work_s, start_s, finish_s)``: latencies (K,) sorted, and per
     choice ``n_pieces`` parts of the mandatory work (K, n_pieces), the layers grouped by
@@ -58,35 +59,47 @@ def task_steps(problem: Problem, t: int, head: np.ndarray, tail: np.ndarray,
     other[:, d] = False
     with np.errstate(invalid="ignore"):
         v = np.where(other, head[layers] + tail[layers], np.inf).min(axis=1)
-    on_dev = problem.allowed[layers, d]
-    ex = problem.exec_s[layers, d]
-    h_dev = head[layers, d]
-    rest = tail[layers, d] - ex
     vals = v[np.isfinite(v) & (v > lb)]
     top = float(vals.max()) if len(vals) else lb
-    # pieces [p_j, p_{j+1}): every v_l is a boundary, so a latency L in a piece has
-    # M(L) = M(p_j); it costs at least p_j and its window ends before p_{j+1} - rest
+    # pieces [p_j, p_{j+1}): a latency L in a piece is below p_{j+1}, so it keeps the
+    # closure M(p_{j+1}) on the device (every v_l is a boundary: the first round is
+    # {v_l > p_j}); it costs at least p_j and the closure's least latency, and each
+    # pinned layer finishes before p_{j+1} - rest
     grid = np.linspace(lb, top, n_grid + 1) if top > lb else np.array([lb])
     points = np.unique(np.concatenate([[lb], vals, grid]))
-    nxt = np.append(points[1:], np.inf)   # layers only the device runs stay mandatory
+    nxt = np.append(points[1:], np.inf)
+    graph = _TaskGraph(problem, t)
+    h_t, t_t = head[layers], tail[layers]
+    first = np.array([not graph.preds[i] for i in range(len(layers))]) if pin_source \
+        else None
     out = []
     for j, c in enumerate(points):
-        must = v > c
+        if not np.isfinite(nxt[j]):   # the rest, relaxed to no device work
+            least = pinned_windows(graph, h_t, t_t, np.inf, first=first)[3] \
+                if pin_source else c
+            z = np.zeros(n_pieces)
+            out.append((max(float(c), least), z, z, z))
+            break
+        must, h, tl, least = pinned_windows(graph, h_t, t_t, float(nxt[j]), first=first)
+        if not least < nxt[j]:
+            continue   # no latency below p_{j+1} with M(p_{j+1}) on the device
+        cost = max(float(c), least)
         if not must.any():
             z = np.zeros(n_pieces)
-            out.append((c, z, z, z))
+            out.append((cost, z, z, z))
             break   # larger latencies need nothing on the device
-        if not on_dev[must].all():
-            continue
-        pieces = _pieces(h_dev[must], nxt[j] - rest[must], ex[must], n_pieces)
+        ex = graph.ex[must, d]
+        start, finish = h[must, d], nxt[j] - (tl[must, d] - ex)
+        pieces = _pieces(start, finish, ex, n_pieces)
         work, lo, hi = (x[None, :] for x in pieces)
         none = np.zeros((1, 0))
         if _fits_all(none, none, none, lo, hi, work, problem.pools[d])[0] and \
-                (ex[must] <= (nxt[j] - rest[must] - h_dev[must]) * (1 + TOL) + TOL).all():
-            out.append((c,) + pieces)
+                (ex <= (finish - start) * (1 + TOL) + TOL).all():
+            out.append((cost,) + pieces)
     if not out:
         z = np.zeros((1, n_pieces))
         return np.array([np.inf]), z, z, z
+    out.sort(key=lambda o: o[0])
     return (np.array([o[0] for o in out]),) + tuple(
         np.array([o[i] for o in out]) for i in (1, 2, 3))
 
@@ -222,3 +235,126 @@ def _grouped(problem: Problem, head, tail, lb, n_grid: int, deadline: float) -> 
         total += value
     return float(total)
 
+
+
+class _TaskGraph:
+    """Local view of one task for :func:`pinned_windows`: predecessors and successors
+    in local indices, ancestor matrix, lags and execution times (inf where not
+    allowed)."""
+
+    def __init__(self, problem: Problem, t: int):
+        from .dp import edge_lag, input_lag, return_lag
+
+        layers = problem.task_layers[t]
+        loc = {int(g): i for i, g in enumerate(layers)}
+        self.device = int(problem.task_device[t])
+        self.pools = problem.pools
+        self.gcycles = problem.gcycles[layers]
+        self.preds = [[loc[int(q)] for q in problem.preds(g)] for g in layers]
+        self.succs = [[loc[int(u)] for u in problem.succs[g]] for g in layers]
+        n = len(layers)
+        self.anc = np.zeros((n, n), dtype=bool)
+        for i in range(n):
+            for q in self.preds[i]:
+                self.anc[i] |= self.anc[q]
+                self.anc[i, q] = True
+        self.allowed = problem.allowed[layers]
+        self.ex = np.where(self.allowed, problem.exec_s[layers], np.inf)
+        self.lag = np.stack([edge_lag(problem, int(g)) for g in layers])      # (n, S, S)
+        self.source = np.stack([input_lag(problem, int(g)) for g in layers])  # (n, S)
+        self.ret = np.stack([return_lag(problem, int(g)) if problem.is_sink[g]
+                             else np.full(problem.n_servers, -np.inf) for g in layers])
+
+
+def pinned_windows(graph: _TaskGraph, head: np.ndarray, tail: np.ndarray, cap: float,
+                   target: int | None = None, first: np.ndarray | None = None):
+    """The layers of one task that a latency below ``cap`` keeps on its device (or on
+    server ``target``, given that the layers ``first`` run there), closed under the
+    contention-free windows they imply.
+
+    ``head``, ``tail``: the task's (n, S) windows (valid in every plan). Round ``k``
+    pins ``M_k`` to the device (``M_0`` empty) and recomputes the windows over the plans
+    that keep ``M_k`` there: the contention-free recursions of
+    :func:`offloadlab.formulations.dp.time_bounds` with ``M_k`` allowed only on the
+    device, never below the given windows, and a pinned layer's head (tail) at least
+    ``e + W_e / pools``, where ``W_e`` is the device work of its pinned ancestors
+    (descendants) whose heads (least times to the end after them) are at least ``e``
+    (they take their turns on the device's slots before it starts, after it ends).
+    ``M_{k+1}`` adds every layer whose least off-device ``head + tail`` is at least
+    ``cap``. By induction every plan with latency below ``cap`` keeps ``M_k`` on the
+    device and meets the round-``k`` windows; the fixed point is returned. With
+    ``target``, the same over the plans that run ``first`` on ``target`` (``M_0 =
+    first``): only this task's layers are queued, other tasks only add to the wait.
+
+    Returns ``(must, head, tail, latency)``: the pinned layers (bool (n,)), the windows
+    (inf where a layer may not run) and the least latency they allow (inf: no plan has
+    a latency below ``cap``).
+    """
+    d = graph.device if target is None else int(target)
+    n = len(graph.preds)
+    must = np.zeros(n, dtype=bool)
+    allowed = graph.allowed
+    other = allowed.copy()
+    other[:, d] = False
+    new = np.zeros(n, dtype=bool) if first is None else first.copy()
+    while True:
+        with np.errstate(invalid="ignore"):
+            off = np.where(other, head + tail, np.inf).min(axis=1)
+        new |= ~must & (off >= cap)
+        if not new.any():
+            break
+        must |= new
+        new = np.zeros(n, dtype=bool)
+        if not allowed[must, d].all():
+            return must, head, tail, np.inf
+        allowed = graph.allowed.copy()
+        allowed[must] = False
+        allowed[must, d] = True
+        head, tail = _recursions(graph, allowed, must, head, tail, d)
+    with np.errstate(invalid="ignore"):
+        latency = float(np.where(allowed, head + tail, np.inf).min(axis=1).max())
+    return must, head, tail, latency
+
+
+def _recursions(graph: _TaskGraph, allowed, must, head0, tail0, d: int):
+    """Heads and tails over the plans with ``allowed`` placements (see
+    :func:`pinned_windows`), never below ``head0``/``tail0``; ``must`` queue on ``d``."""
+    n = len(graph.preds)
+    ex = np.where(allowed, graph.ex, np.inf)
+    head = np.full_like(head0, np.inf)
+    tail = np.full_like(tail0, np.inf)
+    inf_mask = np.where(allowed, 0.0, np.inf)
+    for i in range(n):
+        if graph.preds[i]:
+            h = np.max([((head[q] + ex[q])[:, None] + graph.lag[q]).min(axis=0)
+                        for q in graph.preds[i]], axis=0)
+        else:
+            h = graph.source[i].copy()
+        h = np.maximum(h, head0[i]) + inf_mask[i]
+        if must[i]:
+            anc = np.flatnonzero(graph.anc[i] & must)
+            if len(anc):
+                h[d] = max(h[d], _queued(head[anc, d], ex[anc, d], graph.pools[d]))
+        head[i] = h
+    rest_d = np.full(n, np.inf)
+    for i in range(n - 1, -1, -1):
+        r = graph.ret[i].copy()
+        if graph.succs[i]:
+            s = np.array(graph.succs[i])
+            r = np.maximum(r, (graph.lag[i][None, :, :] + tail[s][:, None, :])
+                           .min(axis=2).max(axis=0))
+        r = np.maximum(r, 0.0)
+        if must[i]:
+            desc = np.flatnonzero(graph.anc[:, i] & must)
+            if len(desc):
+                r[d] = max(r[d], _queued(rest_d[desc], ex[desc, d], graph.pools[d]))
+        tail[i] = np.maximum(ex[i] + r, tail0[i]) + inf_mask[i]
+        rest_d[i] = tail[i, d] - ex[i, d] if allowed[i, d] else np.inf
+    return head, tail
+
+
+def _queued(start: np.ndarray, work: np.ndarray, slots: int) -> float:
+    """``max_e (e + Σ_{start >= e} work / slots)``: the least time by which jobs that
+    start no earlier than their ``start`` have all run on ``slots`` slots."""
+    order = np.argsort(-start, kind="stable")
+    return float(np.max(start[order] + np.cumsum(work[order]) / slots))
