@@ -43,10 +43,12 @@ TOL = 1e-9
 
 
 def task_steps(problem: Problem, t: int, head: np.ndarray, tail: np.ndarray,
-               lb: float, n_grid: int = 20, n_pieces: int = 6, pin_source: bool = False):
+               lb: float, n_grid: int = 20, n_pieces: int = 6, pin_source: bool = False,
+               top: float = np.inf):
     """The admissible latencies of task ``t`` and, for each, the mandatory device work
     (seconds) and its window relative to the release (with ``pin_source``: over the
-    plans that run the task's source layers on its device).
+    plans that run the task's source layers on its device, the grid reaching ``top``
+    when finite, beyond which no work is counted).
 
     Returns ``(latency, work_s, start_s, finish_s)``: latencies (K,) sorted, and per
     choice ``n_pieces`` parts of the mandatory work (K, n_pieces), the layers grouped by
@@ -60,12 +62,14 @@ def task_steps(problem: Problem, t: int, head: np.ndarray, tail: np.ndarray,
     with np.errstate(invalid="ignore"):
         v = np.where(other, head[layers] + tail[layers], np.inf).min(axis=1)
     vals = v[np.isfinite(v) & (v > lb)]
-    top = float(vals.max()) if len(vals) else lb
+    v_top = float(vals.max()) if len(vals) else lb
     # pieces [p_j, p_{j+1}): a latency L in a piece is below p_{j+1}, so it keeps the
     # closure M(p_{j+1}) on the device (every v_l is a boundary: the first round is
     # {v_l > p_j}); it costs at least p_j and the closure's least latency, and each
     # pinned layer finishes before p_{j+1} - rest
-    grid = np.linspace(lb, top, n_grid + 1) if top > lb else np.array([lb])
+    grid = np.linspace(lb, v_top, n_grid + 1) if v_top > lb else np.array([lb])
+    if pin_source and np.isfinite(top) and top > lb:   # dense near lb
+        grid = np.concatenate([grid, lb + (top - lb) * np.linspace(0, 1, n_grid + 1) ** 3])
     points = np.unique(np.concatenate([[lb], vals, grid]))
     nxt = np.append(points[1:], np.inf)
     graph = _TaskGraph(problem, t)
