@@ -24,13 +24,20 @@ from offloadlab.problem import Problem
 
 from .dp import edge_lag, input_lag, return_lag
 
+DEVICE_PRICES = (1.0, 1.5, 2.0, 3.0, 5.0, 8.0)   # device slowdowns of task_options
 
-def task_plan(problem: Problem, t: int, usable: np.ndarray) -> tuple[float, np.ndarray]:
-    """Contention-free programme for task ``t`` over the servers ``usable`` (bool (S,)).
+
+def task_plan(problem: Problem, t: int, usable: np.ndarray,
+              slowdown: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Contention-free programme for task ``t`` over the servers ``usable`` (bool (S,)),
+    each server's execution times multiplied by ``slowdown`` (S,) when given (a plan
+    that spares a shared server).
 
     Returns ``(latency, servers of the task's layers)``; latency inf when no path."""
     layers = problem.task_layers[t]
     ex = np.where(problem.allowed & usable[None, :], problem.exec_s, np.inf)
+    if slowdown is not None:
+        ex = ex * slowdown[None, :]
     f, arg = {}, {}
     for g in layers:
         preds = problem.preds(g)
@@ -84,16 +91,54 @@ def spread_plans(problem: Problem) -> list[np.ndarray]:
     return plans
 
 
-def task_options(problem: Problem, t: int) -> np.ndarray:
+def device_cuts(problem: Problem, t: int, windows=None, n_caps: int = 40) -> list:
+    """Sets of task ``t``'s layers (bool masks) that a latency below a cap keeps on its
+    device (:func:`offloadlab.formulations.device_bound.pinned_windows`, caps from the
+    contention-free latency to where nothing is mandatory): the device's share of plans
+    that leave the device as early as such a latency allows (the first layers and the
+    heads of a fork's branches, whose outputs are small)."""
+    from .bounds import _windows
+    from .device_bound import _TaskGraph, pinned_windows
+    from .dp import path_bound
+
+    dev = int(problem.task_device[t])
+    if dev < 0:
+        return []
+    head, tail = (windows or _windows(problem)[2:])
+    layers = problem.task_layers[t]
+    graph = _TaskGraph(problem, t)
+    other = graph.allowed.copy()
+    other[:, dev] = False
+    with np.errstate(invalid="ignore"):
+        v = np.where(other, head[layers] + tail[layers], np.inf).min(axis=1)
+    lb = float(path_bound(problem).task_value[t])
+    v = v[np.isfinite(v)]
+    if not len(v) or v.max() <= lb:
+        return []
+    cuts: list = []
+    for cap in np.linspace(lb, float(v.max()), n_caps):
+        must = pinned_windows(graph, head[layers], tail[layers], float(cap))[0]
+        if must.any() and not must.all() and not any((must == c).all() for c in cuts):
+            cuts.append(must)
+    return cuts
+
+
+def task_options(problem: Problem, t: int, cuts: list | None = None) -> np.ndarray:
     """Plans of task ``t`` alone, (K, n_t): its first ``k`` layers (in topological
     order) on its device and the rest on one edge server, for every ``k`` and edge,
-    and the contention-free plan over each edge server with and without the device."""
+    the contention-free plan over each edge server with and without the device (its
+    time priced up by the factors ``DEVICE_PRICES``), and each of ``cuts`` (device
+    layer masks, :func:`device_cuts`) on the device with the rest on one edge."""
     layers = problem.task_layers[t]
     dev = int(problem.task_device[t])
     edges = np.flatnonzero(problem.tier == 1)
     allowed = problem.allowed[layers]
     out = []
     for e in edges:
+        for must in cuts or []:
+            row = np.where(must, dev, e)
+            if allowed[np.arange(len(layers)), row].all():
+                out.append(row)
         for k in range(len(layers) + 1 if dev >= 0 else 1):
             row = np.where(np.arange(len(layers)) < k, dev, e)
             if allowed[np.arange(len(layers)), row].all():
@@ -103,9 +148,15 @@ def task_options(problem: Problem, t: int) -> np.ndarray:
             usable[e] = True
             if with_dev and dev >= 0:
                 usable[dev] = True
-            value, servers = task_plan(problem, t, usable)
-            if np.isfinite(value):
-                out.append(servers)
+            # the device's time priced up: cuts that leave it sooner (shared by the
+            # device's tasks) at some cost in latency
+            for factor in DEVICE_PRICES if with_dev and dev >= 0 else (1.0,):
+                slow = np.ones(problem.n_servers)
+                if dev >= 0:
+                    slow[dev] = factor
+                value, servers = task_plan(problem, t, usable, slow)
+                if np.isfinite(value):
+                    out.append(servers)
     return np.unique(np.array(out, dtype=np.int64), axis=0) if out else \
         np.zeros((0, len(layers)), dtype=np.int64)
 
@@ -270,3 +321,91 @@ def spread_incumbent(problem: Problem, inc, *, seed: int = 0, time_limit_s: floa
     if inc is not None and inc[2] <= value:
         return inc
     return assign, prio, float(value), "spread plans, moves and re-insertion"
+
+
+def option_search(problem: Problem, assign: np.ndarray, priority: np.ndarray, *,
+                  seed: int = 0, time_limit_s: float = 10.0, chunk: int = 2048):
+    """Iterated local search over whole-task options and a task-major order.
+
+    Each task takes one row of :func:`task_options` (or its row of ``assign``); the
+    priority lists the tasks' layers task by task. A step takes the best of every
+    single-task option change and every move of one task in the order (all scored by
+    the simulator, in chunks); at a local optimum two random tasks get random options
+    and two tasks swap places, from the best so far (``seed`` drives the draws).
+    Returns ``(assign, priority, objective)``, never worse than the input plan.
+    """
+    from offloadlab.simulator import objective, simulate
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    layers = problem.task_layers
+    from .bounds import _windows
+
+    windows = _windows(problem)[2:]
+    opts, by_class = [], {}
+    for t, ls in enumerate(layers):   # tasks of one model and device share options
+        key = (problem.instance.tasks[t].model, int(problem.task_device[t]))
+        if key not in by_class:
+            by_class[key] = task_options(problem, t, device_cuts(problem, t, windows))
+        opts.append(np.vstack([by_class[key], assign[ls][None, :]]))
+    ev = simulate(problem, assign, priority)
+    order = [int(t) for t in np.argsort([ev.start_s[0, ls].min() for ls in layers],
+                                        kind="stable")]
+
+    def build(choice):
+        out = np.empty(problem.n_layers, dtype=np.int64)
+        for t, ls in enumerate(layers):
+            out[ls] = opts[t][choice[t]]
+        return out
+
+    def prio(o):
+        return np.concatenate([layers[t] for t in o])
+
+    def scored(pop, prios):
+        return np.concatenate([objective(problem, pop[i:i + chunk], prios[i:i + chunk]
+                                         if prios.shape[0] > 1 else prios)
+                               for i in range(0, len(pop), chunk)])
+
+    def descend(choice, order, value):
+        while time.perf_counter() - started < time_limit_s:
+            cur = build(choice)
+            moves = [(t, k) for t in range(problem.n_tasks) for k in range(len(opts[t]))
+                     if k != choice[t]]
+            pop = np.repeat(cur[None, :], len(moves), axis=0)
+            for i, (t, k) in enumerate(moves):
+                pop[i, layers[t]] = opts[t][k]
+            v1 = scored(pop, prio(order)[None, :])
+            orders = [o for i in range(len(order)) for j in range(len(order)) if j != i
+                      for o in [order[:i] + order[i + 1:]]
+                      for o in [o[:j] + [order[i]] + o[j:]]]
+            v2 = scored(np.repeat(cur[None, :], len(orders), axis=0),
+                        np.array([prio(o) for o in orders]))
+            k1, k2 = int(np.argmin(v1)), int(np.argmin(v2))
+            if min(v1[k1], v2[k2]) >= value - 1e-12 * max(1.0, abs(value)):
+                break
+            if v1[k1] <= v2[k2]:
+                t, k = moves[k1]
+                choice = choice.copy()
+                choice[t], value = k, float(v1[k1])
+            else:
+                order, value = orders[k2], float(v2[k2])
+        return choice, order, value
+
+    choice = np.array([len(o) - 1 for o in opts])
+    value = float(objective(problem, build(choice), prio(order))[0])
+    best = (value, choice, order)
+    while time.perf_counter() - started < time_limit_s:
+        choice, order, value = descend(choice, order, value)
+        if value < best[0]:
+            best = (value, choice, order)
+        choice, order = best[1].copy(), list(best[2])
+        for t in rng.choice(problem.n_tasks, min(2, problem.n_tasks), replace=False):
+            choice[t] = int(rng.integers(len(opts[t])))
+        if problem.n_tasks > 1:
+            i, j = rng.choice(problem.n_tasks, 2, replace=False)
+            order[i], order[j] = order[j], order[i]
+        value = float(objective(problem, build(choice), prio(order))[0])
+    start_value = float(objective(problem, assign, priority)[0])
+    if best[0] < start_value:
+        return build(best[1]), prio(best[2]), float(best[0])
+    return assign, priority, start_value
