@@ -36,6 +36,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numba import njit
 
 from offloadlab.problem import Problem
 
@@ -77,14 +78,14 @@ def task_steps(problem: Problem, t: int, head: np.ndarray, tail: np.ndarray,
     first = np.array([not graph.preds[i] for i in range(len(layers))]) if pin_source \
         else None
     out = []
+    closed = closures(graph, h_t, t_t, nxt, first=first)
     for j, c in enumerate(points):
         if not np.isfinite(nxt[j]):   # the rest, relaxed to no device work
-            least = pinned_windows(graph, h_t, t_t, np.inf, first=first)[3] \
-                if pin_source else c
+            least = closed[j][3] if pin_source else c
             z = np.zeros(n_pieces)
             out.append((max(float(c), least), z, z, z))
             break
-        must, h, tl, least = pinned_windows(graph, h_t, t_t, float(nxt[j]), first=first)
+        must, h, tl, least = closed[j]
         if not least < nxt[j]:
             continue   # no latency below p_{j+1} with M(p_{j+1}) on the device
         cost = max(float(c), least)
@@ -256,6 +257,8 @@ class _TaskGraph:
         self.gcycles = problem.gcycles[layers]
         self.preds = [[loc[int(q)] for q in problem.preds(g)] for g in layers]
         self.succs = [[loc[int(u)] for u in problem.succs[g]] for g in layers]
+        self.pred_ptr, self.pred_idx = _csr(self.preds)
+        self.succ_ptr, self.succ_idx = _csr(self.succs)
         n = len(layers)
         self.anc = np.zeros((n, n), dtype=bool)
         for i in range(n):
@@ -268,6 +271,12 @@ class _TaskGraph:
         self.source = np.stack([input_lag(problem, int(g)) for g in layers])  # (n, S)
         self.ret = np.stack([return_lag(problem, int(g)) if problem.is_sink[g]
                              else np.full(problem.n_servers, -np.inf) for g in layers])
+
+
+def _csr(lists):
+    ptr = np.zeros(len(lists) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(x) for x in lists])
+    return ptr, np.array([v for x in lists for v in x], dtype=np.int64)
 
 
 def pinned_windows(graph: _TaskGraph, head: np.ndarray, tail: np.ndarray, cap: float,
@@ -320,41 +329,99 @@ def pinned_windows(graph: _TaskGraph, head: np.ndarray, tail: np.ndarray, cap: f
     return must, head, tail, latency
 
 
+def closures(graph: _TaskGraph, head: np.ndarray, tail: np.ndarray, caps: np.ndarray,
+             target: int | None = None, first: np.ndarray | None = None) -> list:
+    """:func:`pinned_windows` at each of ``caps`` (any order), computed from the
+    largest cap down: the closure below a cap holds below every smaller cap, so each
+    starts from the one above (same fixed point, fewer rounds)."""
+    out: list = [None] * len(caps)
+    h, t, must = head, tail, first
+    for j in np.argsort(-np.asarray(caps), kind="stable"):
+        res = pinned_windows(graph, h, t, float(caps[j]), target=target, first=must)
+        out[j] = res
+        if np.isfinite(res[3]):
+            must, h, t = res[0], res[1], res[2]
+    return out
+
+
 def _recursions(graph: _TaskGraph, allowed, must, head0, tail0, d: int):
     """Heads and tails over the plans with ``allowed`` placements (see
     :func:`pinned_windows`), never below ``head0``/``tail0``; ``must`` queue on ``d``."""
-    n = len(graph.preds)
-    ex = np.where(allowed, graph.ex, np.inf)
-    head = np.full_like(head0, np.inf)
-    tail = np.full_like(tail0, np.inf)
-    inf_mask = np.where(allowed, 0.0, np.inf)
+    return _recursions_nb(graph.pred_ptr, graph.pred_idx, graph.succ_ptr, graph.succ_idx,
+                          graph.anc, must, allowed, graph.ex, graph.lag, graph.source,
+                          graph.ret, head0, tail0, d, float(graph.pools[d]))
+
+
+@njit(cache=True)
+def _recursions_nb(pred_ptr, pred_idx, succ_ptr, succ_idx, anc, must, allowed, ex_all,
+                   lag, source, ret, head0, tail0, d, slots):  # pragma: no cover - numba
+    n, n_s = ex_all.shape
+    inf = np.inf
+    ex = np.where(allowed, ex_all, inf)
+    head = np.full((n, n_s), inf)
+    tail = np.full((n, n_s), inf)
+    h = np.empty(n_s)
     for i in range(n):
-        if graph.preds[i]:
-            h = np.max([((head[q] + ex[q])[:, None] + graph.lag[q]).min(axis=0)
-                        for q in graph.preds[i]], axis=0)
+        if pred_ptr[i + 1] > pred_ptr[i]:
+            h[:] = -inf
+            for k in range(pred_ptr[i], pred_ptr[i + 1]):
+                q = pred_idx[k]
+                for s in range(n_s):
+                    best = inf
+                    for s2 in range(n_s):
+                        v = head[q, s2] + ex[q, s2] + lag[q, s2, s]
+                        if v < best:
+                            best = v
+                    if best > h[s]:
+                        h[s] = best
         else:
-            h = graph.source[i].copy()
-        h = np.maximum(h, head0[i]) + inf_mask[i]
-        if must[i]:
-            anc = np.flatnonzero(graph.anc[i] & must)
-            if len(anc):
-                h[d] = max(h[d], _queued(head[anc, d], ex[anc, d], graph.pools[d]))
-        head[i] = h
-    rest_d = np.full(n, np.inf)
+            h[:] = source[i]
+        for s in range(n_s):
+            head[i, s] = max(h[s], head0[i, s]) if allowed[i, s] else inf
+        if must[i] and allowed[i, d]:
+            head[i, d] = max(head[i, d], _queued_nb(head[:, d], ex[:, d], anc[i], must,
+                                                    slots))
+    rest_d = np.full(n, inf)
+    r = np.empty(n_s)
     for i in range(n - 1, -1, -1):
-        r = graph.ret[i].copy()
-        if graph.succs[i]:
-            s = np.array(graph.succs[i])
-            r = np.maximum(r, (graph.lag[i][None, :, :] + tail[s][:, None, :])
-                           .min(axis=2).max(axis=0))
-        r = np.maximum(r, 0.0)
-        if must[i]:
-            desc = np.flatnonzero(graph.anc[:, i] & must)
-            if len(desc):
-                r[d] = max(r[d], _queued(rest_d[desc], ex[desc, d], graph.pools[d]))
-        tail[i] = np.maximum(ex[i] + r, tail0[i]) + inf_mask[i]
-        rest_d[i] = tail[i, d] - ex[i, d] if allowed[i, d] else np.inf
+        for s in range(n_s):
+            r[s] = ret[i, s]
+        for k in range(succ_ptr[i], succ_ptr[i + 1]):
+            u = succ_idx[k]
+            for s in range(n_s):
+                best = inf
+                for s2 in range(n_s):
+                    v = lag[i, s, s2] + tail[u, s2]
+                    if v < best:
+                        best = v
+                if best > r[s]:
+                    r[s] = best
+        for s in range(n_s):
+            if r[s] < 0.0:
+                r[s] = 0.0
+        if must[i] and allowed[i, d]:
+            r[d] = max(r[d], _queued_nb(rest_d, ex[:, d], anc[:, i], must, slots))
+        for s in range(n_s):
+            tail[i, s] = max(ex[i, s] + r[s], tail0[i, s]) if allowed[i, s] else inf
+        rest_d[i] = tail[i, d] - ex[i, d] if allowed[i, d] else inf
     return head, tail
+
+
+@njit(cache=True)
+def _queued_nb(start, work, related, must, slots):  # pragma: no cover - numba
+    """:func:`_queued` over the pinned layers ``related`` (bool mask)."""
+    idx = np.flatnonzero(related & must)
+    if len(idx) == 0:
+        return -np.inf
+    st = start[idx]
+    order = np.argsort(-st)
+    best, cum = -np.inf, 0.0
+    for k in order:
+        cum += work[idx[k]]
+        v = st[k] + cum / slots
+        if v > best:
+            best = v
+    return best
 
 
 def _queued(start: np.ndarray, work: np.ndarray, slots: int) -> float:

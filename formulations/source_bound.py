@@ -42,7 +42,7 @@ import numpy as np
 
 from offloadlab.problem import Problem
 
-from .device_bound import _TaskGraph, group_bound, pinned_windows, task_steps
+from .device_bound import _TaskGraph, closures, group_bound, pinned_windows, task_steps
 
 TOL = 1e-9
 MAX_SUBSETS_TASKS = 6   # more tasks on one device: G_d from each task's least choice
@@ -153,9 +153,9 @@ def _pieces_on(problem: Problem, t: int, s: int, src: int, head, tail, lb: float
     caps = np.append(np.unique(lo + (max(hi, lo) - lo)
                                * np.linspace(0, 1, n_grid + 1)[1:] ** 3), np.inf)
     work, rest = np.zeros(len(caps)), np.zeros(len(caps))
+    closed = closures(graph, h_t, t_t, caps[:-1], target=s, first=first)
     for i, cap in enumerate(caps[:-1]):
-        must, h, tl, least = pinned_windows(graph, h_t, t_t, float(cap), target=s,
-                                            first=first)
+        must, h, tl, least = closed[i]
         if not least < cap:   # no latency below this cap with the source on s
             work[i], rest[i] = np.inf, 0.0
             continue
