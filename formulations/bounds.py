@@ -18,7 +18,7 @@ kind         bounds
 ===========  ================================================================
 makespan     critical path with release, load per server set, energetic reasoning
 latency      critical path (contention-free DP), k-th completion load bound, device
-             queue (:mod:`.device_bound`)
+             queue (:mod:`.device_bound`), source server (:mod:`.source_bound`)
 deadline     as latency (deadlines only remove plans)
 ddpqn        contention-free DP with the balance term priced (:func:`ddpqn_bound`)
 dmro         the contention-free DP is exact (no contention)
@@ -265,6 +265,18 @@ def device_queue_bound(problem: Problem, time_limit_s: float = 5.0) -> float:
     return device_bound(problem, head, tail, time_limit_s=time_limit_s)
 
 
+def source_server_bound(problem: Problem, upper: float | None = None,
+                        time_limit_s: float = 5.0) -> float:
+    """The bound of :mod:`.source_bound` (where each task's source layer runs: the
+    device queue, or the slots of the shared server it starts on) on the tightened
+    windows; -inf for other kinds, tasks with several source layers, or past the time
+    limit."""
+    from .source_bound import source_bound
+
+    _, _, head, tail = _windows(problem)
+    return source_bound(problem, head, tail, upper, time_limit_s=time_limit_s)
+
+
 def ddpqn_bound(problem: Problem, *, time_limit_s: float = 5.0,
                 iterations: int = 3000, plans: list | None = None) -> float:
     """The contention-free DDPQN programme with the node-balance term priced (chains).
@@ -414,6 +426,7 @@ def best_bound(problem: Problem, upper: float | None = None, *,
         cands.append((load_bound(problem), "load"))
     if kind in ("latency", "deadline"):
         cands.append((device_queue_bound(problem, time_limit_s), "device queue"))
+        cands.append((source_server_bound(problem, upper, time_limit_s), "source server"))
     if kind == "makespan":
         cands.append((energetic_bound(problem, upper), "energetic reasoning"))
     if kind == "ddpqn":

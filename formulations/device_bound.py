@@ -44,12 +44,12 @@ TOL = 1e-9
 
 
 def task_steps(problem: Problem, t: int, head: np.ndarray, tail: np.ndarray,
-               lb: float, n_grid: int = 20, n_pieces: int = 6, pin_source: bool = False,
-               top: float = np.inf):
+               lb: float, n_grid: int = 20, n_pieces: int = 6,
+               pinned: np.ndarray | None = None, top: float = np.inf):
     """The admissible latencies of task ``t`` and, for each, the mandatory device work
-    (seconds) and its window relative to the release (with ``pin_source``: over the
-    plans that run the task's source layers on its device, the grid reaching ``top``
-    when finite, beyond which no work is counted).
+    (seconds) and its window relative to the release (with ``pinned``, a mask over the
+    task's layers: over the plans that run those layers on its device, the grid
+    reaching ``top`` when finite, beyond which no work is counted).
 
     Returns ``(latency, work_s, start_s, finish_s)``: latencies (K,) sorted, and per
     choice ``n_pieces`` parts of the mandatory work (K, n_pieces), the layers grouped by
@@ -69,14 +69,14 @@ def task_steps(problem: Problem, t: int, head: np.ndarray, tail: np.ndarray,
     # {v_l > p_j}); it costs at least p_j and the closure's least latency, and each
     # pinned layer finishes before p_{j+1} - rest
     grid = np.linspace(lb, v_top, n_grid + 1) if v_top > lb else np.array([lb])
+    pin_source = pinned is not None
     if pin_source and np.isfinite(top) and top > lb:   # dense near lb
         grid = np.concatenate([grid, lb + (top - lb) * np.linspace(0, 1, n_grid + 1) ** 3])
     points = np.unique(np.concatenate([[lb], vals, grid]))
     nxt = np.append(points[1:], np.inf)
     graph = _TaskGraph(problem, t)
     h_t, t_t = head[layers], tail[layers]
-    first = np.array([not graph.preds[i] for i in range(len(layers))]) if pin_source \
-        else None
+    first = pinned
     out = []
     closed = closures(graph, h_t, t_t, nxt, first=first)
     for j, c in enumerate(points):

@@ -1,36 +1,42 @@
 """A Σ-latency bound that counts where each task's source layer runs: on its device
 (the device queue of :mod:`.device_bound`) or on a shared server, whose slots the tasks
-that start there share.
+that enter there share.
 
-Every plan runs the source layer of each task (tasks with one source layer) either on the
-task's device, case (a), or on some other server ``s``, case (b). Let ``A`` and ``B`` be
-these two sets of tasks in an optimal plan.
+Every plan runs the source layer of each task (tasks with one source layer) either on
+another server ``s`` than its device, case (b), or on the device; then a fixed *pivot*
+layer ``y_j`` of the task (any layer; None: no split) runs on the device too, case (a),
+or on another server ``s``, case (c). The cases partition the plans, task by task.
 
-(a) The tasks of ``A`` on device ``d`` satisfy the device-queue conditions of
-:func:`.device_bound.group_bound` with their source layers pinned to the device
-(:func:`.device_bound.task_steps` with ``pin_source``); their summed latency is at least
+(a) The tasks in case (a) on device ``d`` satisfy the device-queue conditions of
+:func:`.device_bound.group_bound` with their source and pivot pinned to the device
+(:func:`.device_bound.task_steps` with ``pinned``); their summed latency is at least
 ``G_d(m_d)``, the least such group bound over the choices of which ``m_d`` of the
-device's tasks are in ``B`` (the device is used by its own tasks only).
+device's tasks are not in case (a) (the device serves its own tasks only).
 
-(b) For a task ``j`` whose source runs on ``s`` and a latency below ``U``,
-:func:`.device_bound.pinned_windows` with ``target=s`` gives the layers that must run on
-``s`` too (a layer whose least ``head + tail`` off ``s`` reaches ``U``, closed under the
-windows this implies): their work ``W_js(U)`` Gcycles, all processed on ``s`` after
-``a_s = min_j (r_j + head[source_j, s])`` and finished at least ``q_js(U)`` (the least time
-from a pinned layer's finish to the task's end) before the task ends. Order the tasks of
-``B`` whose source runs on ``s`` by their ends ``E_(1) <= E_(2) <= ...``. The first ``k``
-have latencies at most ``E_(k) - r_j``, so each has pinned at least
-``W_s(E_(k)) = min_j W_js(U)`` for the least grid cap ``U > E_(k) - r_j``, processed by
-``s``'s ``pools_s`` slots at ``ghz_s`` in ``[a_s, E_(k) - q]``:
+(b), (c) Call the source (b) or the pivot (c) the task's *entry* layer on ``s``. For a
+latency below ``U``, :func:`.device_bound.pinned_windows` with ``target=s`` and the entry
+pinned gives layers that must run on ``s`` too (a layer whose least ``head + tail`` off
+``s`` reaches ``U``, closed under the windows this implies): their work ``W_js(U)``
+Gcycles, all processed on ``s`` after ``a_s`` (the least ``r_j + head[entry_j, s]``) and
+finished at least ``q_js(U)`` (the least time from a pinned layer's finish to the task's
+end) before the task ends. Order the tasks entering ``s`` by their ends
+``E_(1) <= E_(2) <= ...``. The first ``k`` have latencies at most ``E_(k) - r_j``, so
+each has pinned at least ``W_s(E_(k))``, the least ``W_js(U)`` over the tasks and their
+entries at the least grid cap ``U > E_(k) - r_j``, processed by ``s``'s ``pools_s``
+slots at ``ghz_s`` in ``[a_s, E_(k) - q]``:
 ``E_(k) >= a_s + k W_s(E_(k)) / (pools_s ghz_s) + q``. The least ``E`` meeting this (and
-``E >= min_j (r_j + least latency on s)``) is ``theta_s(k)``, increasing in ``k``. The
-ends of ``B`` are therefore at least the ``|B|`` smallest of all ``theta_s(k)`` (the
-first ``n_s`` of each server), and ``Σ_B latency`` is at least their sum minus the
-``|B|`` largest releases.
+``E >= min_j (r_j + least latency entering s)``) is ``theta_s(k)``, increasing in
+``k``. The ends of the tasks in (b) or (c) are therefore at least the same number of
+smallest ``theta_s(k)`` (the first ``n_s`` of each server), and their summed latency at
+least that sum minus as many largest releases.
 
-Σ latency >= min over ``(m_d)`` of ``Σ_d G_d(m_d) + bound_B(Σ m_d + tasks without a
-device)``; the minimum is exact (a small programme over devices). The windows are the
+Σ latency >= min over ``(m_d)`` of ``Σ_d G_d(m_d) + bound_bc(Σ m_d + tasks without a
+device)``; the minimum is exact (a small programme over the devices). Two pivot choices
+are tried, none and the first layer a latency of twice the contention-free one does not
+keep on the device with the source there; the higher bound is kept. The windows are the
 contention-free ones tightened by the loads around each layer, valid in every plan.
+Measured (60 s budget, one run): latency-resnet101-paper-s0 2.407 (Lagrangian 2.17),
+latency-googlenet-paper-s0 1.214 (device queue 1.206).
 """
 
 from __future__ import annotations
@@ -77,10 +83,27 @@ def source_bound(problem: Problem, head: np.ndarray, tail: np.ndarray,
     top = np.full(problem.n_tasks, np.inf)
     if upper is not None and np.isfinite(upper):
         top = upper - (lb.sum() - lb)
+    # two case splits, each valid: without pivots, and with them (the better is kept)
+    best = -np.inf
+    for pivoted in (False, True):
+        pivots = [_pivot(problem, t, sources[t][0], head, tail, min(top[t], 2 * lb[t]))
+                  if pivoted and problem.task_device[t] >= 0 else None
+                  for t in range(problem.n_tasks)]
+        value = _split_bound(problem, head, tail, sources, pivots, lb, top, n_grid,
+                             deadline)
+        if value is None:
+            break
+        best = max(best, value)
+    return float(best)
+
+
+def _split_bound(problem, head, tail, sources, pivots, lb, top, n_grid, deadline):
+    """The bound for one choice of pivots (None past the deadline)."""
     cache: dict = {}
-    shared = _shared_pieces(problem, head, tail, sources, lb, top, n_grid, cache, deadline)
+    shared = _shared_pieces(problem, head, tail, sources, pivots, lb, top, n_grid, cache,
+                            deadline)
     if shared is None:
-        return -np.inf
+        return None
     theta = _thetas(problem, shared)
     rel_desc = np.sort(problem.release_s)[::-1]
 
@@ -94,9 +117,10 @@ def source_bound(problem: Problem, head: np.ndarray, tail: np.ndarray,
     g_of = []
     for d in np.unique(dev[dev >= 0]):
         tasks = np.flatnonzero(dev == d)
-        g = _device_groups(problem, int(d), tasks, head, tail, lb, top, deadline)
+        g = _device_groups(problem, int(d), tasks, head, tail, lb, top, sources, pivots,
+                           deadline)
         if g is None:
-            return -np.inf
+            return None
         g_of.append(g)
     # exact minimum over (m_d): a programme over the devices
     best = np.array([0.0])
@@ -109,42 +133,45 @@ def source_bound(problem: Problem, head: np.ndarray, tail: np.ndarray,
     return float(min(b + bound_b(m + free) for m, b in enumerate(best)))
 
 
-def _shared_pieces(problem, head, tail, sources, lb, top, n_grid, cache, deadline):
-    """Per server ``s`` that may run a source: per task, the grid caps ``U`` (relative
-    latencies, increasing, the last inf), the pinned work (Gcycles) and least rest
-    below each cap, the task's least latency with its source on ``s``, and
-    ``a_s``. Returns {s: (caps (T, K), work (T, K), rest (T, K), least (T,), a_s)}."""
+def _shared_pieces(problem, head, tail, sources, pivots, lb, top, n_grid, cache,
+                   deadline):
+    """Per server ``s``: the rows of the tasks that may enter it, case (b) (the source
+    on ``s``) and case (c) (source on the device, the pivot on ``s``): (task, grid caps
+    of relative latencies (increasing, the last inf), pinned work (Gcycles) and least
+    rest below each cap, least latency, ``r + head[entry, s]``)."""
     out = {}
     for s in range(problem.n_servers):
         rows = []
         for t, layers in enumerate(problem.task_layers):
-            src = sources[t][0]
-            g = layers[src]
-            if s == problem.task_device[t] or not problem.allowed[g, s] \
-                    or not np.isfinite(head[g, s]):
-                rows.append(None)
-                continue
-            key = (s, problem.task_device[t], head[layers].tobytes(),
-                   tail[layers].tobytes(), top[t])
-            if key not in cache:
-                if time.perf_counter() > deadline:
-                    return None
-                cache[key] = _pieces_on(problem, t, s, src, head, tail, lb[t], top[t],
-                                        n_grid)
-            rows.append(cache[key] + (problem.release_s[t] + head[g, s],))
-        if any(r is not None for r in rows):
+            dev = problem.task_device[t]
+            entries = [] if s == dev else [sources[t][0]]
+            if pivots[t] is not None and s != dev:
+                entries.append(pivots[t])
+            for entry in entries:
+                g = layers[entry]
+                if not problem.allowed[g, s] or not np.isfinite(head[g, s]):
+                    continue
+                key = (s, entry, dev, head[layers].tobytes(), tail[layers].tobytes(),
+                       top[t])
+                if key not in cache:
+                    if time.perf_counter() > deadline:
+                        return None
+                    cache[key] = _pieces_on(problem, t, s, entry, head, tail, lb[t],
+                                            top[t], n_grid)
+                rows.append((t,) + cache[key] + (problem.release_s[t] + head[g, s],))
+        if rows:
             out[s] = rows
     return out
 
 
-def _pieces_on(problem: Problem, t: int, s: int, src: int, head, tail, lb: float,
+def _pieces_on(problem: Problem, t: int, s: int, entry: int, head, tail, lb: float,
                top: float, n_grid: int):
-    """Caps, pinned work, least rest and least latency of task ``t`` with its source on
-    ``s`` (see :func:`_shared_pieces`)."""
+    """Caps, pinned work, least rest and least latency of task ``t`` with layer
+    ``entry`` (local index) on ``s`` (see :func:`_shared_pieces`)."""
     layers = problem.task_layers[t]
     graph = _TaskGraph(problem, t)
     first = np.zeros(len(layers), dtype=bool)
-    first[src] = True
+    first[entry] = True
     h_t, t_t = head[layers], tail[layers]
     least0 = pinned_windows(graph, h_t, t_t, np.inf, target=s, first=first)[3]
     lo = max(lb, least0)
@@ -164,13 +191,28 @@ def _pieces_on(problem: Problem, t: int, s: int, src: int, head, tail, lb: float
     return caps, work, rest, least0
 
 
+def _pivot(problem: Problem, t: int, src: int, head, tail, top: float) -> int | None:
+    """The first layer (topological order) that a latency below ``top`` does not keep on
+    the device with the source there (None when every layer stays): a case split
+    point, any layer would do for validity (``source_bound`` asks at twice the
+    contention-free latency, where the device's first layers hand over)."""
+    layers = problem.task_layers[t]
+    graph = _TaskGraph(problem, t)
+    first = np.zeros(len(layers), dtype=bool)
+    first[src] = True
+    cap = top if np.isfinite(top) else np.inf
+    must = pinned_windows(graph, head[layers], tail[layers], float(cap), first=first)[0]
+    free = np.flatnonzero(~must)
+    return int(free[0]) if len(free) else None
+
+
 def _thetas(problem: Problem, shared) -> np.ndarray | None:
     """The |B| smallest ``theta_s(k)`` over servers, sorted (absolute ends)."""
     n = problem.n_tasks
     vals = []
     for s, rows in shared.items():
         rate = float(problem.pools[s] * problem.ghz[s])
-        tasks = [(t, r) for t, r in enumerate(rows) if r is not None]
+        tasks = [(r[0], r[1:]) for r in rows]
         a_s = min(r[4] for _, r in tasks)
         floor = min(problem.release_s[t] + r[3] for t, r in tasks)
         # the pinned work, least over the tasks, as a step function of the end E: a
@@ -206,18 +248,23 @@ def _least_end(problem, tasks, cand, k, rate, a_s, floor) -> float:
     return np.inf
 
 
-def _device_groups(problem, d, tasks, head, tail, lb, top, deadline):
+def _device_groups(problem, d, tasks, head, tail, lb, top, sources, pivots, deadline):
     """``G_d(m)`` for ``m = 0 .. len(tasks)``: the least device-queue group bound of the
-    tasks that keep their source on ``d`` (sources pinned), over which ``m`` leave."""
+    tasks in case (a) (source and pivot pinned to ``d``), over which ``m`` are not."""
     steps, seen = {}, {}
     for t in tasks:
         layers = problem.task_layers[t]
-        key = (head[layers].tobytes(), tail[layers].tobytes(), float(lb[t]))
+        key = (head[layers].tobytes(), tail[layers].tobytes(), float(lb[t]), top[t],
+               pivots[t])
         if key not in seen:
             if time.perf_counter() > deadline:
                 return None
+            pinned = np.zeros(len(layers), dtype=bool)
+            pinned[sources[t][0]] = True
+            if pivots[t] is not None:
+                pinned[pivots[t]] = True
             seen[key] = task_steps(problem, int(t), head, tail, float(lb[t]),
-                                   pin_source=True, top=float(top[t]))
+                                   pinned=pinned, top=float(top[t]))
         steps[int(t)] = seen[key]
     g = np.full(len(tasks) + 1, np.inf)
     g[len(tasks)] = 0.0
