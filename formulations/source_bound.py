@@ -56,7 +56,7 @@ MAX_SUBSETS_TASKS = 6   # more tasks on one device: G_d from each task's least c
 
 def source_bound(problem: Problem, head: np.ndarray, tail: np.ndarray,
                  upper: float | None = None, *, time_limit_s: float = 5.0,
-                 n_grid: int = 24) -> float:
+                 n_grid: int = 64) -> float:
     """The bound of the module docstring (latency and deadline kinds of tasks with one
     source layer each; ``-inf`` otherwise or when the time runs out).
 
