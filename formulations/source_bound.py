@@ -17,7 +17,9 @@ device's tasks are not in case (a) (the device serves its own tasks only).
 latency below ``U``, :func:`.device_bound.pinned_windows` with ``target=s`` and the entry
 pinned gives layers that must run on ``s`` too (a layer whose least ``head + tail`` off
 ``s`` reaches ``U``, closed under the windows this implies): their work ``W_js(U)``
-Gcycles, all processed on ``s`` after ``a_s`` (the least ``r_j + head[entry_j, s]``) and
+Gcycles, all processed on ``s`` after ``a_s`` (the least ``r_j + head[source_j, s]`` in
+case (b), ``r_j + head[l, s]`` over all the task's layers in (c), whose closure may pin
+the pivot's ancestors) and
 finished at least ``q_js(U)`` (the least time from a pinned layer's finish to the task's
 end) before the task ends. Order the tasks entering ``s`` by their ends
 ``E_(1) <= E_(2) <= ...``. The first ``k`` have latencies at most ``E_(k) - r_j``, so
@@ -35,8 +37,8 @@ device)``; the minimum is exact (a small programme over the devices). Two pivot 
 are tried, none and the first layer a latency of twice the contention-free one does not
 keep on the device with the source there; the higher bound is kept. The windows are the
 contention-free ones tightened by the loads around each layer, valid in every plan.
-Measured (60 s budget, one run): latency-resnet101-paper-s0 2.407 (Lagrangian 2.17),
-latency-googlenet-paper-s0 1.214 (device queue 1.206).
+Measured (``offloadlab bench exact``, 60 s, one run each): latency-resnet101-paper-s0
+2.428 (Lagrangian 2.17), latency-googlenet-paper-s0 1.217 (device queue 1.206).
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ def _shared_pieces(problem, head, tail, sources, pivots, lb, top, n_grid, cache,
     """Per server ``s``: the rows of the tasks that may enter it, case (b) (the source
     on ``s``) and case (c) (source on the device, the pivot on ``s``): (task, grid caps
     of relative latencies (increasing, the last inf), pinned work (Gcycles) and least
-    rest below each cap, least latency, ``r + head[entry, s]``)."""
+    rest below each cap, least latency, ``r`` + the least head of its layers on ``s``)."""
     out = {}
     for s in range(problem.n_servers):
         rows = []
@@ -158,7 +160,10 @@ def _shared_pieces(problem, head, tail, sources, pivots, lb, top, n_grid, cache,
                         return None
                     cache[key] = _pieces_on(problem, t, s, entry, head, tail, lb[t],
                                             top[t], n_grid)
-                rows.append((t,) + cache[key] + (problem.release_s[t] + head[g, s],))
+                # every layer descends from the source (b); in (c) the closure may
+                # pin the pivot's ancestors: the least head of any layer on s
+                first = head[g, s] if entry == sources[t][0] else head[layers, s].min()
+                rows.append((t,) + cache[key] + (problem.release_s[t] + float(first),))
         if rows:
             out[s] = rows
     return out
