@@ -101,7 +101,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         if inc is not None and kind in TIME_KINDS and problem.n_layers > max_layers:
             from .spread import spread_incumbent
 
-            share = (0.4, 30.0) if kind == "latency" else (0.2, 15.0)   # see the README
+            share = (0.55, 35.0) if kind == "latency" else (0.2, 15.0)   # see the README
             inc = spread_incumbent(problem, inc, seed=seed or 0,
                                    time_limit_s=min(share[1], share[0] * limit))
     # load, energetic and critical-path bounds: an incumbent meeting them is optimal;

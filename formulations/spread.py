@@ -330,7 +330,8 @@ def spread_incumbent(problem: Problem, inc, *, seed: int = 0, time_limit_s: floa
 
 
 def option_search(problem: Problem, assign: np.ndarray, priority: np.ndarray, *,
-                  seed: int = 0, time_limit_s: float = 10.0, chunk: int = 2048):
+                  seed: int = 0, time_limit_s: float = 10.0, chunk: int = 2048,
+                  max_rounds: int | None = None):
     """Iterated local search over whole-task options and a task-major order.
 
     Each task takes one row of :func:`task_options` (or its row of ``assign``); the
@@ -338,7 +339,9 @@ def option_search(problem: Problem, assign: np.ndarray, priority: np.ndarray, *,
     single-task option change and every move of one task in the order (all scored by
     the simulator, in chunks); at a local optimum two random tasks get random options
     and two tasks swap places, from the best so far (``seed`` drives the draws).
-    Returns ``(assign, priority, objective)``, never worse than the input plan.
+    Stops after ``time_limit_s`` or ``max_rounds`` descents (then the same seed gives
+    the same plan). Returns ``(assign, priority, objective)``, never worse than the
+    input plan.
     """
     from offloadlab.simulator import objective, simulate
 
@@ -373,34 +376,41 @@ def option_search(problem: Problem, assign: np.ndarray, priority: np.ndarray, *,
                                for i in range(0, len(pop), chunk)])
 
     def descend(choice, order, value):
+        # tasks in random order, each taking its best option when that improves; once
+        # no task improves, the best move of one task in the order
         while time.perf_counter() - started < time_limit_s:
-            cur = build(choice)
-            moves = [(t, k) for t in range(problem.n_tasks) for k in range(len(opts[t]))
-                     if k != choice[t]]
-            pop = np.repeat(cur[None, :], len(moves), axis=0)
-            for i, (t, k) in enumerate(moves):
-                pop[i, layers[t]] = opts[t][k]
-            v1 = scored(pop, prio(order)[None, :])
+            improved = False
+            for t in rng.permutation(problem.n_tasks):
+                if time.perf_counter() - started >= time_limit_s:
+                    return choice, order, value
+                pop = np.repeat(build(choice)[None, :], len(opts[t]), axis=0)
+                pop[:, layers[t]] = opts[t]
+                v1 = scored(pop, prio(order)[None, :])
+                k = int(np.argmin(v1))
+                if v1[k] < value - 1e-12 * max(1.0, abs(value)):
+                    choice = choice.copy()
+                    choice[t], value, improved = k, float(v1[k]), True
+            if improved:
+                continue
             orders = [o for i in range(len(order)) for j in range(len(order)) if j != i
                       for o in [order[:i] + order[i + 1:]]
                       for o in [o[:j] + [order[i]] + o[j:]]]
-            v2 = scored(np.repeat(cur[None, :], len(orders), axis=0),
-                        np.array([prio(o) for o in orders]))
-            k1, k2 = int(np.argmin(v1)), int(np.argmin(v2))
-            if min(v1[k1], v2[k2]) >= value - 1e-12 * max(1.0, abs(value)):
+            if not orders:
                 break
-            if v1[k1] <= v2[k2]:
-                t, k = moves[k1]
-                choice = choice.copy()
-                choice[t], value = k, float(v1[k1])
-            else:
-                order, value = orders[k2], float(v2[k2])
+            v2 = scored(np.repeat(build(choice)[None, :], len(orders), axis=0),
+                        np.array([prio(o) for o in orders]))
+            k = int(np.argmin(v2))
+            if not v2[k] < value - 1e-12 * max(1.0, abs(value)):
+                break
+            order, value = orders[k], float(v2[k])
         return choice, order, value
 
     choice = np.array([len(o) - 1 for o in opts])
     value = float(objective(problem, build(choice), prio(order))[0])
     best = (value, choice, order)
-    while time.perf_counter() - started < time_limit_s:
+    rounds = 0
+    while time.perf_counter() - started < time_limit_s and rounds != max_rounds:
+        rounds += 1
         choice, order, value = descend(choice, order, value)
         if value < best[0]:
             best = (value, choice, order)

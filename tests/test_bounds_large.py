@@ -170,3 +170,17 @@ def test_source_bound_on_the_paper_instances_beats_the_earlier_bounds():
         problem = library_problem(name)
         value = bounds.source_server_bound(problem, plan, time_limit_s=60.0)
         assert before + gain < value < plan, (name, value)
+
+
+def test_option_search_returns_simulated_plans_no_worse_and_repeats_for_a_seed():
+    from offloadlab.formulations import spread
+
+    problem = library_problem("latency-googlenet-small-s0")
+    start = dp.path_bound(problem).assign
+    value0 = float(simulate(problem, start).objective[0])
+    runs = [spread.option_search(problem, start, problem.default_priority, seed=3,
+                                 time_limit_s=120.0, max_rounds=3) for _ in range(2)]
+    (a, p, v), (a2, p2, v2) = runs
+    assert v <= value0 and v == float(simulate(problem, a, p).objective[0])
+    assert np.array_equal(a, a2) and np.array_equal(p, p2) and v == v2
+    assert sorted(p.tolist()) == list(range(problem.n_layers))
