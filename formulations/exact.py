@@ -14,9 +14,11 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
 3. An incumbent from the quick portfolio (:mod:`.portfolio`: greedy, contention-free
    plan, HEFT, PEFT, then re-insertion) for ``latency``/``deadline``/``makespan``, and
    above ``max_layers`` for ``latency``/``deadline`` the spread plans of :mod:`.spread`
-   (measured: GoogLeNet and ResNet101 paper instances 1.83 → 1.49 and 3.97 → 2.78); the
-   capacity bounds of :mod:`.bounds` (load, energetic, critical path with release,
-   DDPQN balance): an incumbent meeting them is optimal at once.
+   (measured: GoogLeNet and ResNet101 paper instances 1.83 → 1.38 and 3.97 → 2.77; for
+   ``latency`` 55 % of the limit, since there the Lagrangian stays below the capacity
+   bounds); the capacity bounds of :mod:`.bounds` (load, energetic, critical path with
+   release, device queue, source server, DDPQN balance; 20 % of the limit for
+   ``latency`` above ``max_layers``): an incumbent meeting them is optimal at once.
 4. A scheduling model warm-started from it, when the instance has at most
    ``max_layers`` layers: CP-SAT (:mod:`.cpsat`) for ``latency``/``deadline`` (measured:
    latency-alexnet-small proven in 0.6 s against 5.3 s for HiGHS, equal elsewhere), the
