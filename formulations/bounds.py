@@ -19,7 +19,7 @@ kind         bounds
 makespan     critical path with release, load per server set, energetic reasoning
 latency      critical path (contention-free DP), k-th completion load bound, device
              queue (:mod:`.device_bound`), source server (:mod:`.source_bound`)
-deadline     as latency (deadlines only remove plans)
+deadline     as latency (deadlines only remove plans) but the source server
 ddpqn        contention-free DP with the balance term priced (:func:`ddpqn_bound`)
 dmro         the contention-free DP is exact (no contention)
 ===========  ================================================================
@@ -426,6 +426,7 @@ def best_bound(problem: Problem, upper: float | None = None, *,
         cands.append((load_bound(problem), "load"))
     if kind in ("latency", "deadline"):
         cands.append((device_queue_bound(problem, time_limit_s), "device queue"))
+    if kind == "latency":   # deadline: releases spread, the bound stays weak there
         cands.append((source_server_bound(problem, upper, time_limit_s), "source server"))
     if kind == "makespan":
         cands.append((energetic_bound(problem, upper), "energetic reasoning"))

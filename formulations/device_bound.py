@@ -45,11 +45,13 @@ TOL = 1e-9
 
 def task_steps(problem: Problem, t: int, head: np.ndarray, tail: np.ndarray,
                lb: float, n_grid: int = 20, n_pieces: int = 6,
-               pinned: np.ndarray | None = None, top: float = np.inf):
+               pinned: np.ndarray | None = None, top: float = np.inf,
+               deadline: float = np.inf):
     """The admissible latencies of task ``t`` and, for each, the mandatory device work
     (seconds) and its window relative to the release (with ``pinned``, a mask over the
     task's layers: over the plans that run those layers on its device, the grid
-    reaching ``top`` when finite, beyond which no work is counted).
+    reaching ``top`` when finite, beyond which no work is counted; :class:`OutOfTime`
+    past ``deadline``).
 
     Returns ``(latency, work_s, start_s, finish_s)``: latencies (K,) sorted, and per
     choice ``n_pieces`` parts of the mandatory work (K, n_pieces), the layers grouped by
@@ -71,14 +73,15 @@ def task_steps(problem: Problem, t: int, head: np.ndarray, tail: np.ndarray,
     grid = np.linspace(lb, v_top, n_grid + 1) if v_top > lb else np.array([lb])
     pin_source = pinned is not None
     if pin_source and np.isfinite(top) and top > lb:   # dense near lb
-        grid = np.concatenate([grid, lb + (top - lb) * np.linspace(0, 1, n_grid + 1) ** 3])
+        dense = lb + (top - lb) * np.linspace(0, 1, n_grid + 1) ** 3
+        grid = np.concatenate([grid, dense])
     points = np.unique(np.concatenate([[lb], vals, grid]))
     nxt = np.append(points[1:], np.inf)
     graph = _TaskGraph(problem, t)
     h_t, t_t = head[layers], tail[layers]
     first = pinned
     out = []
-    closed = closures(graph, h_t, t_t, nxt, first=first)
+    closed = closures(graph, h_t, t_t, nxt, first=first, deadline=deadline)
     for j, c in enumerate(points):
         if not np.isfinite(nxt[j]):   # the rest, relaxed to no device work
             least = closed[j][3] if pin_source else c
@@ -329,14 +332,22 @@ def pinned_windows(graph: _TaskGraph, head: np.ndarray, tail: np.ndarray, cap: f
     return must, head, tail, latency
 
 
+class OutOfTime(Exception):
+    """A ``deadline`` (a ``time.perf_counter()`` value) passed during :func:`closures`."""
+
+
 def closures(graph: _TaskGraph, head: np.ndarray, tail: np.ndarray, caps: np.ndarray,
-             target: int | None = None, first: np.ndarray | None = None) -> list:
+             target: int | None = None, first: np.ndarray | None = None,
+             deadline: float = np.inf) -> list:
     """:func:`pinned_windows` at each of ``caps`` (any order), computed from the
     largest cap down: the closure below a cap holds below every smaller cap, so each
-    starts from the one above (same fixed point, fewer rounds)."""
+    starts from the one above (same fixed point, fewer rounds). Raises
+    :class:`OutOfTime` past ``deadline``."""
     out: list = [None] * len(caps)
     h, t, must = head, tail, first
     for j in np.argsort(-np.asarray(caps), kind="stable"):
+        if time.perf_counter() > deadline:
+            raise OutOfTime
         res = pinned_windows(graph, h, t, float(caps[j]), target=target, first=must)
         out[j] = res
         if np.isfinite(res[3]):

@@ -109,8 +109,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     # load, energetic and critical-path bounds: an incumbent meeting them is optimal;
     # above max_layers the source-server bound is what certifies latency (README)
     big = kind == "latency" and problem.n_layers > max_layers
-    lower = lower_bound(problem, inc[2] if inc else None,
-                        time_limit_s=min(12.0, 0.2 * limit) if big else min(5.0, 0.1 * limit))
+    bound_s = min(12.0, 0.2 * limit) if big else min(5.0, 0.1 * limit)
+    lower = lower_bound(problem, inc[2] if inc else None, time_limit_s=bound_s)
     if kind == "makespan" and inc is not None and (problem.task_device < 0).all():
         inc = _ga_incumbent(problem, inc, lower[0], seed, 0.4 * left())
     if inc is not None and inc[2] <= lower[0] + 1e-9 * max(1.0, abs(lower[0])):

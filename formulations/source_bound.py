@@ -50,9 +50,9 @@ import numpy as np
 
 from offloadlab.problem import Problem
 
-from .device_bound import _TaskGraph, closures, group_bound, pinned_windows, task_steps
+from .device_bound import (OutOfTime, _TaskGraph, closures, group_bound, pinned_windows,
+                           task_steps)
 
-TOL = 1e-9
 MAX_SUBSETS_TASKS = 6   # more tasks on one device: G_d from each task's least choice
 
 
@@ -65,7 +65,7 @@ def source_bound(problem: Problem, head: np.ndarray, tail: np.ndarray,
     Parameters
     ----------
     head, tail : numpy.ndarray
-        (L, S) windows valid in every plan (:func:`offloadlab.formulations.bounds._windows`).
+        (L, S) windows valid in every plan (``bounds._windows``).
     upper : float, optional
         A plan's summed latency: a task's latency above ``upper`` minus the others'
         contention-free latencies needs no grid (it is counted at that cap).
@@ -91,8 +91,11 @@ def source_bound(problem: Problem, head: np.ndarray, tail: np.ndarray,
         pivots = [_pivot(problem, t, sources[t][0], head, tail, min(top[t], 2 * lb[t]))
                   if pivoted and problem.task_device[t] >= 0 else None
                   for t in range(problem.n_tasks)]
-        value = _split_bound(problem, head, tail, sources, pivots, lb, top, n_grid,
-                             deadline)
+        try:
+            value = _split_bound(problem, head, tail, sources, pivots, lb, top, n_grid,
+                                 deadline)
+        except OutOfTime:
+            value = None
         if value is None:
             break
         best = max(best, value)
@@ -159,7 +162,7 @@ def _shared_pieces(problem, head, tail, sources, pivots, lb, top, n_grid, cache,
                     if time.perf_counter() > deadline:
                         return None
                     cache[key] = _pieces_on(problem, t, s, entry, head, tail, lb[t],
-                                            top[t], n_grid)
+                                            top[t], n_grid, deadline)
                 # every layer descends from the source (b); in (c) the closure may
                 # pin the pivot's ancestors: the least head of any layer on s
                 first = head[g, s] if entry == sources[t][0] else head[layers, s].min()
@@ -170,7 +173,7 @@ def _shared_pieces(problem, head, tail, sources, pivots, lb, top, n_grid, cache,
 
 
 def _pieces_on(problem: Problem, t: int, s: int, entry: int, head, tail, lb: float,
-               top: float, n_grid: int):
+               top: float, n_grid: int, deadline: float = np.inf):
     """Caps, pinned work, least rest and least latency of task ``t`` with layer
     ``entry`` (local index) on ``s`` (see :func:`_shared_pieces`)."""
     layers = problem.task_layers[t]
@@ -185,7 +188,8 @@ def _pieces_on(problem: Problem, t: int, s: int, entry: int, head, tail, lb: flo
     caps = np.append(np.unique(lo + (max(hi, lo) - lo)
                                * np.linspace(0, 1, n_grid + 1)[1:] ** 3), np.inf)
     work, rest = np.zeros(len(caps)), np.zeros(len(caps))
-    closed = closures(graph, h_t, t_t, caps[:-1], target=s, first=first)
+    closed = closures(graph, h_t, t_t, caps[:-1], target=s, first=first,
+                      deadline=deadline)
     for i, cap in enumerate(caps[:-1]):
         must, h, tl, least = closed[i]
         if not least < cap:   # no latency below this cap with the source on s
@@ -211,46 +215,36 @@ def _pivot(problem: Problem, t: int, src: int, head, tail, top: float) -> int | 
     return int(free[0]) if len(free) else None
 
 
-def _thetas(problem: Problem, shared) -> np.ndarray | None:
-    """The |B| smallest ``theta_s(k)`` over servers, sorted (absolute ends)."""
+def _thetas(problem: Problem, shared) -> np.ndarray:
+    """The smallest ``theta_s(k)`` over servers, sorted (absolute ends; inf where fewer
+    than the tasks' number exist)."""
     n = problem.n_tasks
     vals = []
     for s, rows in shared.items():
         rate = float(problem.pools[s] * problem.ghz[s])
-        tasks = [(r[0], r[1:]) for r in rows]
-        a_s = min(r[4] for _, r in tasks)
-        floor = min(problem.release_s[t] + r[3] for t, r in tasks)
-        # the pinned work, least over the tasks, as a step function of the end E: a
-        # task ending by E has latency <= E - r_j, below the next cap
-        cand = np.unique(np.concatenate([problem.release_s[t] + r[0][:-1]
-                                         for t, r in tasks] + [[floor]]))
+        a_s = min(r[5] for r in rows)
+        floor = min(problem.release_s[r[0]] + r[4] for r in rows)
+        # the pinned work and rest, least over the rows, are step functions of the end
+        # E (a task ending by E has latency <= E - r_j, below the next cap); no cap
+        # boundary r_j + U lies inside an interval of consecutive candidates
+        cand = np.unique(np.concatenate([problem.release_s[r[0]] + r[1][:-1]
+                                         for r in rows] + [[floor]]))
         cand = cand[cand >= floor]
-        for k in range(1, n + 1):
-            e = _least_end(problem, tasks, cand, k, rate, a_s, floor)
-            if not np.isfinite(e):
-                break
-            vals.append(e)
-    # fewer ends than tasks: that many tasks cannot start off their devices
+        nxt = np.append(cand[1:], np.inf)
+        mid = np.where(np.isfinite(nxt), 0.5 * (cand + nxt), cand + 1.0)
+        work, rest = np.full(len(cand), np.inf), np.full(len(cand), np.inf)
+        for t, caps, w, q, _, _ in rows:
+            j = np.searchsorted(caps, mid - problem.release_s[t], side="right")
+            work, rest = np.minimum(work, w[j]), np.minimum(rest, q[j])
+        with np.errstate(invalid="ignore"):
+            for k in range(1, n + 1):
+                need = a_s + k * work / rate + rest
+                ok = np.flatnonzero(np.isfinite(work) & (need < nxt))
+                if not len(ok):
+                    break
+                vals.append(float(max(cand[ok[0]], need[ok[0]])))
+    # fewer ends than tasks: that many tasks cannot enter the shared servers
     return np.append(np.sort(np.array(vals)), np.full(n, np.inf))[:n]
-
-
-def _least_end(problem, tasks, cand, k, rate, a_s, floor) -> float:
-    """The least E >= floor with E >= a_s + k W(E) / rate + q(E)."""
-    for i, e in enumerate(cand):
-        nxt = cand[i + 1] if i + 1 < len(cand) else np.inf
-        mid = 0.5 * (e + nxt) if np.isfinite(nxt) else e + 1.0
-        w, q = np.inf, np.inf
-        for t, (caps, work, rest, _, _) in tasks:
-            # no cap boundary r_t + U lies inside [e, nxt): the interval's ends all
-            # have latencies below the least cap above mid - r_t
-            j = int(np.searchsorted(caps, mid - problem.release_s[t], side="right"))
-            w, q = min(w, work[j]), min(q, rest[j])
-        if not np.isfinite(w):
-            continue   # no task of B ends there
-        need = a_s + k * w / rate + q
-        if need < nxt:
-            return float(max(e, need))
-    return np.inf
 
 
 def _device_groups(problem, d, tasks, head, tail, lb, top, sources, pivots, deadline):
@@ -269,7 +263,7 @@ def _device_groups(problem, d, tasks, head, tail, lb, top, sources, pivots, dead
             if pivots[t] is not None:
                 pinned[pivots[t]] = True
             seen[key] = task_steps(problem, int(t), head, tail, float(lb[t]),
-                                   pinned=pinned, top=float(top[t]))
+                                   pinned=pinned, top=float(top[t]), deadline=deadline)
         steps[int(t)] = seen[key]
     g = np.full(len(tasks) + 1, np.inf)
     g[len(tasks)] = 0.0
@@ -282,7 +276,8 @@ def _device_groups(problem, d, tasks, head, tail, lb, top, sources, pivots, dead
         for keep in itertools.combinations([int(t) for t in tasks], len(tasks) - m):
             if time.perf_counter() > deadline:
                 return None
-            value, _ = group_bound([steps[t] for t in keep], problem.release_s[list(keep)],
-                                   int(problem.pools[d]), deadline=deadline)
+            value, _ = group_bound([steps[t] for t in keep],
+                                   problem.release_s[list(keep)], int(problem.pools[d]),
+                                   deadline=deadline)
             g[m] = min(g[m], value)
     return g

@@ -326,7 +326,8 @@ def spread_incumbent(problem: Problem, inc, *, seed: int = 0, time_limit_s: floa
                                                   start_priority=prio)
     if inc is not None and inc[2] <= value:
         return inc
-    return assign, prio, float(value), "spread plans, task options, moves and re-insertion"
+    return (assign, prio, float(value),
+            "spread plans, task options, moves and re-insertion")
 
 
 def option_search(problem: Problem, assign: np.ndarray, priority: np.ndarray, *,

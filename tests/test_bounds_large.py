@@ -25,7 +25,8 @@ def _below(problem: Problem, optimum: float) -> float:
     assert value <= optimum + 1e-9 * max(1.0, abs(optimum)), (value, optimum)
     source = bounds.source_server_bound(problem, optimum)
     assert source <= optimum + 1e-9 * max(1.0, abs(optimum)), (source, optimum)
-    assert bounds.best_bound(problem, optimum)[0] <= optimum + 1e-9 * max(1.0, abs(optimum))
+    best = bounds.best_bound(problem, optimum)[0]
+    assert best <= optimum + 1e-9 * max(1.0, abs(optimum))
     return value
 
 
@@ -157,7 +158,8 @@ def test_source_bound_counts_the_queue_on_a_shared_edge_server():
 @given(seed=st.integers(0, 100_000), n_tasks=st.integers(2, 3),
        device_ghz=st.sampled_from([0.05, 0.5, 2.0, 8.0]))
 def test_source_bound_below_brute_force_on_shared_edges(seed, n_tasks, device_ghz):
-    problem = Problem.from_instance(parse_instance(_shared_edge(seed, n_tasks, device_ghz)))
+    data = _shared_edge(seed, n_tasks, device_ghz)
+    problem = Problem.from_instance(parse_instance(data))
     _below(problem, brute_force(problem))
 
 
@@ -165,8 +167,9 @@ def test_source_bound_on_the_paper_instances_beats_the_earlier_bounds():
     """GoogLeNet: the device queue with sources pinned and the edge servers' queues
     (1.206 before); ResNet101: each task's blocks stay on the server its input reaches
     (Lagrangian 2.17 before). Both stay below the plans the portfolio finds."""
-    for name, before, gain, plan in (("latency-googlenet-paper-s0", 1.2057, 0.005, 1.3912),
-                                     ("latency-resnet101-paper-s0", 2.18, 0.2, 2.7666)):
+    for name, before, gain, plan in (
+            ("latency-googlenet-paper-s0", 1.2057, 0.005, 1.3912),
+            ("latency-resnet101-paper-s0", 2.18, 0.2, 2.7666)):
         problem = library_problem(name)
         value = bounds.source_server_bound(problem, plan, time_limit_s=60.0)
         assert before + gain < value < plan, (name, value)
