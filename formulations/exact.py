@@ -24,9 +24,9 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
    latency-alexnet-small proven in 0.6 s against 5.3 s for HiGHS, equal elsewhere), the
    HiGHS MILP (:mod:`.milp`) for ``ddpqn`` and ``dmro``. It gets 60 % of the time left
    for the time objectives, all of it otherwise; CP-SAT gets the capacity bound as a
-   cut. For ``ddpqn`` without a proof, the balance programme's plans improved by moving
-   runs of layers compete with the model's plan, then moves and swaps of two layers'
-   servers (:mod:`.swaps`) improve the best.
+   cut. For ``ddpqn`` without a proof, the balance programme's plans and the model's
+   each descend by moves of runs of layers and swaps of two layers' servers
+   (:mod:`.swaps`) while time remains; the best is kept.
 5. Without a proof, for ``latency``/``deadline``: the time-indexed Lagrangian bound
    (:mod:`.lagrangian`) with the rest of the time; for ``deadline`` its windowed form
    (:mod:`.windowed`: each task priced over its own window and servers, finer buckets)
@@ -140,7 +140,6 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
                              write_model_path=write_model_path, hint=hint)
         sol = _raised(problem, sol, lower)
         if kind == "ddpqn" and sol.status not in ("optimal", "infeasible"):
-            sol = _balanced_incumbent(problem, sol, 0.6 * left())
             from .swaps import improved
 
             sol = improved(problem, sol, left() - 1.0)
@@ -181,52 +180,6 @@ def _jobs_family(problem: Problem) -> bool:
     usable = problem.allowed.any(axis=0)
     return bool((np.bincount(problem.layer_task, minlength=problem.n_tasks) == 1).all()
                 and (problem.pools[usable] == 1).all())
-
-
-def _balanced_incumbent(problem: Problem, sol, time_limit_s: float):
-    """``sol`` with the plan of the DDPQN balance programme, improved by moving runs of
-    layers (each sweep scores every move in one simulator call), when that is better."""
-    from offloadlab.simulator import objective
-
-    from .bounds import ddpqn_plans
-
-    started = time.perf_counter()
-    _, starts = ddpqn_plans(problem, time_limit_s=min(5.0, 0.2 * time_limit_s))
-    if not starts:
-        return sol
-    # a move puts a run of 1 to 4 consecutive layers of one task on one server
-    moves = np.array([(g, n, s) for g in range(problem.n_layers) for n in range(1, 5)
-                      if g + n <= problem.n_layers
-                      and problem.layer_task[g + n - 1] == problem.layer_task[g]
-                      for s in np.flatnonzero(problem.allowed[g:g + n].all(axis=0))],
-                     dtype=np.int64)
-    single = moves[moves[:, 1] == 1]
-    value, assign = np.inf, None
-    for start_value, start in starts:   # local search from each, while time remains
-        cur, cur_value, hood = start, start_value, single
-        while time.perf_counter() - started < time_limit_s:
-            rows = np.repeat(np.arange(len(hood)), hood[:, 1])
-            cols = np.concatenate([np.arange(g, g + n) for g, n, _ in hood])
-            pop = np.repeat(cur[None, :], len(hood), axis=0)
-            pop[rows, cols] = hood[rows, 2]
-            values = objective(problem, pop)
-            k = int(np.argmin(values))
-            if values[k] < cur_value - 1e-12 * max(1.0, abs(cur_value)):
-                cur, cur_value, hood = pop[k], float(values[k]), single
-            elif hood is single:   # single-layer moves until stuck, then runs too
-                hood = moves
-            else:
-                break
-        if cur_value < value:
-            value, assign = cur_value, cur
-        if time.perf_counter() - started >= time_limit_s:
-            break
-    if not value < sol.objective:
-        return sol
-    return dataclasses.replace(
-        make_solution(problem, sol.solver, assign, problem.default_priority,
-                      started=started, bound=sol.bound, bound_source=sol.bound_source),
-        message=f"{sol.message}; plan from the balance programme and run moves")
 
 
 def _raised(problem: Problem, sol, lower):
