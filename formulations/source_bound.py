@@ -38,7 +38,7 @@ are tried, none and the first layer a latency of twice the contention-free one d
 keep on the device with the source there; the higher bound is kept. The windows are the
 contention-free ones tightened by the loads around each layer, valid in every plan.
 Measured (``offloadlab bench exact``, 60 s, one run each): latency-resnet101-paper-s0
-2.428 (Lagrangian 2.17), latency-googlenet-paper-s0 1.217 (device queue 1.206).
+2.428 (Lagrangian 2.17), latency-googlenet-paper-s0 1.224 (device queue 1.206).
 """
 
 from __future__ import annotations
