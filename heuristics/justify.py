@@ -128,9 +128,8 @@ def _justify_rows(rows, orders, dur_s, pred_ptr, pred_idx, succ_ptr, succ_idx, m
     f_assign = np.empty(n, dtype=np.int64)
     used = 0
     for p in rows:
-        order = orders[p].copy()
-        span = _pass(order, dur_s, pred_ptr, pred_idx, m, release_s, free_s, start_s,
-                     finish_s, f_assign)   # the row's schedule (its decode: not counted)
+        _pass(orders[p], dur_s, pred_ptr, pred_idx, m, release_s, free_s, start_s,
+              finish_s, f_assign)   # the row's schedule (its decode: not counted)
         for _ in range(max_rounds):
             if passes_left - used < 2:
                 return used
@@ -148,7 +147,6 @@ def _justify_rows(rows, orders, dur_s, pred_ptr, pred_idx, succ_ptr, succ_idx, m
             span_s[p] = new
             orders[p, :] = order
             assign[p, :] = f_assign
-            span = new
     return used
 
 
@@ -159,6 +157,23 @@ def pack(problem: Problem) -> tuple:
     return (np.ascontiguousarray(problem.exec_s[:, 0]), problem.pred_ptr.astype(np.int64),
             problem.pred_idx.astype(np.int64), succ_ptr, succ_idx, int(problem.n_servers),
             float(problem.release_s.min()))
+
+
+def one_round(problem: Problem, order: np.ndarray) -> tuple[tuple[float, float, float],
+                                                            np.ndarray]:
+    """One backward and one forward pass from ``order`` whatever they give: the
+    makespans (forward, backward, forward) and the left-justified order."""
+    dur, pptr, pidx, sptr, sidx, m, release = pack(problem)
+    n = problem.n_layers
+    free_s, start_s, finish_s = np.empty(m), np.empty(n), np.empty(n)
+    assign = np.empty(n, dtype=np.int64)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    first = _pass(order, dur, pptr, pidx, m, release, free_s, start_s, finish_s, assign)
+    back = _order_by(-finish_s, True)
+    span_b = _pass(back, dur, sptr, sidx, m, 0.0, free_s, start_s, finish_s, assign)
+    order = _order_by(-finish_s, False)
+    last = _pass(order, dur, pptr, pidx, m, release, free_s, start_s, finish_s, assign)
+    return (first, release + span_b, last), order
 
 
 def justify(problem: Problem, orders: np.ndarray, *, share: float = 1.0,
