@@ -207,7 +207,8 @@ class Decoder:
                 evaluator.charge(used)
             self.passes += used
             self.rows += len(order)
-            keys[:] = priority_to_keys(problem, order)
+            if JUSTIFY_LAMARCK:
+                keys[:] = priority_to_keys(problem, order)
             genes[:] = enc.encode(assign)
             return assign, order
         repair = True if self.kind == "order" else (
@@ -231,6 +232,7 @@ DECODED_NOISE = 0.1
 # (:mod:`.justify`): the shortest schedules first.
 JUSTIFY_SHARE = 1.0
 JUSTIFY_ROUNDS = 4
+JUSTIFY_LAMARCK = True
 
 
 def make_decoder(problem: Problem, kind: str, repair_p: float, search_order: bool,
