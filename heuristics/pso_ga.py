@@ -185,7 +185,9 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
         How a particle becomes a plan (:class:`.evolution.Decoder`): servers from the
         genes (``assign``), each layer in the keys' order where it finishes earliest
         (``order``), or the genes with earliest-finish repair (``hybrid``); ``auto`` is
-        the measured default per instance class (:func:`.evolution.auto_decoder`).
+        the measured default per instance class (:func:`.evolution.auto_decoder`). On
+        P|prec|Cmax (one-slot identical servers, no data) ``order`` justifies every
+        decoded schedule forward and backward (:mod:`.justify`), each pass charged.
     repair_p : float
         The ``hybrid`` decoder's probability of repairing a gene.
     encoding : Encoding, optional
