@@ -35,12 +35,15 @@ from offloadlab.problem import Problem
 def justifiable(problem: Problem) -> bool:
     """Whether the list schedules of ``problem`` are those of P|prec|Cmax: makespan
     objective, every layer allowed on every server, one slot per server, equal speeds,
-    no data crossing between servers, one release, no binding memory or deadline."""
+    every link present and no data crossing it, one release, no binding memory or
+    deadline."""
     if problem.instance.objective.kind != "makespan" or (problem.task_device >= 0).any():
         return False
     if not problem.allowed.all() or (problem.pools != 1).any():
         return False
     if (problem.exec_s != problem.exec_s[:, :1]).any() or np.ptp(problem.release_s) > 0:
+        return False
+    if (problem.bw <= 0).any():   # a missing link fails a plan even without data
         return False
     if (problem.out_mb > 0).any() and np.isfinite(problem.bw).any():
         return False

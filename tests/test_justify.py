@@ -89,6 +89,9 @@ def test_where_it_applies():
     assert not justifiable(dag(nodes=20, servers=3, seed=0, speeds="related"))
     assert not justifiable(dag(nodes=20, servers=3, seed=0, data=True))
     assert not justifiable(dag(nodes=20, servers=3, seed=0, tasks=2, kind="latency"))
+    cut = dag(nodes=20, servers=3, seed=0)
+    cut.bw[0, 1] = 0.0   # a missing link fails plans that use it, data or not
+    assert not justifiable(cut)
     for name in ("makespan-jobs-tiny-s0", "latency-alexnet-tiny-s0"):
         lib = Problem.from_instance(load_instance(library_path(name)))
         assert not justifiable(lib)
