@@ -232,9 +232,9 @@ DECODED_NOISE = 0.1
 # population it justifies (the shortest schedules first), the rounds per row at most,
 # and whether the justified order goes back into the keys. Measured on the 13 DAGs of
 # ``dag_optima`` not proven at the bound (seeds 0-2, GA and PSO-GA, default budget),
-# the summed gap to the best plan of all runs: share 1 / 0.3 / 0.1: 0.10-0.28 % /
-# 0.37-0.70 % / 0.42-1.23 %; 1, 4 or 10 rounds: within the seed spread; without the
-# write-back 0.65-0.81 %.
+# the summed gap to the best plan of all runs: share 1 / 0.3 / 0.1: 0.12-0.30 % /
+# 0.39-0.72 % / 0.44-1.25 %; 1, 4 or 10 rounds: within the seed spread; without the
+# write-back 0.67-0.83 % (README, "Decoders").
 JUSTIFY_SHARE = 1.0
 JUSTIFY_ROUNDS = 4
 JUSTIFY_LAMARCK = True

@@ -19,7 +19,7 @@ A layer goes to the server that frees latest before it is ready (best fit; the o
 frees first when none is free), which keeps early-free servers for the layers after it
 (measured against the server that frees first, on the 13 DAGs of ``dag_optima`` not
 proven at the bound, seeds 0-2: the summed gap to the best plan of all runs falls from
-0.22-0.61 % to 0.12-0.30 % per solver and seed);
+0.22-0.62 % to 0.12-0.30 % per solver and seed);
 the simulator, given that server per layer and the justified order, reproduces the
 schedule exactly (it scores every plan; this module's makespans only steer the rounds).
 """
