@@ -238,9 +238,6 @@ DECODED_NOISE = 0.1
 JUSTIFY_SHARE = 1.0
 JUSTIFY_ROUNDS = 4
 JUSTIFY_LAMARCK = True
-# The share of the iterated greedy's candidates (per layer re-inserted) that are
-# justified, the shortest first (at least one).
-GREEDY_JUSTIFY = 1.0
 
 
 def make_decoder(problem: Problem, kind: str, repair_p: float, search_order: bool,
@@ -341,9 +338,6 @@ def polish_best(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Popu
     g = int(np.argmin(pop.values))
     if not np.isfinite(pop.values[g]):
         return
-    if decoder.justify > 0 and decoder.kind == "order" and pop.keys is not None:
-        greedy_best(problem, enc, evaluator, pop, g, rng, decoder)
-        return
     if decoder.kind == "order" and pop.keys is not None:
         def score(genes, keys):
             return evaluate(problem, enc, evaluator, genes, keys, decoder)
@@ -356,31 +350,6 @@ def polish_best(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Popu
     genes, value = polish(problem, enc, evaluator, pop.genes[g], float(pop.values[g]),
                           priorities(problem, keys), spans, rng)
     pop.genes[g], pop.values[g] = genes, value
-
-
-def greedy_best(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Population,
-                g: int, rng: np.random.Generator, decoder: Decoder) -> None:
-    """Iterated greedy (:mod:`.iterated_greedy`) from row ``g``'s list, its candidates
-    scored through ``decoder`` with :data:`GREEDY_JUSTIFY` as the justified share; the
-    best plan found replaces row ``g``."""
-    from dataclasses import replace
-
-    from .iterated_greedy import iterated_greedy
-
-    dec = replace(decoder, justify=GREEDY_JUSTIFY)
-
-    def score(orders):
-        keys = priority_to_keys(problem, orders)
-        genes = np.repeat(pop.genes[g][None, :], len(orders), axis=0)
-        values = evaluate(problem, enc, evaluator, genes, keys, dec)
-        k = len(values)
-        return values, keys_to_priority(problem, keys[:k]), genes[:k]
-
-    order = keys_to_priority(problem, pop.keys[g][None, :])[0]
-    best, value, genes = iterated_greedy(problem, evaluator, score, order,
-                                         float(pop.values[g]), rng)
-    if genes is not None and value < pop.values[g]:
-        pop.genes[g], pop.keys[g], pop.values[g] = genes, priority_to_keys(problem, best)[0], value
 
 
 def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,
