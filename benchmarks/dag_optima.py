@@ -312,18 +312,30 @@ def check(rows: list[dict]) -> list[str]:
     return errors
 
 
-def measure(rows: list[dict]) -> dict:
-    """HEFT, GA and PSO-GA (default budget, ``auto`` decoder, seed 0) against the stored
-    rows: per solver, how many reach the proven optimum, how many the best known plan,
-    how many are worse than HEFT, and the largest gap to the best known plan (%)."""
+def measure(rows: list[dict], seed: int = 0) -> dict:
+    """HEFT, GA and PSO-GA (default budget, ``auto`` decoder, ``seed``) against the
+    stored rows: per solver, how many reach the proven optimum, how many the best known
+    plan, how many are worse than HEFT, the largest gap to the best known plan (%), and
+    the simulator evaluations per CPU second over all the runs. ``plans``: where a run
+    beats the stored plan, that run's (instance, makespan, assign, priority, solver)."""
     from offloadlab.registry import get_solver
 
     out: dict = {s: {"at optimum": 0, "at best known": 0, "worse than heft": 0,
-                     "max gap %": 0.0} for s in SOLVERS}
+                     "max gap %": 0.0, "evals": 0, "cpu s": 0.0} for s in SOLVERS}
+    plans = []
     for row in rows:
         problem = problem_of(*row["case"])
-        got = {s: float(get_solver(s)(problem, **({} if s == "heft" else {"seed": 0}))
-                        .objective) for s in SOLVERS}
+        got = {}
+        for s in SOLVERS:
+            cpu = time.process_time()
+            sol = get_solver(s)(problem, **({} if s == "heft" else {"seed": seed}))
+            out[s]["cpu s"] += time.process_time() - cpu
+            out[s]["evals"] += int(sol.evaluations)
+            got[s] = float(sol.objective)
+            if got[s] < row["upper"] - 1e-9:
+                plans.append({"instance": row["instance"], "makespan_s": got[s],
+                              "assign": [int(a) for a in sol.assign],
+                              "priority": [int(p) for p in sol.priority], "solver": s})
         best = row["upper"]
         tol = 1e-6 * best
         for s, v in got.items():
@@ -335,6 +347,10 @@ def measure(rows: list[dict]) -> dict:
         print(f"{row['instance']:26s} {row['status']:10s} best {best:9.3f} "
               + " ".join(f"{s} {100 * (v / best - 1):+.3f} %" for s, v in got.items()),
               file=sys.stderr, flush=True)
+    for c in out.values():
+        c["evals per cpu s"] = round(c["evals"] / max(c["cpu s"], 1e-9))
+        c["cpu s"] = round(c["cpu s"], 1)
+    out["plans"] = plans
     return out
 
 

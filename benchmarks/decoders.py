@@ -7,7 +7,8 @@ For each instance, GA and PSO-GA run at their default budget with each decoder
 in % above the best plan any of them (or HEFT) found on that instance (by a share of
 its absolute value), and HEFT's.
 
-Run: ``python -m offloadlab.benchmarks.decoders [--seeds 0 1] [--quick]``.
+Run: ``python -m offloadlab.benchmarks.decoders [--seeds 0 1] [--quick]``; ``--optima
+[--plans-dir DIR]``: GA and PSO-GA per seed on the 32 DAGs of ``dag_optima.json``.
 """
 
 from __future__ import annotations
@@ -130,6 +131,32 @@ def at_bound(seeds=(0, 1), decoder: str = "auto") -> dict:
     return count
 
 
+def optima(seeds=(0,), plans_dir: str | None = None) -> dict:
+    """``dag_optima.measure`` per seed on the 32 stored DAGs (re-read each time). With
+    ``plans_dir``, every plan better than the stored one (and than a plan already in the
+    directory) is written to ``plans_dir/<instance>.json``."""
+    import json
+    from pathlib import Path
+
+    from . import dag_optima
+
+    out = {}
+    for seed in seeds:
+        got = dag_optima.measure(dag_optima.load(), seed)
+        for plan in got.pop("plans"):
+            if plans_dir is None:
+                continue
+            path = Path(plans_dir) / f"{plan['instance']}.json"
+            if path.exists() and json.loads(path.read_text())["makespan_s"] <= plan[
+                    "makespan_s"]:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(plan) + "\n")
+        out[seed] = got
+        print(f"seed {seed}: {json.dumps(got)}", flush=True)
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -137,8 +164,13 @@ def main(argv=None) -> None:
     ap.add_argument("--at-bound", action="store_true",
                     help="generated identical-server DAGs: how many reach the bound")
     ap.add_argument("--decoder", default="auto", help="with --at-bound")
+    ap.add_argument("--optima", action="store_true",
+                    help="the 32 DAGs of dag_optima.json against their best known plans")
+    ap.add_argument("--plans-dir", help="with --optima: write better plans there")
     args = ap.parse_args(argv)
-    if args.at_bound:
+    if args.optima:
+        optima(tuple(args.seeds), args.plans_dir)
+    elif args.at_bound:
         at_bound(tuple(args.seeds), args.decoder)
     else:
         measure(tuple(args.seeds), args.quick)

@@ -78,13 +78,14 @@ class Swarm:
     n_iter: int = 1
 
 
-def new_swarm(evaluator: Evaluator, swarm: Population) -> Swarm:
+def new_swarm(evaluator: Evaluator, swarm: Population, cost: float = 1.0) -> Swarm:
     """A swarm from a scored population; the schedules of ``eps1``/``eps2`` run over the
-    iterations the evaluation budget leaves (``left // particles``), without one over
+    iterations the evaluation budget leaves (``left // particles``, or ``left //
+    (particles * cost)`` when a particle costs ``cost`` evaluations), without one over
     600 iterations."""
     n = len(swarm.values)
     left = evaluator.left()
-    n_iter = max(1, (left // n) if left is not None else PAPER["iterations"])
+    n_iter = max(1, int(left // (n * cost)) if left is not None else PAPER["iterations"])
     best = Population(swarm.genes.copy(), None if swarm.keys is None else swarm.keys.copy(),
                       swarm.values.copy())
     return Swarm(swarm.genes, swarm.keys, best, 0, n_iter)
@@ -184,7 +185,9 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
         How a particle becomes a plan (:class:`.evolution.Decoder`): servers from the
         genes (``assign``), each layer in the keys' order where it finishes earliest
         (``order``), or the genes with earliest-finish repair (``hybrid``); ``auto`` is
-        the measured default per instance class (:func:`.evolution.auto_decoder`).
+        the measured default per instance class (:func:`.evolution.auto_decoder`). On
+        P|prec|Cmax (one-slot identical servers, no data) ``order`` justifies every
+        decoded schedule forward and backward (:mod:`.justify`), each pass charged.
     repair_p : float
         The ``hybrid`` decoder's probability of repairing a gene.
     encoding : Encoding, optional
@@ -213,7 +216,7 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
         if isinstance(state, Population):  # Algorithm 1 line 1: the GA seeds the swarm
             state = new_swarm(evaluator, ga_seeding(problem, enc, evaluator, rng, state,
                                                     ga_generations, segment_p=segment_p,
-                                                    spans=spans, decoder=dec))
+                                                    spans=spans, decoder=dec), dec.cost())
         return swarm_search(problem, enc, evaluator, rng, state, w_max, w_min, eps1, eps2,
                             segment_p, spans, dec)
 

@@ -104,10 +104,10 @@ def test_decoded_search_is_seeded_and_never_worse_than_heft(solver, decoder):
 
 def test_order_decoder_beats_server_genes_on_a_generated_dag():
     """Measured (README, "Decoders"): on this 100-node DAG on 8 identical servers HEFT is
-    20.9 % above the load/critical-path bound, pso-ga with server genes 10.0 %, with the
-    order decoder 6.4 %."""
+    16.7 % above ``bounds.best_bound``, pso-ga with server genes 6.1 %, with the order
+    decoder (justified) 0.03 %."""
     problem = dag_problem(nodes=100, servers=8, shape="random", seed=8)
     order = pso_ga(problem, seed=0, decoder="order").objective
     genes = pso_ga(problem, seed=0, decoder="assign").objective
-    assert order < 0.97 * genes
+    assert order < 0.96 * genes
     assert pso_ga(problem, seed=0).params["decoder"] == "order"  # auto
