@@ -121,8 +121,8 @@ def prove_by_pieces(problem, start_s: np.ndarray, lower_s: float, time_limit_s: 
     """Each piece between bottlenecks (:func:`segments`) to CP-SAT
     (:func:`offloadlab.formulations.makespan_cp.solve_piece`: cumulative and servers,
     integer heads and tails), asked for a makespan below that of the schedule
-    ``start_s`` on the piece; the time is shared by the pieces in proportion to their
-    sizes, and what one piece leaves passes to the next. The optimum is the sum of the
+    ``start_s`` on the piece; the pieces go smallest first, each with its share of the
+    time left in proportion to its size. The optimum is the sum of the
     pieces' optima, so the pieces' bounds add up to a bound and their schedules one after
     the other to a schedule. Returns the joined schedule, its makespan, the bound and the
     status (optimal when every piece is).
@@ -132,32 +132,35 @@ def prove_by_pieces(problem, start_s: np.ndarray, lower_s: float, time_limit_s: 
     m = _identical_without_data(problem)
     start_u = np.round(start_s / UNIT_S).astype(np.int64)
     parts = [np.sort(p) for p in segments(problem)]
-    big = sum(len(p) for p in parts if len(p) > m) or 1
-    out_start = np.zeros(problem.n_layers, dtype=np.int64)
-    t = bound = 0
-    status = "optimal"
+    solved = {}
+    left_layers = sum(len(p) for p in parts if len(p) > m)
     deadline = time.perf_counter() + time_limit_s
-    for part in parts:
+    for k in sorted(range(len(parts)), key=lambda k: len(parts[k])):   # small first
+        part = parts[k]
         dur, preds = makespan_cp.piece(problem, part, UNIT_S)
         local = start_u[part] - start_u[part].min()
         span = int((local + dur).max())
         est, rest = makespan_cp.heads_tails(dur, preds, m)
-        lb = makespan_cp.piece_bound(dur, est, rest, m)
+        lb, ok = makespan_cp.piece_bound(dur, est, rest, m), True
         if len(part) <= m:    # all at once: every layer at its earliest start
             local, span = est, int((est + dur).max())
-        elif lb < span:
-            share = time_limit_s * len(part) / big
-            left = deadline - time.perf_counter()
+        elif lb < span:       # its share of the time left
+            share = (deadline - time.perf_counter()) * len(part) / left_layers
             res = makespan_cp.solve_piece(dur, preds, m, upper=span - 1, lower=lb,
-                                          time_limit_s=max(1.0, min(left, 2 * share)),
+                                          time_limit_s=max(1.0, share),
                                           workers=workers, hint_start=local)
-            lb = res["bound"]
+            lb, ok = res["bound"], res["status"] in ("optimal", "infeasible")
             if "start" in res:
                 local, span = res["start"], res["makespan"]
-            if res["status"] not in ("optimal", "infeasible"):
-                status = "time_limit"
+        left_layers -= len(part) if len(part) > m else 0
+        solved[k] = (local, span, min(lb, span), ok)
+    out_start = np.zeros(problem.n_layers, dtype=np.int64)
+    t = bound = 0
+    for k, part in enumerate(parts):   # one after the other
+        local, span, lb, _ = solved[k]
         out_start[part] = t + local
-        t, bound = t + span, bound + min(lb, span)
+        t, bound = t + span, bound + lb
+    status = "optimal" if all(s[3] for s in solved.values()) else "time_limit"
     return {"status": status, "makespan_s": t * UNIT_S,
             "bound_s": max(bound * UNIT_S, lower_s), "start_s": out_start * UNIT_S,
             "segments": [len(p) for p in parts]}
