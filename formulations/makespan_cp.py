@@ -133,7 +133,7 @@ def piece_bound(dur: np.ndarray, est: np.ndarray, rest: np.ndarray, m: int) -> i
 def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int = 0,
                 time_limit_s: float = 60.0, workers: int = 2, seed: int = 0,
                 hint_start: np.ndarray | None = None, servers: bool = True,
-                log: bool = False) -> dict:
+                params: dict | None = None, log: bool = False) -> dict:
     """Least makespan of a piece, searched in ``[lower, upper]`` units.
 
     Parameters
@@ -187,6 +187,12 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     prm.use_overload_checker_in_cumulative = True
     prm.use_hard_precedences_in_cumulative = True
     prm.log_search_progress = bool(log)
+    for key, value in (params or {}).items():   # e.g. {"subsolvers": ["default_lp"]}
+        field = getattr(prm, key)
+        if isinstance(value, list):
+            field.extend(value)
+        else:
+            setattr(prm, key, value)
     code = solver.Solve(model)
     out = {"wall_s": time.perf_counter() - started}
     if code == cp_model.INFEASIBLE:
