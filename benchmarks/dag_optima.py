@@ -124,7 +124,8 @@ def prove_by_pieces(problem, start_s: np.ndarray, lower_s: float, time_limit_s: 
     ``start_s`` on the piece; the pieces go smallest first, each with its share of the
     time left in proportion to its size. The optimum is the sum of the
     pieces' optima, so the pieces' bounds add up to a bound and their schedules one after
-    the other to a schedule. Returns the joined schedule, its makespan, the bound and the
+    the other to a schedule; and a piece's optimum is at least ``lower_s`` minus the
+    plan's spans of the other pieces. Returns the joined schedule, its makespan, the bound and the
     status (optimal when every piece is).
     """
     from offloadlab.formulations import makespan_cp
@@ -132,6 +133,12 @@ def prove_by_pieces(problem, start_s: np.ndarray, lower_s: float, time_limit_s: 
     m = _identical_without_data(problem)
     start_u = np.round(start_s / UNIT_S).astype(np.int64)
     parts = [np.sort(p) for p in segments(problem)]
+    spans = []
+    for part in parts:   # the plan's span of each piece
+        dur = problem.exec_s[part, 0]
+        spans.append(int(round(float((start_s[part] + dur).max() - start_s[part].min())
+                               / UNIT_S)))
+    lower_u = int(np.ceil(lower_s / UNIT_S - 1e-6))
     solved = {}
     left_layers = sum(len(p) for p in parts if len(p) > m)
     deadline = time.perf_counter() + time_limit_s
@@ -141,7 +148,10 @@ def prove_by_pieces(problem, start_s: np.ndarray, lower_s: float, time_limit_s: 
         local = start_u[part] - start_u[part].min()
         span = int((local + dur).max())
         est, rest = makespan_cp.heads_tails(dur, preds, m)
-        lb, ok = makespan_cp.piece_bound(dur, est, rest, m), True
+        # the optimum is the sum of the pieces' optima, each at most the plan's span
+        lb = max(makespan_cp.piece_bound(dur, est, rest, m),
+                 lower_u - sum(spans) + spans[k])
+        ok = True
         if len(part) <= m:    # all at once: every layer at its earliest start
             local, span = est, int((est + dur).max())
         elif lb < span:       # its share of the time left
@@ -221,7 +231,7 @@ def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
     if known is not None:
         cands.append((known["upper"], np.array(known["assign"]),
                       np.array(known["priority"]), "an earlier run"))
-    cands += [(v, a, p, "a dropped plan") for v, a, p in dropped_plans(problem, plans_dir)]
+    cands += [(v, a, p, "a plan from --plans") for v, a, p in dropped_plans(problem, plans_dir)]
     upper, assign, priority, name = min(cands, key=lambda c: c[0])
     started = time.perf_counter()
     lower, source = best_bound(problem, upper=upper, time_limit_s=5.0)
