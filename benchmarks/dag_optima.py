@@ -217,7 +217,8 @@ def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
           plans_dir: Path | None = None) -> dict:
     """The proven optimum of one case (or the best plan and bound within ``prove_s``).
 
-    The upper bound is the best of HEFT, GA and PSO-GA, ``known`` (a stored row) and
+    The upper bound is the best of HEFT, GA and PSO-GA, ``known`` (a stored row, whose
+    proven lower bound is kept too) and
     the plans in ``plans_dir`` (:func:`dropped_plans`), each scored by the simulator. It is optimal
     at once when it meets :func:`best_bound`; otherwise :func:`prove_by_pieces` proves
     it or finds a better plan (then scored by the simulator too).
@@ -238,11 +239,18 @@ def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
     row = {"instance": problem.instance.name, "case": list(case),
            "heuristics": {k: v[0] for k, v in plans.items()}, "best_bound": lower,
            "bound_source": source}
+    earlier = known["lower"] if known is not None else -np.inf   # CP-SAT's, proven
     if upper <= lower * (1 + 1e-9):
         method, status = f"plan of {name} meets the {source} bound", "optimal"
+    elif upper <= earlier * (1 + 1e-9):
+        lower = earlier
+        method = (f"CP-SAT per piece (an earlier run) bounds it; the plan of {name} "
+                  "meets that bound")
+        status = "optimal"
     else:
         ev = simulate(problem, assign, priority)
-        res = prove_by_pieces(problem, ev.start_s[0], lower, prove_s, workers)
+        res = prove_by_pieces(problem, ev.start_s[0], max(lower, earlier), prove_s,
+                              workers)
         status = res["status"]
         lower = max(lower, res["bound_s"])
         method = (f"CP-SAT per piece between bottlenecks, cumulative and servers "
