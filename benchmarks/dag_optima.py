@@ -232,7 +232,7 @@ def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
     if known is not None:
         cands.append((known["upper"], np.array(known["assign"]),
                       np.array(known["priority"]), "an earlier run"))
-    cands += [(v, a, p, "a plan from --plans") for v, a, p in dropped_plans(problem, plans_dir)]
+    cands += [(v, a, p, "the --plans file") for v, a, p in dropped_plans(problem, plans_dir)]
     upper, assign, priority, name = min(cands, key=lambda c: c[0])
     started = time.perf_counter()
     lower, source = best_bound(problem, upper=upper, time_limit_s=5.0)
