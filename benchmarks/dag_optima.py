@@ -3,16 +3,18 @@
 The 32 instances: 50- and 100-node ``layered`` and ``random`` DAGs (generator seeds 0
 and 1) on 2, 4, 8 and 16 identical one-slot servers without data (P|prec|Cmax). For
 each, the best plan of HEFT, GA and PSO-GA (default budget, seed 0; or a stored better
-one) is the upper bound; it is optimal at once when it meets
-:func:`offloadlab.formulations.bounds.best_bound`, else CP-SAT proves or improves it
-piece by piece: the DAG is cut at its bottlenecks (:func:`segments`) and each piece is
-solved exactly (:func:`segment_cpsat`), in integer milliseconds, which loses nothing
-since the generator rounds every processing time to 1 ms. A schedule of start times
+one, or one from ``--plans DIR``) is the upper bound; it is optimal at once when it
+meets :func:`offloadlab.formulations.bounds.best_bound`, else CP-SAT proves or improves
+it piece by piece: the DAG is cut at its bottlenecks (:func:`segments`) and each piece
+is solved exactly (:func:`prove_by_pieces`, the model of
+:mod:`offloadlab.formulations.makespan_cp`), in integer milliseconds, which loses
+nothing since the generator rounds every processing time to 1 ms. A schedule of start times
 becomes a plan by interval-graph colouring (:func:`plan_from_starts`). The rows are
 stored in ``dag_optima.json`` with how and how fast they were proven; :func:`check`
 re-scores every stored plan with the simulator.
 
-Run: ``python -m offloadlab.benchmarks.dag_optima [--prove-s 90] [--unproven] [--write]``
+Run: ``python -m offloadlab.benchmarks.dag_optima [--prove-s 90] [--unproven] [--write]
+[--plans DIR] [--workers 2]``
 (CP-SAT runs in this process: nothing here imports highspy, whose HiGHS clashes with
 OR-Tools'); ``--measure``: HEFT, GA and PSO-GA against the stored rows; ``--exact 30``:
 ``exact`` on every instance; ``--check``: the stored plans and bounds.
@@ -122,11 +124,13 @@ def prove_by_pieces(problem, start_s: np.ndarray, lower_s: float, time_limit_s: 
     (:func:`offloadlab.formulations.makespan_cp.solve_piece`: cumulative and servers,
     integer heads and tails), asked for a makespan below that of the schedule
     ``start_s`` on the piece; the pieces go smallest first, each with its share of the
-    time left in proportion to its size. The optimum is the sum of the
-    pieces' optima, so the pieces' bounds add up to a bound and their schedules one after
-    the other to a schedule; and a piece's optimum is at least ``lower_s`` minus the
-    plan's spans of the other pieces. Returns the joined schedule, its makespan, the bound and the
-    status (optimal when every piece is).
+    time left in proportion to its size.
+
+    The optimum is the sum of the pieces' optima, so the pieces' bounds add up to a
+    bound and their schedules one after the other to a schedule; and a piece's optimum
+    is at least ``lower_s`` minus the plan's spans of the other pieces. Returns the
+    joined schedule, its makespan, the bound and the status (optimal when every piece
+    is).
     """
     from offloadlab.formulations import makespan_cp
 
@@ -218,9 +222,8 @@ def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
     """The proven optimum of one case (or the best plan and bound within ``prove_s``).
 
     The upper bound is the best of HEFT, GA and PSO-GA, ``known`` (a stored row, whose
-    proven lower bound is kept too) and
-    the plans in ``plans_dir`` (:func:`dropped_plans`), each scored by the simulator. It is optimal
-    at once when it meets :func:`best_bound`; otherwise :func:`prove_by_pieces` proves
+    proven lower bound is kept too) and the plans in ``plans_dir``
+    (:func:`dropped_plans`), each scored by the simulator. It is optimal at once when it meets :func:`best_bound`; otherwise :func:`prove_by_pieces` proves
     it or finds a better plan (then scored by the simulator too).
     """
     from offloadlab.formulations.bounds import best_bound
@@ -232,7 +235,8 @@ def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
     if known is not None:
         cands.append((known["upper"], np.array(known["assign"]),
                       np.array(known["priority"]), "an earlier run"))
-    cands += [(v, a, p, "the --plans file") for v, a, p in dropped_plans(problem, plans_dir)]
+    cands += [(v, a, p, "the --plans file")
+              for v, a, p in dropped_plans(problem, plans_dir)]
     upper, assign, priority, name = min(cands, key=lambda c: c[0])
     started = time.perf_counter()
     lower, source = best_bound(problem, upper=upper, time_limit_s=5.0)

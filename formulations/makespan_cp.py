@@ -180,7 +180,8 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
             model.AddHint(start[g], int(hint_start[g]))
     solver = cp_model.CpSolver()
     prm = solver.parameters
-    prm.max_time_in_seconds = max(0.1, float(time_limit_s) - (time.perf_counter() - started))
+    left_s = float(time_limit_s) - (time.perf_counter() - started)
+    prm.max_time_in_seconds = max(0.1, left_s)
     prm.num_workers = int(workers)
     prm.random_seed = int(seed)
     prm.use_timetable_edge_finding_in_cumulative = True
