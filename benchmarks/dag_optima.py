@@ -223,8 +223,9 @@ def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
 
     The upper bound is the best of HEFT, GA and PSO-GA, ``known`` (a stored row, whose
     proven lower bound is kept too) and the plans in ``plans_dir``
-    (:func:`dropped_plans`), each scored by the simulator. It is optimal at once when it meets :func:`best_bound`; otherwise :func:`prove_by_pieces` proves
-    it or finds a better plan (then scored by the simulator too).
+    (:func:`dropped_plans`), each scored by the simulator. It is optimal at once when
+    it meets :func:`best_bound`; otherwise :func:`prove_by_pieces` proves it or finds a
+    better plan (then scored by the simulator too).
     """
     from offloadlab.formulations.bounds import best_bound
     from offloadlab.simulator import simulate
