@@ -16,7 +16,7 @@ ROWS = dag_optima.load()
 def test_the_store_holds_the_benchmark_instances():
     assert [tuple(r["case"]) for r in ROWS] == list(dag_optima.cases())
     proven = [r for r in ROWS if r["status"] == "optimal"]
-    assert len(proven) >= 22
+    assert len(proven) >= 25
     assert all(r["optimum"] == r["upper"] for r in proven)
 
 
