@@ -1,11 +1,13 @@
 """CP-SAT for P|prec|Cmax in integer time units: one DAG on m identical one-slot
 servers without data, where every processing time is a multiple of the unit.
 
-No server variables: a start per layer, precedence arcs and one ``cumulative`` of unit
+The core is a start per layer, the precedence arcs and one ``cumulative`` of unit
 demands and capacity m. That loses nothing: the intervals of a schedule that never runs
 more than m layers at once form an interval graph of clique number at most m, which is
 m-colourable (by start, each layer on the server free longest), so every cumulative
-schedule is a schedule on the m servers and the two models have the same optimum.
+schedule is a schedule on the m servers and the two models have the same optimum. Over
+it (by default) a server per layer with one no-overlap per server, whose disjunctive
+reasoning proves small pieces at once where the cumulative alone takes seconds.
 Minimising the makespan with the best plan's value minus one unit as its upper end and a
 proven bound as its lower end: INFEASIBLE proves the plan optimal, OPTIMAL gives the
 optimum and its schedule, a solution alone is a better plan.
@@ -18,8 +20,7 @@ Redundant parts, each implied by the model, that help the search: start domains 
 integer heads and tails (:func:`heads_tails`), and the cumulative's edge finding and
 overload checks with precedences. Every start and span may be taken on the grid
 (left-shifting a schedule keeps it feasible and puts every start on a sum of
-durations), so every bound is rounded up to it. The search branches on the start times
-by earliest start first (set-times), then lets CP-SAT choose.
+durations), so every bound is rounded up to it.
 """
 
 from __future__ import annotations
@@ -144,6 +145,11 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
         A proven lower bound (raised to :func:`piece_bound`).
     hint_start : array, optional
         Start times (units) of a schedule: a hint for the search.
+    servers : bool
+        Add the server variables (:func:`_add_servers`); without them, the cumulative
+        alone.
+    params : dict, optional
+        More CP-SAT parameters by name (a list extends a repeated field).
 
     Returns
     -------
@@ -227,7 +233,3 @@ def _add_servers(model, start, dur: np.ndarray, m: int) -> None:
     for ivs in per_server:
         model.AddNoOverlap(ivs)
 
-
-def units_below(value_s: float, unit_s: float = 1e-3) -> int:
-    """The largest makespan in units strictly below ``value_s`` (a plan's value)."""
-    return int(math.ceil(value_s / unit_s - 1e-6)) - 1

@@ -96,7 +96,3 @@ def test_a_chain_beside_loose_layers_is_bounded_exactly():
     assert est.tolist() == [0, 3, 0, 0, 7]
     assert mc.piece_bound(dur, est, rest, 2) == 8 == brute_force(dur, preds, 2)
 
-
-def test_units_below_a_plan_value():
-    assert mc.units_below(1.5) == 1499
-    assert mc.units_below(0.0015, 1e-6) == 1499
