@@ -3,16 +3,18 @@
 The 32 instances: 50- and 100-node ``layered`` and ``random`` DAGs (generator seeds 0
 and 1) on 2, 4, 8 and 16 identical one-slot servers without data (P|prec|Cmax). For
 each, the best plan of HEFT, GA and PSO-GA (default budget, seed 0; or a stored better
-one) is the upper bound; it is optimal at once when it meets
-:func:`offloadlab.formulations.bounds.best_bound`, else CP-SAT proves or improves it
-piece by piece: the DAG is cut at its bottlenecks (:func:`segments`) and each piece is
-solved exactly (:func:`segment_cpsat`), in integer milliseconds, which loses nothing
-since the generator rounds every processing time to 1 ms. A schedule of start times
+one, or one from ``--plans DIR``) is the upper bound; it is optimal at once when it
+meets :func:`offloadlab.formulations.bounds.best_bound`, else CP-SAT proves or improves
+it piece by piece: the DAG is cut at its bottlenecks (:func:`segments`) and each piece
+is solved exactly (:func:`prove_by_pieces`, the model of
+:mod:`offloadlab.formulations.makespan_cp`), in integer milliseconds, which loses
+nothing since the generator rounds every processing time to 1 ms. A schedule of start times
 becomes a plan by interval-graph colouring (:func:`plan_from_starts`). The rows are
 stored in ``dag_optima.json`` with how and how fast they were proven; :func:`check`
 re-scores every stored plan with the simulator.
 
-Run: ``python -m offloadlab.benchmarks.dag_optima [--prove-s 90] [--unproven] [--write]``
+Run: ``python -m offloadlab.benchmarks.dag_optima [--prove-s 90] [--unproven] [--write]
+[--plans DIR] [--workers 2]``
 (CP-SAT runs in this process: nothing here imports highspy, whose HiGHS clashes with
 OR-Tools'); ``--measure``: HEFT, GA and PSO-GA against the stored rows; ``--exact 30``:
 ``exact`` on every instance; ``--check``: the stored plans and bounds.
@@ -116,123 +118,66 @@ def segments(problem) -> list[np.ndarray]:
     return out
 
 
-def _colour(start: np.ndarray, dur: np.ndarray, m: int) -> np.ndarray:
-    """Server per layer of a schedule of at most m overlapping layers: by start, each on
-    the server free longest; servers then renamed by first use in index order."""
-    free = np.zeros(m)
-    colour = np.zeros(len(start), dtype=np.int64)
-    for i in np.lexsort((np.arange(len(start)), start)):
-        colour[i] = int(np.argmin(free))
-        free[colour[i]] = start[i] + dur[i]
-    first = {}
-    for c in colour:
-        first.setdefault(int(c), len(first))
-    return np.array([first[int(c)] for c in colour], dtype=np.int64)
+def prove_by_pieces(problem, start_s: np.ndarray, lower_s: float, time_limit_s: float,
+                    workers: int = 2) -> dict:
+    """Each piece between bottlenecks (:func:`segments`) to CP-SAT
+    (:func:`offloadlab.formulations.makespan_cp.solve_piece`: cumulative and servers,
+    integer heads and tails), asked for a makespan below that of the schedule
+    ``start_s`` on the piece; the pieces go smallest first, each with its share of the
+    time left in proportion to its size.
 
-
-def segment_cpsat(problem, layers: np.ndarray, *, hint_s: np.ndarray | None,
-                  time_limit_s: float, seed: int = 0, workers: int = 1) -> dict:
-    """CP-SAT on P|prec|Cmax in integer milliseconds over the sub-DAG of ``layers``
-    (arcs to other layers dropped; time 0 at its start).
-
-    Each layer has an interval and a server (optional intervals, one no-overlap per
-    server; a layer may use server ``s`` only if an earlier layer uses ``s - 1``, which
-    breaks the symmetry of identical servers), and the cumulative of capacity m over all
-    intervals is kept as a redundant constraint. ``hint_s``: start times of a schedule
-    of these layers (the hint; its span caps the objective). Returns status
-    (``optimal`` / ``feasible`` / ``unknown``), the makespan and bound in seconds, the
-    start times and the wall time.
+    The optimum is the sum of the pieces' optima, so the pieces' bounds add up to a
+    bound and their schedules one after the other to a schedule; and a piece's optimum
+    is at least ``lower_s`` minus the plan's spans of the other pieces. Returns the
+    joined schedule, its makespan, the bound and the status (optimal when every piece
+    is).
     """
-    from ortools.sat.python import cp_model
+    from offloadlab.formulations import makespan_cp
 
     m = _identical_without_data(problem)
-    n = len(layers)
-    dur = np.round(problem.exec_s[layers, 0] / UNIT_S).astype(int)
-    if np.abs(dur * UNIT_S - problem.exec_s[layers, 0]).max() > 1e-9:
-        raise ValueError(f"{problem.instance.name}: processing times off the 1 ms grid")
-    local = {int(g): i for i, g in enumerate(layers)}
-    horizon = int(dur.sum())
-    model = cp_model.CpModel()
-    start = [model.NewIntVar(0, horizon, f"s{i}") for i in range(n)]
-    cmax = model.NewIntVar(0, horizon, "cmax")
-    on = [[model.NewBoolVar(f"x{i}_{s}") for s in range(min(m, i + 1))] for i in range(n)]
-    per_server = [[] for _ in range(m)]
-    for i in range(n):
-        model.AddExactlyOne(on[i])
-        for s, x in enumerate(on[i]):
-            per_server[s].append(model.NewOptionalFixedSizeIntervalVar(
-                start[i], int(dur[i]), x, f"i{i}_{s}"))
-            if s:
-                model.AddBoolOr([on[j][s - 1] for j in range(s - 1, i)]).OnlyEnforceIf(x)
-        for p in problem.preds(int(layers[i])):
-            if int(p) in local:
-                model.Add(start[local[int(p)]] + int(dur[local[int(p)]]) <= start[i])
-        model.Add(start[i] + int(dur[i]) <= cmax)
-    for ivs in per_server:
-        model.AddNoOverlap(ivs)
-    model.AddCumulative([model.NewFixedSizeIntervalVar(start[i], int(dur[i]), f"c{i}")
-                         for i in range(n)], [1] * n, m)
-    if hint_s is not None:
-        hint = np.round(hint_s / UNIT_S).astype(int)
-        model.Add(cmax <= int((hint + dur).max()))
-        for i, c in enumerate(_colour(hint, dur, m)):
-            model.AddHint(start[i], int(hint[i]))
-            for s, x in enumerate(on[i]):
-                model.AddHint(x, int(s == c))
-    model.Minimize(cmax)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit_s)
-    solver.parameters.num_workers = int(workers)
-    solver.parameters.random_seed = int(seed)
-    started = time.perf_counter()
-    code = solver.Solve(model)
-    wall = time.perf_counter() - started
-    status = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible"}.get(code,
-                                                                            "unknown")
-    out = {"status": status, "wall_s": wall,
-           "bound_s": float(solver.BestObjectiveBound()) * UNIT_S}
-    if status != "unknown":
-        out["makespan_s"] = float(solver.ObjectiveValue()) * UNIT_S
-        out["start_s"] = np.array([solver.Value(s) for s in start]) * UNIT_S
-    return out
-
-
-def prove_by_segments(problem, start_s: np.ndarray, lower_s: float,
-                      time_limit_s: float) -> dict:
-    """The CP-SAT model of :func:`segment_cpsat` on each segment between bottlenecks (:func:`segments`), the
-    schedule ``start_s`` giving each segment its hint, the time shared by the segments
-    in proportion to their sizes. Segments of at most m layers are scheduled at their
-    critical path (nothing waits); the others go to CP-SAT. Returns the joined schedule,
-    its makespan, the summed bounds and the status (optimal when every segment is).
-    """
-    m = _identical_without_data(problem)
-    dur = problem.exec_s[:, 0]
-    parts = segments(problem)
-    big = [s for s in parts if len(s) > m]
-    total = sum(len(s) for s in big) or 1
-    out_start = np.zeros(problem.n_layers)
-    t = bound = 0.0
-    status = "optimal"
-    for seg in parts:
-        if len(seg) <= m:      # longest path, no waiting
-            loc = np.zeros(problem.n_layers)
-            for g in seg:
-                loc[g] = max([loc[p] + dur[p] for p in problem.preds(int(g))
-                              if p in set(seg)], default=0.0)
-            span = float((loc[seg] + dur[seg]).max())
-            out_start[seg] = t + loc[seg]
-            t, bound = t + span, bound + span
-            continue
-        hint = start_s[seg] - start_s[seg].min()
-        res = segment_cpsat(problem, seg, hint_s=hint, time_limit_s=max(1.0, time_limit_s * len(seg) / total))
-        if res["status"] == "unknown":
-            res.update(start_s=hint, makespan_s=float((hint + dur[seg]).max()))
-        if res["status"] != "optimal":
-            status = "time_limit"
-        out_start[seg] = t + res["start_s"]
-        t, bound = t + res["makespan_s"], bound + res["bound_s"]
-    return {"status": status, "makespan_s": t, "bound_s": max(bound, lower_s),
-            "start_s": out_start, "segments": [len(s) for s in parts]}
+    start_u = np.round(start_s / UNIT_S).astype(np.int64)
+    parts = [np.sort(p) for p in segments(problem)]
+    spans = []
+    for part in parts:   # the plan's span of each piece
+        dur = problem.exec_s[part, 0]
+        spans.append(int(round(float((start_s[part] + dur).max() - start_s[part].min())
+                               / UNIT_S)))
+    lower_u = int(np.ceil(lower_s / UNIT_S - 1e-6))
+    solved = {}
+    left_layers = sum(len(p) for p in parts if len(p) > m)
+    deadline = time.perf_counter() + time_limit_s
+    for k in sorted(range(len(parts)), key=lambda k: len(parts[k])):   # small first
+        part = parts[k]
+        dur, preds = makespan_cp.piece(problem, part, UNIT_S)
+        local = start_u[part] - start_u[part].min()
+        span = int((local + dur).max())
+        est, rest = makespan_cp.heads_tails(dur, preds, m)
+        # the optimum is the sum of the pieces' optima, each at most the plan's span
+        lb = max(makespan_cp.piece_bound(dur, est, rest, m),
+                 lower_u - sum(spans) + spans[k])
+        ok = True
+        if len(part) <= m:    # all at once: every layer at its earliest start
+            local, span = est, int((est + dur).max())
+        elif lb < span:       # its share of the time left
+            share = (deadline - time.perf_counter()) * len(part) / left_layers
+            res = makespan_cp.solve_piece(dur, preds, m, upper=span - 1, lower=lb,
+                                          time_limit_s=max(1.0, share),
+                                          workers=workers, hint_start=local)
+            lb, ok = res["bound"], res["status"] in ("optimal", "infeasible")
+            if "start" in res:
+                local, span = res["start"], res["makespan"]
+        left_layers -= len(part) if len(part) > m else 0
+        solved[k] = (local, span, min(lb, span), ok)
+    out_start = np.zeros(problem.n_layers, dtype=np.int64)
+    t = bound = 0
+    for k, part in enumerate(parts):   # one after the other
+        local, span, lb, _ = solved[k]
+        out_start[part] = t + local
+        t, bound = t + span, bound + lb
+    status = "optimal" if all(s[3] for s in solved.values()) else "time_limit"
+    return {"status": status, "makespan_s": t * UNIT_S,
+            "bound_s": max(bound * UNIT_S, lower_s), "start_s": out_start * UNIT_S,
+            "segments": [len(p) for p in parts]}
 
 
 def best_plans(problem) -> dict:
@@ -247,39 +192,79 @@ def best_plans(problem) -> dict:
     return out
 
 
-def prove(case, prove_s: float, known: dict | None = None) -> dict:
-    """The proven optimum of one case (or the best plan and bound within ``prove_s``);
-    ``known``: a stored row whose plan starts the proof when it is the best."""
+def dropped_plans(problem, plans_dir: Path | None) -> list:
+    """(value, assign, priority) of the plans in ``plans_dir/<instance>.json`` (an
+    object or a list of objects with ``assign`` and ``priority``), each re-scored by the
+    simulator (a stored value is not trusted); a file that does not hold a plan of the
+    instance is skipped with a note on stderr."""
+    from offloadlab.simulator import simulate
+
+    path = Path(plans_dir or ".") / f"{problem.instance.name}.json"
+    if plans_dir is None or not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text())
+        items = data if isinstance(data, list) else [data]
+        out = []
+        for item in items:
+            assign, priority = np.array(item["assign"]), np.array(item["priority"])
+            value = float(simulate(problem, assign, priority).objective[0])
+            if np.isfinite(value):
+                out.append((value, assign, priority))
+        return out
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        print(f"{path}: skipped ({exc})", file=sys.stderr)
+        return []
+
+
+def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
+          plans_dir: Path | None = None) -> dict:
+    """The proven optimum of one case (or the best plan and bound within ``prove_s``).
+
+    The upper bound is the best of HEFT, GA and PSO-GA, ``known`` (a stored row, whose
+    proven lower bound is kept too) and the plans in ``plans_dir``
+    (:func:`dropped_plans`), each scored by the simulator. It is optimal at once when
+    it meets :func:`best_bound`; otherwise :func:`prove_by_pieces` proves it or finds a
+    better plan (then scored by the simulator too).
+    """
     from offloadlab.formulations.bounds import best_bound
     from offloadlab.simulator import simulate
 
     problem = problem_of(*case)
     plans = best_plans(problem)
-    name = min(plans, key=lambda k: plans[k][0])
-    upper, assign, priority = plans[name]
-    if known is not None and known["upper"] < upper - 1e-9:
-        name = "an earlier run"
-        upper, assign, priority = (known["upper"], np.array(known["assign"]),
-                                   np.array(known["priority"]))
+    cands = [(v, a, p, k) for k, (v, a, p) in plans.items()]
+    if known is not None:
+        cands.append((known["upper"], np.array(known["assign"]),
+                      np.array(known["priority"]), "an earlier run"))
+    cands += [(v, a, p, "the --plans file")
+              for v, a, p in dropped_plans(problem, plans_dir)]
+    upper, assign, priority, name = min(cands, key=lambda c: c[0])
     started = time.perf_counter()
     lower, source = best_bound(problem, upper=upper, time_limit_s=5.0)
     row = {"instance": problem.instance.name, "case": list(case),
            "heuristics": {k: v[0] for k, v in plans.items()}, "best_bound": lower,
            "bound_source": source}
+    earlier = known["lower"] if known is not None else -np.inf   # CP-SAT's, proven
     if upper <= lower * (1 + 1e-9):
         method, status = f"plan of {name} meets the {source} bound", "optimal"
+    elif upper <= earlier * (1 + 1e-9):
+        lower = earlier
+        method = (f"CP-SAT per piece (an earlier run) bounds it; the plan of {name} "
+                  "meets that bound")
+        status = "optimal"
     else:
         ev = simulate(problem, assign, priority)
-        res = prove_by_segments(problem, ev.start_s[0], lower, prove_s)
+        res = prove_by_pieces(problem, ev.start_s[0], max(lower, earlier), prove_s,
+                              workers)
         status = res["status"]
         lower = max(lower, res["bound_s"])
-        method = (f"CP-SAT per segment between bottlenecks "
-                  f"({len(res['segments'])}: largest {max(res['segments'])} layers), "
-                  f"hint from {name}")
+        method = (f"CP-SAT per piece between bottlenecks, cumulative and servers "
+                  f"({len(res['segments'])} pieces: largest {max(res['segments'])} "
+                  f"layers), asked to beat the plan of {name}")
         if res["makespan_s"] < upper - 1e-9:
             assign, priority = plan_from_starts(problem, res["start_s"])
             upper = float(simulate(problem, assign, priority).objective[0])
-            method += " (improved on it)"
+            method += " (found a better one)"
         if upper <= lower * (1 + 1e-9):   # an improved plan met the bound
             status = "optimal"
         elif status != "optimal":
@@ -392,6 +377,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prove-s", type=positive(float), default=90.0,
                     help="CP-SAT seconds per instance whose plan misses the bound")
+    ap.add_argument("--workers", type=positive(int), default=2, help="CP-SAT workers")
+    ap.add_argument("--plans", type=Path, metavar="DIR",
+                    help="more plans to start from: DIR/<instance>.json")
     ap.add_argument("--only", type=int, nargs="*", help="case indices (0-31)")
     ap.add_argument("--write", action="store_true", help=f"store the rows in {DATA.name}")
     ap.add_argument("--check", action="store_true", help="check the stored rows")
@@ -416,7 +404,7 @@ def main(argv=None) -> None:
         if (args.only and k not in args.only) or (
                 args.unproven and store.get(case, {}).get("status") == "optimal"):
             continue
-        row = prove(case, args.prove_s, store.get(case))
+        row = prove(case, args.prove_s, store.get(case), args.workers, args.plans)
         store[case] = row
         print(f"{k:2d} {row['instance']:28s} {row['status']:10s} upper {row['upper']:.3f} "
               f"lower {row['lower']:.3f} ({row['method']}; {row['proof_s']} s) "

@@ -112,7 +112,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     bound_s = min(12.0, 0.2 * limit) if big else min(5.0, 0.1 * limit)
     lower = lower_bound(problem, inc[2] if inc else None, time_limit_s=bound_s)
     if kind == "makespan" and inc is not None and (problem.task_device < 0).all():
-        inc = _ga_incumbent(problem, inc, lower[0], seed, 0.4 * left())
+        # 70 %: on these DAGs the search meets the bound where CP-SAT proves nothing
+        inc = _ga_incumbent(problem, inc, lower[0], seed, 0.7 * left())
     if inc is not None and inc[2] <= lower[0] + 1e-9 * max(1.0, abs(lower[0])):
         return make_solution(problem, "exact", inc[0], inc[1], started=started,
                              status="optimal", bound=lower[0], bound_source=lower[1],
@@ -155,19 +156,26 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
 
 
 def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float):
-    """On scheduling DAGs (no device) GA's and then PSO-GA's order search (README,
+    """On scheduling DAGs (no device) GA's and PSO-GA's order search (README,
     "Decoders") meet the capacity bounds where the list rules miss (generated DAGs on 2
-    servers: HEFT 0.1-3 % above the bound, each of them at it on most): a better plan
-    replaces ``inc``; stops once ``inc`` meets ``lower`` or the time is spent."""
+    servers: HEFT 0.1-3 % above the bound, each of them at it on most). They run in
+    turn, seeds ``seed``, ``seed + 1``, ..., each at its default budget, until a plan
+    meets ``lower`` or the time is spent: one run takes about a second on 100 layers,
+    and runs with other seeds end at other plans (measured on the 32 generated DAGs: of the 23
+    whose bound is attained, `exact` with 30 s proves 19 with one run of each, 21 with
+    seeds in turn on 40 % of the time left, 22 on 70 %, within 17 s). A better plan replaces
+    ``inc``."""
     from offloadlab.registry import SOLVERS, solve as run
     from offloadlab.simulator import simulate
 
     stop = time.perf_counter() + time_limit_s
-    for name in ("ga", "pso-ga"):
+    names = [name for name in ("ga", "pso-ga") if name in SOLVERS]
+    for k in range(10_000):
+        name = names[k % len(names)] if names else None
         left = stop - time.perf_counter()
-        if inc[2] <= lower + 1e-9 * max(1.0, abs(lower)) or name not in SOLVERS or left < 1:
+        if inc[2] <= lower + 1e-9 * max(1.0, abs(lower)) or name is None or left < 1:
             break
-        sol = run(problem, name, seed=seed or 0, time_limit_s=left)
+        sol = run(problem, name, seed=(seed or 0) + k // len(names), time_limit_s=left)
         if sol.assign is not None:
             value = float(simulate(problem, sol.assign, sol.priority).objective[0])
             if value < inc[2]:

@@ -1,0 +1,235 @@
+"""CP-SAT for P|prec|Cmax in integer time units: one DAG on m identical one-slot
+servers without data, where every processing time is a multiple of the unit.
+
+The core is a start per layer, the precedence arcs and one ``cumulative`` of unit
+demands and capacity m. That loses nothing: the intervals of a schedule that never runs
+more than m layers at once form an interval graph of clique number at most m, which is
+m-colourable (by start, each layer on the server free longest), so every cumulative
+schedule is a schedule on the m servers and the two models have the same optimum. Over
+it (by default) a server per layer with one no-overlap per server, whose disjunctive
+reasoning proves small pieces at once where the cumulative alone takes seconds.
+Minimising the makespan with the best plan's value minus one unit as its upper end and a
+proven bound as its lower end: INFEASIBLE proves the plan optimal, OPTIMAL gives the
+optimum and its schedule, a solution alone is a better plan.
+
+A DAG may be cut at its bottlenecks (layers comparable with all others): the optimum is
+then the sum of the pieces' optima (:func:`offloadlab.benchmarks.dag_optima.segments`),
+so the model takes a piece: its layers, the arcs among them, time 0 at its start.
+
+Redundant parts, each implied by the model, that help the search: start domains from
+integer heads and tails (:func:`heads_tails`), and the cumulative's edge finding and
+overload checks with precedences. Every start and span may be taken on the grid
+(left-shifting a schedule keeps it feasible and puts every start on a sum of
+durations), so every bound is rounded up to it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+
+def integer_durations(problem, unit_s: float = 1e-3) -> np.ndarray:
+    """Processing time of every layer in ``unit_s`` units; ValueError off the grid or
+    outside one DAG on identical one-slot servers without data."""
+    if (problem.n_tasks != 1 or (problem.task_device >= 0).any()
+            or not problem.allowed.all() or (problem.pools != 1).any()
+            or np.ptp(problem.ghz) > 0 or (problem.out_mb > 0).any()):
+        raise ValueError(f"{problem.instance.name}: not one DAG on identical one-slot "
+                         "servers without data")
+    dur = np.round(problem.exec_s[:, 0] / unit_s).astype(np.int64)
+    if np.abs(dur * unit_s - problem.exec_s[:, 0]).max() > 1e-9:
+        raise ValueError(f"{problem.instance.name}: processing times off the "
+                         f"{unit_s:g} s grid")
+    return dur
+
+
+def piece(problem, layers: np.ndarray, unit_s: float = 1e-3):
+    """(durations, local predecessor lists) of the sub-DAG of ``layers`` (ascending,
+    so topological), arcs to other layers dropped."""
+    layers = np.sort(np.asarray(layers))
+    local = {int(g): i for i, g in enumerate(layers)}
+    dur = integer_durations(problem, unit_s)[layers]
+    preds = [[local[int(p)] for p in problem.preds(int(g)) if int(p) in local]
+             for g in layers]
+    return dur, preds
+
+
+def _gaps(dur: np.ndarray, preds: list) -> np.ndarray:
+    """gap[a, j]: the longest chain of durations strictly between ancestor a and j
+    (-1 where a is not an ancestor of j); j waits at least that after a's finish."""
+    n = len(dur)
+    gap = np.full((n, n), -1, dtype=np.int64)
+    for j in range(n):
+        for p in preds[j]:
+            gap[:, j] = np.maximum(gap[:, j], np.where(gap[:, p] >= 0,
+                                                       gap[:, p] + dur[p], -1))
+            gap[p, j] = max(gap[p, j], 0)
+    return gap
+
+
+def _pressure(keys: np.ndarray, lags: np.ndarray, work: np.ndarray, m: int) -> int:
+    """max over thresholds (k, q) of k + ceil(W / m) + q, W the work of the items with
+    key >= k and lag >= q (0 when there is none)."""
+    best = 0
+    for q in np.unique(lags):
+        sel = lags >= q
+        order = np.argsort(-keys[sel], kind="stable")
+        cum = np.cumsum(work[sel][order])
+        best = max(best, int(np.max(keys[sel][order] + -(-cum // m))) + int(q))
+    return best
+
+
+def heads_tails(dur: np.ndarray, preds: list, m: int, rounds: int = 3):
+    """Earliest start and least time from the finish to the end of every layer
+    (integer units), raised by the work around it.
+
+    Proof: all ancestors ``a`` of ``j`` finish before ``j`` starts, ``a`` not before
+    ``est_a + dur_a`` and at least ``gap[a, j]`` (the longest chain strictly between
+    them) before ``j``'s start. The ancestors with ``est_a >= k`` and
+    ``gap[a, j] >= q`` run their work ``W`` inside ``[k, start_j - q]`` on at most m
+    servers, so ``start_j >= k + W / m + q``, and, start times being on the grid,
+    ``>= k + ceil(W / m) + q``. Symmetrically the descendants with least time-to-end
+    ``>= k`` and gap ``>= q`` after ``j``: ``rest_j >= k + ceil(W / m) + q``. Both pass
+    along the arcs (a layer starts after a predecessor's earliest finish). Each round
+    uses the values of the last; every value stays a lower bound.
+    """
+    n = len(dur)
+    gap = _gaps(dur, preds)
+    succs = [[] for _ in range(n)]
+    for j in range(n):
+        for p in preds[j]:
+            succs[p].append(j)
+    est = np.zeros(n, dtype=np.int64)
+    rest = np.zeros(n, dtype=np.int64)
+    for _ in range(rounds):
+        before = (est.copy(), rest.copy())
+        for j in range(n):
+            for p in preds[j]:
+                est[j] = max(est[j], est[p] + dur[p])
+            anc = gap[:, j] >= 0
+            if anc.any():
+                est[j] = max(est[j], _pressure(est[anc], gap[anc, j], dur[anc], m))
+        for j in range(n - 1, -1, -1):
+            for s in succs[j]:
+                rest[j] = max(rest[j], rest[s] + dur[s])
+            desc = gap[j] >= 0
+            if desc.any():
+                rest[j] = max(rest[j], _pressure(rest[desc], gap[j, desc], dur[desc], m))
+        if (est == before[0]).all() and (rest == before[1]).all():
+            break
+    return est, rest
+
+
+def piece_bound(dur: np.ndarray, est: np.ndarray, rest: np.ndarray, m: int) -> int:
+    """A lower bound on the makespan of a piece from its heads and tails: the longest
+    ``est + dur + rest``, and for every thresholds ``(k, q)`` the layers with
+    ``est >= k`` and ``rest >= q`` run inside ``[k, C - q]`` on m servers:
+    ``C >= k + ceil(W / m) + q``."""
+    return max(int((est + dur + rest).max()), _pressure(est, rest, dur, m))
+
+
+def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int = 0,
+                time_limit_s: float = 60.0, workers: int = 2, seed: int = 0,
+                hint_start: np.ndarray | None = None, servers: bool = True,
+                params: dict | None = None, log: bool = False) -> dict:
+    """Least makespan of a piece, searched in ``[lower, upper]`` units.
+
+    Parameters
+    ----------
+    upper : int
+        Largest makespan asked for (a plan's value minus one to prove that plan).
+    lower : int
+        A proven lower bound (raised to :func:`piece_bound`).
+    hint_start : array, optional
+        Start times (units) of a schedule: a hint for the search.
+    servers : bool
+        Add the server variables (:func:`_add_servers`); without them, the cumulative
+        alone.
+    params : dict, optional
+        More CP-SAT parameters by name (a list extends a repeated field).
+
+    Returns
+    -------
+    dict with ``status`` — ``infeasible`` (no schedule within ``upper``: the bound is
+    ``upper + 1``), ``optimal`` (``makespan`` proven), ``feasible`` (a schedule, bound
+    below it) or ``unknown`` — and ``bound`` (units, proven), ``makespan`` and
+    ``start`` when a schedule was found, ``wall_s``.
+    """
+    from ortools.sat.python import cp_model
+
+    started = time.perf_counter()
+    n = len(dur)
+    est, rest = heads_tails(dur, preds, m)
+    lower = max(int(lower), piece_bound(dur, est, rest, m))
+    lst = upper - dur - rest
+    if lower > upper or (lst < est).any():   # an empty window: no model needed
+        return {"status": "infeasible", "bound": upper + 1,
+                "wall_s": time.perf_counter() - started}
+    model = cp_model.CpModel()
+    start = [model.NewIntVar(int(est[g]), int(lst[g]), f"s{g}") for g in range(n)]
+    intervals = [model.NewFixedSizeIntervalVar(start[g], int(dur[g]), f"i{g}")
+                 for g in range(n)]
+    cmax = model.NewIntVar(lower, upper, "cmax")
+    for j in range(n):
+        for p in preds[j]:
+            model.Add(start[p] + int(dur[p]) <= start[j])
+        model.Add(start[j] + int(dur[j] + rest[j]) <= cmax)
+    model.AddCumulative(intervals, [1] * n, m)
+    if servers:
+        _add_servers(model, start, dur, m)
+    model.Minimize(cmax)
+    if hint_start is not None:
+        for g in range(n):
+            model.AddHint(start[g], int(hint_start[g]))
+    solver = cp_model.CpSolver()
+    prm = solver.parameters
+    left_s = float(time_limit_s) - (time.perf_counter() - started)
+    prm.max_time_in_seconds = max(0.1, left_s)
+    prm.num_workers = int(workers)
+    prm.random_seed = int(seed)
+    prm.use_timetable_edge_finding_in_cumulative = True
+    prm.use_overload_checker_in_cumulative = True
+    prm.use_hard_precedences_in_cumulative = True
+    prm.log_search_progress = bool(log)
+    for key, value in (params or {}).items():   # e.g. {"subsolvers": ["default_lp"]}
+        field = getattr(prm, key)
+        if isinstance(value, list):
+            field.extend(value)
+        else:
+            setattr(prm, key, value)
+    code = solver.Solve(model)
+    out = {"wall_s": time.perf_counter() - started}
+    if code == cp_model.INFEASIBLE:
+        return out | {"status": "infeasible", "bound": upper + 1}
+    out["bound"] = max(lower, int(math.ceil(solver.BestObjectiveBound() - 1e-6)))
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        out["makespan"] = int(round(solver.ObjectiveValue()))
+        out["start"] = np.array([solver.Value(s) for s in start], dtype=np.int64)
+        out["status"] = "optimal" if code == cp_model.OPTIMAL else "feasible"
+    else:
+        out["status"] = "unknown"
+    return out
+
+
+def _add_servers(model, start, dur: np.ndarray, m: int) -> None:
+    """Server variables over the cumulative: per layer one optional interval per server
+    (sharing its start), one no-overlap per server, and layer i may use server s only if
+    an earlier layer uses s - 1 (servers named by first use: breaks their symmetry).
+    Redundant with the cumulative (colouring), but no-overlap reasons per server
+    (disjunctive edge finding, detectable precedences), which proves small pieces fast."""
+    n = len(dur)
+    on = [[model.NewBoolVar(f"x{i}_{s}") for s in range(min(m, i + 1))] for i in range(n)]
+    per_server = [[] for _ in range(m)]
+    for i in range(n):
+        model.AddExactlyOne(on[i])
+        for s, x in enumerate(on[i]):
+            per_server[s].append(model.NewOptionalFixedSizeIntervalVar(
+                start[i], int(dur[i]), x, f"i{i}_{s}"))
+            if s:
+                model.AddBoolOr([on[j][s - 1] for j in range(s - 1, i)]).OnlyEnforceIf(x)
+    for ivs in per_server:
+        model.AddNoOverlap(ivs)
+
