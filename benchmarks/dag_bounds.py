@@ -16,6 +16,7 @@ import json
 import sys
 
 from offloadlab import Problem
+from offloadlab.cli import positive
 from offloadlab.formulations import bounds, exact
 from offloadlab.instances.generators import random_dag_instance
 
@@ -51,8 +52,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", default="50,100")
     ap.add_argument("--servers", default="2,4,8,16")
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--time-limit", type=float, default=30.0)
+    ap.add_argument("--seeds", type=positive(int), default=3)
+    ap.add_argument("--time-limit", type=positive(float), default=30.0)
     ap.add_argument("--shape", default="layered", choices=["layered", "random"])
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)

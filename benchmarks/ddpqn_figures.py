@@ -66,10 +66,10 @@ def points(fig: str) -> list[tuple[str, object]]:
 @click.command()
 @click.argument("results", type=click.Path(file_okay=False))
 @click.argument("fig", type=click.Choice(["fig6", "fig9_10", "fig12", "fig13"]))
-@click.option("--steps", default=20_000, show_default=True)
-@click.option("--seeds", default=3, show_default=True)
+@click.option("--steps", default=20_000, type=click.IntRange(1), show_default=True)
+@click.option("--seeds", default=3, type=click.IntRange(1), show_default=True)
 @click.option("--methods", default="ddpqn,dqn,greedy", show_default=True)
-@click.option("--exact-time-limit", default=120.0, show_default=True)
+@click.option("--exact-time-limit", default=120.0, type=click.FloatRange(0, min_open=True), show_default=True)
 def main(results, fig, steps, seeds, methods, exact_time_limit):
     """Reproduce one DDPQN figure into RESULTS."""
     out = Path(results)

@@ -23,9 +23,9 @@ from .ddpqn_common import exact_reference, gap, markdown_table, run_solver, writ
 @click.option("--family", default="ddpqn-small", show_default=True)
 @click.option("--train", "train_seeds", default="0-15", show_default=True)
 @click.option("--test", "test_seeds", default="100-104", show_default=True)
-@click.option("--steps", default=40_000, show_default=True)
+@click.option("--steps", default=40_000, type=click.IntRange(1), show_default=True)
 @click.option("--learner", default="ddpqn", show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE")
 def main(results, family, train_seeds, test_seeds, steps, learner, seed, params):
     """Train on FAMILY members TRAIN, test on members TEST, into RESULTS."""

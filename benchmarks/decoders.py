@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from offloadlab.cli import positive
+
 DECODERS = ("assign", "order", "hybrid")
 SOLVERS = ("ga", "pso-ga")
 LIBRARY = ("latency-alexnet-tiny-s0", "latency-alexnet-small-s0", "latency-vgg19-small-s0",
@@ -159,7 +161,7 @@ def optima(seeds=(0,), plans_dir: str | None = None) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--seeds", type=positive(int, zero_ok=True), nargs="+", default=[0])
     ap.add_argument("--quick", action="store_true", help="one instance per family")
     ap.add_argument("--at-bound", action="store_true",
                     help="generated identical-server DAGs: how many reach the bound")

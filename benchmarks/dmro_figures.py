@@ -44,9 +44,9 @@ def write(path: Path, rows: list) -> None:
 
 @click.command()
 @click.argument("results", type=click.Path(file_okay=False))
-@click.option("--budget", default=10_000, show_default=True, help="Training placements.")
+@click.option("--budget", default=10_000, type=click.IntRange(1), show_default=True, help="Training placements.")
 @click.option("--weights", default="0,0.2,0.5,1", show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
 @click.option("--skip-fig7", is_flag=True)
 def main(results, budget, weights, seed, skip_fig7):
     """Figs. 6 and 7 into RESULTS."""

@@ -22,7 +22,7 @@ INSTANCES = ("dmro-workflows-paper-s0", "dmro-multiserver-paper-s0")
 @click.command()
 @click.argument("results", type=click.Path(file_okay=False))
 @click.option("--seeds", default="0-4", show_default=True)
-@click.option("--budget", default=15_000, show_default=True,
+@click.option("--budget", default=15_000, type=click.IntRange(1), show_default=True,
               help="Training placements (budget_evals - 1).")
 @click.option("--solvers", default="dmro", show_default=True)
 @click.option("--instances", default=",".join(INSTANCES), show_default=True)

@@ -36,15 +36,15 @@ def steps_within(curve, optimum: float, tol: float):
 @click.command()
 @click.argument("results", type=click.Path(file_okay=False))
 @click.option("--family", default="dmro-workflows", show_default=True)
-@click.option("--envs", "n_envs", default=8, show_default=True)
-@click.option("--meta-steps", default=16_000, show_default=True)
-@click.option("--other-steps", default=8_000, show_default=True)
-@click.option("--other-seed", default=2000, show_default=True,
+@click.option("--envs", "n_envs", default=8, type=click.IntRange(1), show_default=True)
+@click.option("--meta-steps", default=16_000, type=click.IntRange(1), show_default=True)
+@click.option("--other-steps", default=8_000, type=click.IntRange(1), show_default=True)
+@click.option("--other-seed", default=2000, type=click.IntRange(0), show_default=True,
               help="Family member the trained-elsewhere parameters come from.")
 @click.option("--test", "test_seeds", default="0-1", show_default=True)
-@click.option("--adapt", default=6_000, show_default=True)
-@click.option("--every", default=250, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--adapt", default=6_000, type=click.IntRange(1), show_default=True)
+@click.option("--every", default=250, type=click.IntRange(1), show_default=True)
+@click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
 def main(results, family, n_envs, meta_steps, other_steps, other_seed, test_seeds, adapt,
          every, seed):
     """Meta vs random vs trained-elsewhere initial parameters, into RESULTS."""

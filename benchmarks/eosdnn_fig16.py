@@ -20,10 +20,10 @@ MODELS = ("alexnet", "vgg19", "googlenet", "resnet101")
 
 @click.command()
 @click.argument("results", type=click.Path(file_okay=False))
-@click.option("--budget-evals", type=int, default=None, help="Default: the paper's run.")
-@click.option("--seeds", default=3, show_default=True, help="Median over this many seeds.")
-@click.option("--exact-time-limit", default=120.0, show_default=True)
-@click.option("--exact-max-layers", default=300, show_default=True)
+@click.option("--budget-evals", type=click.IntRange(1), default=None, help="Default: the paper's run.")
+@click.option("--seeds", default=3, type=click.IntRange(1), show_default=True, help="Median over this many seeds.")
+@click.option("--exact-time-limit", default=120.0, type=click.FloatRange(0, min_open=True), show_default=True)
+@click.option("--exact-max-layers", default=300, type=click.IntRange(1), show_default=True)
 @click.option("--model", "models", multiple=True, type=click.Choice(MODELS),
               default=MODELS, show_default=True)
 def main(results, budget_evals, seeds, exact_time_limit, exact_max_layers, models):

@@ -22,10 +22,10 @@ TASKS = (4, 8, 12, 16, 20)
 @click.option("--model", "models", multiple=True, default=("vgg19", "alexnet"),
               show_default=True)
 @click.option("--tasks", "tasks", multiple=True, type=int, default=TASKS, show_default=True)
-@click.option("--budget-evals", type=int, default=None, help="Default: the paper's run.")
-@click.option("--seeds", default=3, show_default=True)
-@click.option("--exact-time-limit", default=120.0, show_default=True)
-@click.option("--exact-max-layers", default=300, show_default=True)
+@click.option("--budget-evals", type=click.IntRange(1), default=None, help="Default: the paper's run.")
+@click.option("--seeds", default=3, type=click.IntRange(1), show_default=True)
+@click.option("--exact-time-limit", default=120.0, type=click.FloatRange(0, min_open=True), show_default=True)
+@click.option("--exact-max-layers", default=300, type=click.IntRange(1), show_default=True)
 def main(results, models, tasks, budget_evals, seeds, exact_time_limit, exact_max_layers):
     """Reproduce EosDNN Fig. 17 into RESULTS."""
     from offloadlab import Problem

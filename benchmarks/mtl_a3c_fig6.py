@@ -78,7 +78,7 @@ def plot(results, problem, greedy: float, best: float, path: str) -> None:
 
 @click.command()
 @click.option("--steps", default=120_000, type=click.IntRange(1), show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
 @click.option("--instance", default=None, help="A deadline instance (default hard_slot).")
 @click.option("--ga-evals", default=500_000, type=click.IntRange(1), show_default=True)
 @click.option("--eval-every", default=2000, type=click.IntRange(1), show_default=True)

@@ -402,7 +402,7 @@ def plot(doc: dict, out_dir: Path) -> list[str]:
 @click.option("--ga-evals", default=5000, type=click.IntRange(1), show_default=True)
 @click.option("--window-s", default=0.1, type=click.FloatRange(0, min_open=True), show_default=True,
               help="Release window: rate x window tasks per point.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
 @click.option("--out", default="benchmarks/figures", show_default=True,
               type=click.Path(file_okay=False), help="Where the PNGs go.")
 @click.option("--solvers", default=",".join(SOLVERS), show_default=True,

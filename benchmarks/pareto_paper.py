@@ -43,7 +43,7 @@ def main(argv=None) -> None:
     parser.add_argument("--instance", default="ddpqn-vgg19-paper-s0")
     parser.add_argument("--algorithm", default="nsga2")
     parser.add_argument("--budget-evals", type=positive(int), default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=positive(int, zero_ok=True), default=0)
     parser.add_argument("--solver-evals", type=positive(int), default=None,
                         help="Evaluations per solver (default: each solver's own).")
     parser.add_argument("--out", default=None, help="Write the rows as JSON.")

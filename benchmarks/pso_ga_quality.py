@@ -31,8 +31,8 @@ def optimum(name: str, problem) -> float:
 
 @click.command()
 @click.option("--solver", default="pso-ga", show_default=True)
-@click.option("--seeds", default=5, show_default=True)
-@click.option("--budget-evals", type=int, default=None)
+@click.option("--seeds", default=5, type=click.IntRange(1), show_default=True)
+@click.option("--budget-evals", type=click.IntRange(1), default=None)
 @click.option("--instance", "instances", multiple=True)
 @click.option("--param", "params", multiple=True, help="k=v passed to the solver")
 def main(solver, seeds, budget_evals, instances, params):

@@ -126,9 +126,10 @@ def load_problem(ref: str) -> Problem:
         raise UserError(str(exc)) from None
 
 
-def positive(kind):
-    """An argparse ``type`` for the benchmark scripts: a ``kind`` (int, float) above 0,
-    else argparse's one-line usage error."""
+def positive(kind, *, zero_ok: bool = False):
+    """An argparse ``type`` for the benchmark scripts: a ``kind`` (int, float) above 0
+    (or at least 0 with ``zero_ok``, e.g. a seed), else argparse's one-line usage
+    error."""
     import argparse
 
     def parse(text: str):
@@ -136,8 +137,9 @@ def positive(kind):
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not 0 < value < math.inf:
-            raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
+        if value is None or not (0 <= value if zero_ok else 0 < value) or value == math.inf:
+            raise argparse.ArgumentTypeError(
+                f"must be a number {'of 0 or more' if zero_ok else 'above 0'}, got {text!r}")
         return value
 
     parse.__name__ = f"positive {kind.__name__}"

@@ -93,12 +93,29 @@ def test_train_checks_its_seed_and_steps():
     ("dag_optima", ["--exact", "x"], "argument --exact: must be a number above 0, got 'x'"),
     ("mtl_a3c_figs", ["--exact-s", "-1"], "Invalid value for '--exact-s'"),
     ("mtl_a3c_goals", ["--steps", "0"], "Invalid value for '--steps'"),
+    ("mtl_a3c_goals", ["--target-gap", "-1"], "Invalid value for '--target-gap'"),
+    ("dag_bounds", ["--time-limit", "-1"],
+     "argument --time-limit: must be a number above 0, got '-1'"),
+    ("decoders", ["--seeds", "-1"], "argument --seeds: must be a number of 0 or more"),
+    ("pso_ga_quality", ["--budget-evals", "0"], "Invalid value for '--budget-evals'"),
+    ("eosdnn_fig16", ["{out}", "--exact-time-limit", "-1"],
+     "Invalid value for '--exact-time-limit'"),
+    ("eosdnn_fig17", ["{out}", "--budget-evals", "-1"], "Invalid value for '--budget-evals'"),
+    ("ddpqn_figures", ["{out}", "--exact-time-limit", "0"],
+     "Invalid value for '--exact-time-limit'"),
+    ("ddpqn_fig4_5", ["{out}", "--steps", "-1"], "Invalid value for '--steps'"),
+    ("ddpqn_generalisation", ["{out}", "--steps", "0"], "Invalid value for '--steps'"),
+    ("dmro_goals", ["{out}", "--budget", "-1"], "Invalid value for '--budget'"),
+    ("dmro_meta", ["{out}", "--meta-steps", "-1"], "Invalid value for '--meta-steps'"),
 ])
-def test_benchmark_scripts_refuse_non_positive_budgets(script, args, words):
+def test_benchmark_scripts_refuse_non_positive_budgets(script, args, words, tmp_path):
+    out = tmp_path / "results"
+    args = [a.replace("{out}", str(out)) for a in args]
     done = subprocess.run([sys.executable, "-m", f"offloadlab.benchmarks.{script}", *args],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert words in done.stderr.strip().splitlines()[-1]
+    assert not out.exists()
 
 
 # --- 3. a solver on a kind it does not support ------------------------------------------
