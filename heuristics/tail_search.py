@@ -1,0 +1,318 @@
+"""A tabu search over schedules (a server per layer and a priority list) on P|prec|Cmax.
+
+The searches of GA and PSO-GA move through priority lists and let the decoder choose
+the servers. This one moves through the schedule: the plan is (server per layer,
+priority list), whose schedule the simulator builds (each layer, in list order, starts
+when its predecessors and its server are done). A neighbour changes the schedule around
+a *critical* layer (one on a chain of precedence and server arcs without slack that ends
+at the makespan: changing no such layer leaves the makespan as it is):
+
+* *move*: the layer to another server;
+* *swap*: the servers of the layer and of one on another server whose run overlaps it;
+* *places*: the servers and the list positions of those two exchanged (where
+  precedence allows);
+* *order*: the layer put just before the one it follows on its server (a critical
+  server arc reversed, as in the N5 neighbourhood of job-shop tabu search).
+
+A neighbour is then scheduled with insertion (each layer, in list order, in the first
+gap of its server that fits it after its predecessors), its layers listed by start
+time, and that list justified forward and backward once (:func:`.justify.justify`,
+best-fit servers): a change of one layer repacks the tail around it, where the same
+change at fixed list and servers delays everything after it by seconds (measured on
+dag-random-50n-4p-s0: no single move, swap or order change at a fixed list shortens or
+keeps the makespan of GA's plan but a handful). The search walks the makespan plateaus:
+each step takes the best of a random sample of neighbours, by makespan and then by the
+sum of the server finish times (less idle time before each server's last layer), even
+when it is worse than the current plan; a layer changed stays fixed for
+:data:`TENURE` steps unless changing it beats the best makespan.
+
+Every schedule built is charged to the evaluator (:data:`COST` per neighbour), every
+plan that shortens the best is scored by the simulator through it, and the returned
+value is the simulator's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from offloadlab.budget import Evaluator
+from offloadlab.problem import Problem
+
+from .justify import justify, pack
+
+MOVE, SWAP, ORDER, PLACES = 0, 1, 2, 3
+TENURE = 15      # steps a moved layer stays tabu
+SAMPLE = 64      # neighbours scored per step (a random sample of the critical ones)
+COST = 4         # evaluations per neighbour: its schedule, its decode, two passes
+EPS_S = 1e-9
+
+
+@njit(cache=True, nogil=True)
+def _schedule(assign, order, dur, pptr, pidx, m, release, start, finish, free, skip,
+              before, insert=False):
+    """The schedule of (``assign``, ``order``) into ``start``/``finish`` (``free``:
+    each server's last finish); the layer ``skip`` is taken just before ``before``
+    instead of at its own place (-1: none). Each layer, in list order, starts when its
+    predecessors are done and its server is free: after the server's last layer
+    (semi-active, the simulator's rule), or with ``insert`` in the first idle gap of
+    the server that holds it (the list sorted by these start times then simulates to
+    a schedule no longer). Returns the makespan."""
+    n = order.shape[0]
+    busy_s = np.empty((m, n + 1)) if insert else np.empty((1, 1))
+    busy_f = np.empty((m, n + 1)) if insert else np.empty((1, 1))
+    count = np.zeros(m, dtype=np.int64)
+    for s in range(m):
+        free[s] = release
+    span = release
+    for k in range(n + 1):
+        for part in range(2):
+            if part == 0:
+                if k == n or order[k] != before or skip < 0:
+                    continue
+                g = skip
+            else:
+                if k == n:
+                    break
+                g = order[k]
+                if g == skip:
+                    continue
+            ready = release
+            for j in range(pptr[g], pptr[g + 1]):
+                ready = max(ready, finish[pidx[j]])
+            s = assign[g]
+            if insert:
+                c = count[s]
+                st, i = max(ready, release), 0
+                while i < c:
+                    if st + dur[g] <= busy_s[s, i] + 1e-9:
+                        break
+                    st = max(st, busy_f[s, i])
+                    i += 1
+                for r in range(c, i, -1):
+                    busy_s[s, r] = busy_s[s, r - 1]
+                    busy_f[s, r] = busy_f[s, r - 1]
+                busy_s[s, i] = st
+                busy_f[s, i] = st + dur[g]
+                count[s] = c + 1
+                free[s] = busy_f[s, c]
+            else:
+                st = max(ready, free[s])
+                free[s] = st + dur[g]
+            start[g] = st
+            finish[g] = st + dur[g]
+            span = max(span, finish[g])
+    return span
+
+
+@njit(cache=True, nogil=True)
+def _candidate_orders(assign, order, cand, dur, pptr, pidx, m, release, out):
+    """``out[k]``: the list, by start time, of the schedule with insertion of candidate
+    ``cand[k]`` = (kind, a, b) applied to (``assign``, ``order``)."""
+    n = order.shape[0]
+    start, finish, free = np.empty(n), np.empty(n), np.empty(m)
+    a = assign.copy()
+    o = order.copy()
+    pos = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        pos[order[k]] = k
+    for k in range(cand.shape[0]):
+        kind, x, y = cand[k, 0], cand[k, 1], cand[k, 2]
+        skip, before = -1, -1
+        if kind == 0:
+            a[x] = y
+        elif kind == 2:
+            skip, before = y, x
+        else:
+            a[x], a[y] = assign[y], assign[x]
+            if kind == 3:
+                o[pos[x]], o[pos[y]] = y, x
+        _schedule(a, o, dur, pptr, pidx, m, release, start, finish, free, skip, before,
+                  True)
+        out[k, :] = order[np.argsort(start[order], kind="mergesort")]
+        if kind == 3:
+            o[pos[x]], o[pos[y]] = x, y
+        a[x] = assign[x]
+        if kind == 1 or kind == 3:
+            a[y] = assign[y]
+
+
+@njit(cache=True, nogil=True)
+def _ends(assign, orders, dur, pptr, pidx, m, release, out):
+    """``out[k]``: the sum of the server finish times of plan (``assign[k]``,
+    ``orders[k]``) (its semi-active schedule: the simulator's)."""
+    n = orders.shape[1]
+    start, finish, free = np.empty(n), np.empty(n), np.empty(m)
+    for k in range(orders.shape[0]):
+        _schedule(assign[k], orders[k], dur, pptr, pidx, m, release, start, finish, free,
+                  -1, -1, False)
+        out[k] = free.sum()
+
+
+@njit(cache=True, nogil=True)
+def _critical(assign, order, start, finish, pptr, pidx, span, release):
+    """Whether each layer lies on a chain of tight precedence or server arcs that ends
+    at the makespan, and each layer's previous layer on its server (-1: first)."""
+    n = order.shape[0]
+    prev = np.full(n, -1)
+    last = np.full(assign.max() + 1, -1)
+    for k in range(n):
+        g = order[k]
+        prev[g] = last[assign[g]]
+        last[assign[g]] = g
+    crit = np.zeros(n, dtype=np.bool_)
+    for k in range(n - 1, -1, -1):   # successors before their predecessors
+        g = order[k]
+        if finish[g] >= span - 1e-9:
+            crit[g] = True
+        if not crit[g] or start[g] <= release + 1e-9:
+            continue
+        for j in range(pptr[g], pptr[g + 1]):
+            if finish[pidx[j]] >= start[g] - 1e-9:
+                crit[pidx[j]] = True
+        p = prev[g]
+        if p >= 0 and finish[p] >= start[g] - 1e-9:
+            crit[p] = True
+    return crit, prev
+
+
+def neighbours(problem: Problem, assign: np.ndarray, order: np.ndarray, start_s, finish_s,
+               span_s: float, pairs: str = "overlap", places: bool = True) -> np.ndarray:
+    """(K, 3) candidates (kind, a, b) around the critical layers: moves of each to every
+    other server, swaps with every layer on another server whose run overlaps it, and
+    each critical server arc reversed where precedence allows."""
+    dur, pptr, pidx, *_ = pack(problem)
+    m = problem.n_servers
+    release = float(problem.release_s.min())
+    crit, prev = _critical(assign, order, start_s, finish_s, pptr, pidx, span_s, release)
+    c = np.flatnonzero(crit)
+    servers = np.arange(m)
+    mv = np.array([(MOVE, g, s) for g in c for s in servers if s != assign[g]],
+                  dtype=np.int64).reshape(-1, 3)
+    # swaps: overlapping runs on different servers
+    overlap = assign[c][:, None] != assign[None, :]
+    if pairs == "overlap":
+        overlap &= ((start_s[c][:, None] < finish_s[None, :])
+                    & (start_s[None, :] < finish_s[c][:, None]))
+    elif pairs == "tail":   # the other layer ends in the last tenth of the makespan
+        overlap &= (finish_s >= 0.9 * span_s)[None, :]
+    i, j = np.nonzero(overlap)
+    a, b = c[i], j
+    keep = ~crit[b] | (a < b)   # a pair of critical layers once
+    a, b = a[keep], b[keep]
+    sw = np.column_stack([np.full(len(a), SWAP), a, b])
+    pos = np.empty(len(order), dtype=np.int64)
+    pos[order] = np.arange(len(order))
+    if places:   # the pairs whose places (server and list position) may be exchanged
+        first, second = np.where(pos[a] < pos[b], a, b), np.where(pos[a] < pos[b], b, a)
+        late_pred, early_succ = _pred_succ_pos(problem, pos)
+        ok = (late_pred[second] < pos[first]) & (early_succ[first] > pos[second])
+        sw = np.concatenate([sw, np.column_stack([np.full(ok.sum(), PLACES), first[ok],
+                                                  second[ok]])])
+    # order: the critical layer g put before its server predecessor p (tight arc)
+    orde = []
+    for g in c:
+        p = prev[g]
+        if p < 0 or not crit[p] or finish_s[p] < start_s[g] - EPS_S:
+            continue
+        preds = problem.preds(g)
+        if len(preds) and pos[preds].max() >= pos[p]:
+            continue   # a predecessor of g runs at or after p in the list
+        orde.append((ORDER, p, g))
+    od = np.array(orde, dtype=np.int64).reshape(-1, 3)
+    return np.concatenate([mv, sw.astype(np.int64), od])
+
+
+def _pred_succ_pos(problem: Problem, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer, the latest list position of a predecessor (-1: none) and the
+    earliest of a successor (L: none)."""
+    n = problem.n_layers
+    late, early = np.full(n, -1), np.full(n, n)
+    for g in range(n):
+        p = problem.preds(g)
+        if len(p):
+            late[g] = pos[p].max()
+            np.minimum.at(early, p, pos[g])
+    return late, early
+
+
+def _by_start(order, start_s):
+    """The list sorted by start time (ties: the list's order): the same schedule, and
+    the list the order moves read."""
+    return order[np.argsort(start_s[order], kind="stable")]
+
+
+def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
+                order: np.ndarray, value: float, rng: np.random.Generator, *,
+                sample: int = SAMPLE, tenure: int = TENURE, pairs: str = "overlap",
+                rounds: int = 1, sideways: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+    """Tabu search from the plan (``assign``, ``order``) of makespan ``value`` until
+    ``evaluator``'s budget ends.
+
+    Parameters
+    ----------
+    problem : Problem
+        A :func:`.justify.justifiable` one.
+    evaluator : Evaluator
+        Charged every schedule built (a neighbour costs its schedule with insertion,
+        its decode and the justification's passes); scores (simulator) every plan that
+        shortens the best.
+    assign, order : ndarray (L,)
+        The start plan; ``value`` its makespan (the simulator's).
+    rng : numpy.random.Generator
+        Draws the sample of neighbours.
+    sample, tenure : int
+        Neighbours scored per step; steps a moved layer stays tabu.
+    pairs : {"overlap", "all", "tail"}
+        The swap partners of a critical layer (:func:`neighbours`).
+
+    Returns
+    -------
+    assign, order, value
+        The best plan and its makespan by the simulator (never worse than the start).
+    """
+    dur, pptr, pidx, _, _, m, release = pack(problem)
+    n = problem.n_layers
+    best_a = np.asarray(assign, dtype=np.int64).copy()
+    best_o = np.asarray(order, dtype=np.int64).copy()
+    best_v = float(value)
+    cur_a, cur_o = best_a.copy(), best_o.copy()
+    start, finish, free = np.empty(n), np.empty(n), np.empty(m)
+    tabu = np.full(n, -1)   # the step until which a layer stays tabu
+    step = 0
+    while True:
+        left = evaluator.left()
+        cost = 2 + 2 * rounds
+        k = sample if left is None else min(sample, (left - 1) // cost)
+        if k <= 0 or evaluator.done():
+            break
+        span = _schedule(cur_a, cur_o, dur, pptr, pidx, m, release, start, finish, free,
+                         -1, -1)
+        cur_o = _by_start(cur_o, start)
+        cand = neighbours(problem, cur_a, cur_o, start, finish, span, pairs)
+        if not len(cand):
+            break
+        cand = cand[rng.permutation(len(cand))[:k]]   # ties at random
+        orders = np.empty((len(cand), n), dtype=np.int64)
+        _candidate_orders(cur_a, cur_o, cand, dur, pptr, pidx, m, release, orders)
+        orders, assigns, span_s, used = justify(problem, orders, share=float(rounds > 0),
+                                                max_rounds=max(rounds, 1))
+        evaluator.charge(2 * len(cand) + used)
+        ends_s = np.empty(len(cand))
+        _ends(assigns, orders, dur, pptr, pidx, m, release, ends_s)
+        step += 1
+        moved, other = cand[:, 1], np.where(cand[:, 0] == MOVE, cand[:, 1], cand[:, 2])
+        ok = ((tabu[moved] < step) & (tabu[other] < step)) | (span_s < best_v - EPS_S)
+        if sideways:
+            ok &= span_s <= span + EPS_S
+        if not ok.any():
+            continue
+        idx = np.flatnonzero(ok)
+        pick = idx[np.lexsort((ends_s[idx], span_s[idx]))[0]]
+        cur_a, cur_o = assigns[pick], orders[pick]
+        tabu[moved[pick]] = tabu[other[pick]] = step + tenure
+        if span_s[pick] < best_v - EPS_S:
+            got = evaluator(cur_a[None, :], cur_o)
+            if len(got) and got[0] < best_v - EPS_S:
+                best_a, best_o, best_v = cur_a.copy(), cur_o.copy(), float(got[0])
+    return best_a, best_o, best_v
