@@ -44,7 +44,7 @@ from .justify import justify, pack
 MOVE, SWAP, ORDER, PLACES = 0, 1, 2, 3
 TENURE = 15      # steps a moved layer stays tabu
 SAMPLE = 64      # neighbours scored per step (a random sample of the critical ones)
-COST = 4         # evaluations per neighbour: its schedule, its decode, two passes
+COST = 4         # evaluations per neighbour (one round): its schedule, decode, 2 passes
 EPS_S = 1e-9
 
 
@@ -177,11 +177,14 @@ def _critical(assign, order, start, finish, pptr, pidx, span, release):
 
 
 def neighbours(problem: Problem, assign: np.ndarray, order: np.ndarray, start_s, finish_s,
-               span_s: float, pairs: str = "overlap", places: bool = True) -> np.ndarray:
-    """(K, 3) candidates (kind, a, b) around the critical layers: moves of each to every
-    other server, swaps with every layer on another server whose run overlaps it, and
-    each critical server arc reversed where precedence allows."""
-    dur, pptr, pidx, *_ = pack(problem)
+               span_s: float, pairs: str = "overlap") -> np.ndarray:
+    """(K, 3) candidates (kind, a, b) around the critical layers of the schedule
+    (``start_s``, ``finish_s``) of (``assign``, ``order``, a list by start time): moves
+    of each to every other server; swaps with each layer on another server whose run
+    overlaps it (``pairs="overlap"``; ``"all"``: any layer; ``"tail"``: one that ends
+    in the last tenth of the makespan), and the exchange of their places where
+    precedence allows; each critical server arc reversed where precedence allows."""
+    _, pptr, pidx, *_ = pack(problem)
     m = problem.n_servers
     release = float(problem.release_s.min())
     crit, prev = _critical(assign, order, start_s, finish_s, pptr, pidx, span_s, release)
@@ -203,12 +206,12 @@ def neighbours(problem: Problem, assign: np.ndarray, order: np.ndarray, start_s,
     sw = np.column_stack([np.full(len(a), SWAP), a, b])
     pos = np.empty(len(order), dtype=np.int64)
     pos[order] = np.arange(len(order))
-    if places:   # the pairs whose places (server and list position) may be exchanged
-        first, second = np.where(pos[a] < pos[b], a, b), np.where(pos[a] < pos[b], b, a)
-        late_pred, early_succ = _pred_succ_pos(problem, pos)
-        ok = (late_pred[second] < pos[first]) & (early_succ[first] > pos[second])
-        sw = np.concatenate([sw, np.column_stack([np.full(ok.sum(), PLACES), first[ok],
-                                                  second[ok]])])
+    # the pairs whose places (server and list position) may be exchanged
+    first, second = np.where(pos[a] < pos[b], a, b), np.where(pos[a] < pos[b], b, a)
+    late_pred, early_succ = _pred_succ_pos(problem, pos)
+    ok = (late_pred[second] < pos[first]) & (early_succ[first] > pos[second])
+    sw = np.concatenate([sw, np.column_stack([np.full(ok.sum(), PLACES), first[ok],
+                                              second[ok]])])
     # order: the critical layer g put before its server predecessor p (tight arc)
     orde = []
     for g in c:
@@ -245,7 +248,7 @@ def _by_start(order, start_s):
 def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
                 order: np.ndarray, value: float, rng: np.random.Generator, *,
                 sample: int = SAMPLE, tenure: int = TENURE, pairs: str = "overlap",
-                rounds: int = 1, sideways: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+                rounds: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
     """Tabu search from the plan (``assign``, ``order``) of makespan ``value`` until
     ``evaluator``'s budget ends.
 
@@ -282,8 +285,7 @@ def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
     step = 0
     while True:
         left = evaluator.left()
-        cost = 2 + 2 * rounds
-        k = sample if left is None else min(sample, (left - 1) // cost)
+        k = sample if left is None else min(sample, (left - 1) // (2 + 2 * rounds))
         if k <= 0 or evaluator.done():
             break
         span = _schedule(cur_a, cur_o, dur, pptr, pidx, m, release, start, finish, free,
@@ -303,8 +305,6 @@ def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
         step += 1
         moved, other = cand[:, 1], np.where(cand[:, 0] == MOVE, cand[:, 1], cand[:, 2])
         ok = ((tabu[moved] < step) & (tabu[other] < step)) | (span_s < best_v - EPS_S)
-        if sideways:
-            ok &= span_s <= span + EPS_S
         if not ok.any():
             continue
         idx = np.flatnonzero(ok)

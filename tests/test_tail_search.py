@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from offloadlab.budget import Evaluator
-from offloadlab.heuristics import evolution, tail_search as ts
+from offloadlab.heuristics import evolution
+from offloadlab.heuristics import tail_search as ts
 from offloadlab.heuristics.ga import ga
 from offloadlab.heuristics.justify import justifiable, pack
 from offloadlab.heuristics.list_scheduling import heft
@@ -82,7 +83,7 @@ def test_critical_layers_end_at_the_makespan_through_tight_arcs():
     assign, order, value = start_plan(problem)
     ev = simulate(problem, assign, order)
     start, finish = ev.start_s[0], ev.finish_s[0]
-    dur, pptr, pidx, _, _, m, release = pack(problem)
+    _, pptr, pidx, _, _, _, release = pack(problem)
     order = order[np.argsort(start[order], kind="stable")]
     crit, prev = ts._critical(assign, order, start, finish, pptr, pidx, value, release)
     assert crit[np.argmax(finish)]
