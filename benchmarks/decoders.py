@@ -8,7 +8,9 @@ in % above the best plan any of them (or HEFT) found on that instance (by a shar
 its absolute value), and HEFT's.
 
 Run: ``python -m offloadlab.benchmarks.decoders [--seeds 0 1] [--quick]``; ``--optima
-[--plans-dir DIR]``: GA and PSO-GA per seed on the 32 DAGs of ``dag_optima.json``.
+[--plans-dir DIR]``: GA and PSO-GA per seed on the 32 DAGs of ``dag_optima.json``;
+``--fingerprints FILE``: whether a change alters GA's and PSO-GA's plans or evaluation
+counts on the library instances (write FILE with one version, compare with another).
 """
 
 from __future__ import annotations
@@ -159,6 +161,52 @@ def optima(seeds=(0,), plans_dir: str | None = None) -> dict:
     return out
 
 
+def fingerprints(seed: int = 0) -> dict:
+    """``"<instance>/<solver>/<decoder>"`` -> [objective, evaluations, digest of the plan]
+    of GA and PSO-GA (default budget, ``seed``) with every decoder on the 12 library
+    instances: comparing two versions' files shows whether a change reaches them."""
+    import hashlib
+
+    from offloadlab.instance import load_instance
+    from offloadlab.instances.library import library_path
+    from offloadlab.problem import Problem
+    from offloadlab.registry import get_solver
+
+    out = {}
+    for name in LIBRARY:
+        problem = Problem.from_instance(load_instance(library_path(name)))
+        for solver in SOLVERS:
+            for decoder in DECODERS:
+                sol = get_solver(solver)(problem, seed=seed, decoder=decoder)
+                plan = (np.asarray(sol.assign, dtype=np.int64).tobytes()
+                        + np.asarray(sol.priority, dtype=np.int64).tobytes())
+                out[f"{name}/{solver}/{decoder}"] = [float(sol.objective),
+                                                     int(sol.evaluations),
+                                                     hashlib.sha1(plan).hexdigest()]
+    return out
+
+
+def compare_fingerprints(path: str) -> None:
+    """Write :func:`fingerprints` to ``path``, or, when it exists, compare with it:
+    prints how many of the runs are identical and exits 1 when any differs."""
+    import json
+    import sys
+    from pathlib import Path
+
+    got = fingerprints()
+    file = Path(path)
+    if not file.exists():
+        file.write_text(json.dumps(got, indent=0) + "\n")
+        print(f"{len(got)} runs written to {file}", file=sys.stderr)
+        return
+    old = json.loads(file.read_text())
+    differ = sorted(k for k in got if old.get(k) != got[k])
+    print(f"{len(got) - len(differ)} of {len(got)} identical to {file}"
+          + "".join(f"\n  {k}: {old.get(k)} -> {got[k]}" for k in differ), file=sys.stderr)
+    if differ:
+        raise SystemExit(1)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=positive(int, zero_ok=True), nargs="+", default=[0])
@@ -169,8 +217,13 @@ def main(argv=None) -> None:
     ap.add_argument("--optima", action="store_true",
                     help="the 32 DAGs of dag_optima.json against their best known plans")
     ap.add_argument("--plans-dir", help="with --optima: write better plans there")
+    ap.add_argument("--fingerprints", metavar="FILE",
+                    help="GA and PSO-GA with every decoder on the library instances: "
+                    "write their plans' fingerprints to FILE, or compare with it")
     args = ap.parse_args(argv)
-    if args.optima:
+    if args.fingerprints:
+        compare_fingerprints(args.fingerprints)
+    elif args.optima:
         optima(tuple(args.seeds), args.plans_dir)
     elif args.at_bound:
         at_bound(tuple(args.seeds), args.decoder)
