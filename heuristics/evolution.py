@@ -378,13 +378,14 @@ def _tail_search(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Pop
 
 
 # The final search on P|prec|Cmax (the justified ``order`` decoder): the tabu search over
-# schedules (:mod:`.tail_search`) on this share of the whole budget, in place of the
-# order search on ``polish`` of it (TAIL_AFTER_POLISH: after it). Measured on the 12
-# DAGs of ``dag_optima`` that one run misses, GA and PSO-GA, seeds 0-2, the summed gap
-# to the best plans known: 1355 ms without it, 1135 ms with 0.3 in place, 1162 ms with
-# 0.5 in place, 0.3 after the order search within the seed spread (README, "Decoders").
+# schedules (:mod:`.tail_search`) on this share of the whole budget, after the order
+# search on ``polish`` of it (TAIL_AFTER_POLISH; else in its place). Measured on the 12
+# DAGs of ``dag_optima`` that one run misses, GA and PSO-GA, seeds 0-4 (README,
+# "Decoders"): runs at the optimum of the four proven at the bound 3 of 40 without it,
+# 7 with it after the order search, 3 in its place; summed gap to the best plans known
+# 2320 / 2080 / 1999 ms.
 TAIL_SHARE = 0.3
-TAIL_AFTER_POLISH = False
+TAIL_AFTER_POLISH = True
 
 
 def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,

@@ -45,7 +45,9 @@ def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_si
         Share of mutations that move a task segment (0 = Fig. 4(b)'s only).
     polish : float
         Share of the budget kept for the final local search (0 = none); what it leaves
-        at a local optimum goes back to the GA.
+        at a local optimum goes back to the GA. On P|prec|Cmax with the ``order``
+        decoder a further :data:`.evolution.TAIL_SHARE` goes to the tabu search over
+        schedules after it (:mod:`.tail_search`).
     order_noise : float or None
         Initial order keys: the default priority's plus noise up to this (None, the
         default: uniform keys). Measured: 0.1 takes the unseeded search on

@@ -172,7 +172,10 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
     segment_p : float
         Share of the mutations that move a task segment (0 = the paper's M() only).
     polish : float
-        Share of the budget kept for the final local search (0 = none).
+        Share of the budget kept for the final local search (0 = none); on
+        P|prec|Cmax with the ``order`` decoder a further
+        :data:`.evolution.TAIL_SHARE` goes to the tabu search over schedules after it
+        (:mod:`.tail_search`).
     order_noise : float or None
         Initial order keys near the default priority (see :func:`.ga.ga`); None =
         uniform keys with the ``assign`` decoder, HEFT's list plus noise up to 0.1 with
