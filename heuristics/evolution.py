@@ -402,7 +402,7 @@ def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,
     """
     tail = TAIL_SHARE if (polish_share > 0 and decoder.kind == "order"
                           and decoder.justify > 0) else 0.0
-    final = (polish_share if TAIL_AFTER_POLISH or not tail else 0.0) + tail
+    final = min(1.0, (polish_share if TAIL_AFTER_POLISH or not tail else 0.0) + tail)
     old = evaluator.until(1.0 - final) if polish_share > 0 else None
     state = search(None)
     if old is None:
@@ -410,7 +410,7 @@ def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,
     evaluator.restore(old)
     if not evaluator.done():
         polish_best(problem, enc, evaluator, best(state), spans, rng, decoder,
-                    tail / final if tail else 0.0)
+                    min(1.0, tail / final) if tail else 0.0)
     if not evaluator.done():
         search(state)
 
