@@ -347,10 +347,9 @@ def polish_best(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Popu
             return evaluate(problem, enc, evaluator, genes, keys, decoder)
 
         old = evaluator.until(1.0 - tail_share) if tail_share > 0 else None
-        if tail_share < 1:
-            pop.genes[g], pop.keys[g], pop.values[g] = polish_order(
-                problem, evaluator, score, pop.genes[g], pop.keys[g],
-                float(pop.values[g]), rng)
+        pop.genes[g], pop.keys[g], pop.values[g] = polish_order(
+            problem, evaluator, score, pop.genes[g], pop.keys[g], float(pop.values[g]),
+            rng)
         if old is not None:
             evaluator.restore(old)
             _tail_search(problem, enc, evaluator, pop, g, rng)
@@ -379,13 +378,12 @@ def _tail_search(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Pop
 
 # The final search on P|prec|Cmax (the justified ``order`` decoder): the tabu search over
 # schedules (:mod:`.tail_search`) on this share of the whole budget, after the order
-# search on ``polish`` of it (TAIL_AFTER_POLISH; else in its place). Measured on the 12
+# search on ``polish`` of it. Measured on the 12
 # DAGs of ``dag_optima`` that one run misses, GA and PSO-GA, seeds 0-4 (README,
 # "Decoders"): runs at the optimum of the four proven at the bound 3 of 40 without it,
 # 7 with it after the order search, 3 in its place; summed gap to the best plans known
 # 2320 / 2080 / 1999 ms.
 TAIL_SHARE = 0.3
-TAIL_AFTER_POLISH = True
 
 
 def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,
@@ -402,7 +400,7 @@ def run_phases(problem: Problem, enc: Encoding, evaluator: Evaluator, search,
     """
     tail = TAIL_SHARE if (polish_share > 0 and decoder.kind == "order"
                           and decoder.justify > 0) else 0.0
-    final = min(1.0, (polish_share if TAIL_AFTER_POLISH or not tail else 0.0) + tail)
+    final = min(1.0, polish_share + tail)
     old = evaluator.until(1.0 - final) if polish_share > 0 else None
     state = search(None)
     if old is None:
