@@ -13,7 +13,7 @@ proven bound as its lower end: INFEASIBLE proves the plan optimal, OPTIMAL gives
 optimum and its schedule, a solution alone is a better plan.
 
 A DAG may be cut at its bottlenecks (layers comparable with all others): the optimum is
-then the sum of the pieces' optima (:func:`offloadlab.benchmarks.dag_optima.segments`),
+then the sum of the pieces' optima (:func:`segments`),
 so the model takes a piece: its layers, the arcs among them, time 0 at its start.
 
 Redundant parts, each implied by the model, that help the search: start domains from
@@ -31,14 +31,25 @@ import time
 import numpy as np
 
 
-def integer_durations(problem, unit_s: float = 1e-3) -> np.ndarray:
-    """Processing time of every layer in ``unit_s`` units; ValueError off the grid or
-    outside one DAG on identical one-slot servers without data."""
-    if (problem.n_tasks != 1 or (problem.task_device >= 0).any()
+def identical_servers(problem) -> int:
+    """The number of servers m; ValueError outside P|prec|Cmax: one DAG task without a
+    device on identical one-slot servers, no data on the arcs, memory for every layer on
+    any server."""
+    mem_mb = float((problem.param_mb + problem.out_mb).sum())
+    if (problem.instance.objective.kind != "makespan" or problem.n_tasks != 1
+            or (problem.task_device >= 0).any()
             or not problem.allowed.all() or (problem.pools != 1).any()
-            or np.ptp(problem.ghz) > 0 or (problem.out_mb > 0).any()):
+            or np.ptp(problem.ghz) > 0 or (problem.out_mb > 0).any()
+            or mem_mb > problem.memory_mb.min()):
         raise ValueError(f"{problem.instance.name}: not one DAG on identical one-slot "
                          "servers without data")
+    return int(problem.n_servers)
+
+
+def integer_durations(problem, unit_s: float = 1e-3) -> np.ndarray:
+    """Processing time of every layer in ``unit_s`` units; ValueError off the grid or
+    outside P|prec|Cmax (:func:`identical_servers`)."""
+    identical_servers(problem)
     dur = np.round(problem.exec_s[:, 0] / unit_s).astype(np.int64)
     if np.abs(dur * unit_s - problem.exec_s[:, 0]).max() > 1e-9:
         raise ValueError(f"{problem.instance.name}: processing times off the "
@@ -49,12 +60,72 @@ def integer_durations(problem, unit_s: float = 1e-3) -> np.ndarray:
 def piece(problem, layers: np.ndarray, unit_s: float = 1e-3):
     """(durations, local predecessor lists) of the sub-DAG of ``layers`` (ascending,
     so topological), arcs to other layers dropped."""
+    return _sub(integer_durations(problem, unit_s), predecessors(problem), layers)
+
+
+def predecessors(problem) -> list[list[int]]:
+    """The predecessor list of every layer (plain ints, for a child process)."""
+    return [[int(p) for p in problem.preds(g)] for g in range(problem.n_layers)]
+
+
+def _sub(dur: np.ndarray, preds: list, layers: np.ndarray):
+    """(durations, local predecessor lists) of the sub-DAG of ``layers``."""
     layers = np.sort(np.asarray(layers))
     local = {int(g): i for i, g in enumerate(layers)}
-    dur = integer_durations(problem, unit_s)[layers]
-    preds = [[local[int(p)] for p in problem.preds(int(g)) if int(p) in local]
-             for g in layers]
-    return dur, preds
+    return dur[layers], [[local[p] for p in preds[int(g)] if p in local] for g in layers]
+
+
+def segments(problem) -> list[np.ndarray]:
+    """The layers cut at *bottlenecks* (layers comparable with every other: each other
+    layer is an ancestor or a descendant), in order: [segment, bottleneck, segment, …]
+    with empty segments left out. Every layer of a segment runs after the bottleneck
+    before it and before the one after it, so an optimal schedule is the optimal
+    schedules of the segments and the bottlenecks one after the other."""
+    n = problem.n_layers
+    anc = np.zeros((n, n), dtype=bool)
+    for g in range(n):   # layers are in topological order
+        for p in problem.preds(g):
+            anc[g] |= anc[int(p)]
+            anc[g, int(p)] = True
+    related = anc | anc.T | np.eye(n, dtype=bool)
+    cuts = np.flatnonzero(related.all(axis=1))
+    out, rank = [], anc.sum(axis=1)
+    prev = np.zeros(n, dtype=bool)   # layers placed so far
+    for b in cuts[np.argsort(rank[cuts], kind="stable")]:
+        seg = np.flatnonzero(anc[b] & ~prev)
+        if len(seg):
+            out.append(seg)
+        out.append(np.array([b]))
+        prev |= anc[b]
+        prev[b] = True
+    if (~prev).any():
+        out.append(np.flatnonzero(~prev))
+    return out
+
+
+def plan_from_starts(problem, start_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(assign, priority) of a schedule given by start times: layers by start, each on
+    the server that has been free longest (interval-graph colouring: never more than m
+    layers overlap, so a server is always free). Simulating it in that order starts no
+    layer later than ``start_s``.
+
+    Raises
+    ------
+    ValueError
+        When more than m layers overlap at some time, or outside P|prec|Cmax.
+    """
+    m = identical_servers(problem)
+    dur = problem.exec_s[:, 0]
+    order = np.lexsort((np.arange(problem.n_layers), start_s))
+    free = np.zeros(m)
+    assign = np.zeros(problem.n_layers, dtype=np.int64)
+    for g in order:
+        s = int(np.argmin(free))
+        if free[s] > start_s[g] + 1e-9:
+            raise ValueError(f"{problem.instance.name}: more than {m} layers overlap at "
+                             f"{start_s[g]:.3f} s")
+        assign[g], free[s] = s, start_s[g] + dur[g]
+    return assign, order.astype(np.int64)
 
 
 def _gaps(dur: np.ndarray, preds: list) -> np.ndarray:
@@ -233,3 +304,97 @@ def _add_servers(model, start, dur: np.ndarray, m: int) -> None:
     for ivs in per_server:
         model.AddNoOverlap(ivs)
 
+
+
+def prove_by_pieces(dur: np.ndarray, preds: list, m: int, parts: list, start: np.ndarray,
+                    lower: int, time_limit_s: float, *, workers: int = 1, seed: int = 0,
+                    params: dict | None = None) -> dict:
+    """Each piece of ``parts`` (:func:`segments`, or all layers as one) to
+    :func:`solve_piece`, asked for a makespan below that of the schedule ``start`` on
+    the piece (integer units, time 0 at the DAG's start); the pieces go smallest first,
+    each with its share of the time left in proportion to its size, none past
+    ``time_limit_s``.
+
+    The optimum is the sum of the pieces' optima, so the pieces' bounds add up to a
+    bound and their schedules one after the other to a schedule; and a piece's optimum
+    is at least ``lower`` minus the plan's spans of the other pieces.
+
+    Returns
+    -------
+    dict with ``status`` (``optimal`` when every piece is proven, else ``time_limit``),
+    ``makespan`` and ``start`` (the joined schedule), ``bound`` (proven), all in units,
+    and ``segments`` (the pieces' sizes).
+    """
+    deadline = time.perf_counter() + time_limit_s
+    start = np.asarray(start, dtype=np.int64)
+    parts = [np.sort(np.asarray(p)) for p in parts]
+    spans = [int((start[p] + dur[p]).max() - start[p].min()) for p in parts]
+    solved = {}
+    left_layers = sum(len(p) for p in parts if len(p) > m)
+    for k in sorted(range(len(parts)), key=lambda k: len(parts[k])):   # small first
+        part = parts[k]
+        d, pr = _sub(dur, preds, part)
+        local = start[part] - start[part].min()
+        span = spans[k]
+        est, rest = heads_tails(d, pr, m)
+        # the optimum is the sum of the pieces' optima, each at most the plan's span
+        lb = max(piece_bound(d, est, rest, m), int(lower) - sum(spans) + span)
+        ok = lb >= span
+        if len(part) <= m:    # all at once: every layer at its earliest start
+            local, span, ok = est, int((est + d).max()), True
+        elif not ok and deadline - time.perf_counter() > 0.05:   # its share of the time
+            left_s = deadline - time.perf_counter()
+            share = min(left_s, max(1.0, left_s * len(part) / left_layers))
+            res = solve_piece(d, pr, m, upper=span - 1, lower=lb, time_limit_s=share,
+                              workers=workers, seed=seed, hint_start=local, params=params)
+            lb, ok = res["bound"], res["status"] in ("optimal", "infeasible")
+            if "start" in res:
+                local, span = res["start"], res["makespan"]
+        left_layers -= len(part) if len(part) > m else 0
+        solved[k] = (local, span, min(lb, span), ok)
+    out_start = np.zeros(len(dur), dtype=np.int64)
+    t = bound = 0
+    for k, part in enumerate(parts):   # one after the other
+        local, span, lb, _ = solved[k]
+        out_start[part] = t + local
+        t, bound = t + span, bound + lb
+    return {"status": "optimal" if all(s[3] for s in solved.values()) else "time_limit",
+            "makespan": int(t), "bound": max(int(bound), int(lower)), "start": out_start,
+            "segments": [len(p) for p in parts]}
+
+
+def prove_isolated(time_limit_s: float, **kwargs) -> dict | None:
+    """:func:`prove_by_pieces` (keyword arguments but ``time_limit_s``) in a fresh
+    process, ``time_limit_s`` counting its start-up; None when it fails to answer in
+    time (it is then killed).
+
+    OR-Tools and highspy ship incompatible builds of HiGHS, which cannot be loaded into
+    one process (:func:`offloadlab.formulations.cpsat.run_isolated`): ``exact`` imports
+    highspy, so its CP-SAT runs in a child.
+    """
+    import pickle
+    import subprocess
+    import sys
+
+    deadline_epoch = time.time() + time_limit_s
+    try:
+        proc = subprocess.run([sys.executable, "-m", "offloadlab.formulations.makespan_cp"],
+                              input=pickle.dumps((deadline_epoch, kwargs)),
+                              capture_output=True, check=False,
+                              timeout=max(0.0, time_limit_s) + 0.3)
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0:
+        raise RuntimeError("the CP-SAT child process failed: "
+                           + proc.stderr.decode(errors="replace")[-2000:])
+    return pickle.loads(proc.stdout)
+
+
+if __name__ == "__main__":   # the child of prove_isolated: pickled arguments on stdin
+    import pickle
+    import sys
+
+    deadline_epoch, kwargs = pickle.loads(sys.stdin.buffer.read())
+    # 0.1 s to hand the answer back
+    result = prove_by_pieces(time_limit_s=deadline_epoch - time.time() - 0.1, **kwargs)
+    sys.stdout.buffer.write(pickle.dumps(result))
