@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import itertools
+import math
 import time
 
 import numpy as np
@@ -119,6 +120,13 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         return make_solution(problem, "exact", inc[0], inc[1], started=started,
                              status="optimal", bound=lower[0], bound_source=lower[1],
                              message=f"{lower[1]} bound: plan from {inc[3]}")
+    grid = _grid_of(problem) if inc is not None else None
+    if grid is not None and left() > 0:   # P|prec|Cmax on a time grid
+        inc, bound, how = _grid_model(problem, grid, inc, lower, seed, left(), threads)
+        proven = inc[2] <= bound[0] + 1e-9 * max(1.0, abs(bound[0]))
+        return make_solution(problem, "exact", inc[0], inc[1], started=started,
+                             status="optimal" if proven else "time_limit", bound=bound[0],
+                             bound_source=bound[1], message=f"{how}: plan from {inc[3]}")
     use = backend
     if use == "auto":
         use = "cpsat" if problem.objective.time_valued and not write_model_path else "milp"
@@ -182,6 +190,56 @@ def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float
             if value < inc[2]:
                 inc = (sol.assign, sol.priority, value, name.upper())
     return inc
+
+
+def _grid_of(problem: Problem):
+    """(unit_s, durations in units, m) when ``problem`` is P|prec|Cmax (one DAG on
+    identical one-slot servers without data) with every processing time a multiple of
+    a power of ten (:func:`.bounds.time_grid`, 1 s to 1e-6 s); else None."""
+    from . import makespan_cp
+    from .bounds import time_grid
+
+    try:
+        m = makespan_cp.identical_servers(problem)
+        unit = time_grid(problem)
+        return None if unit is None else (unit, makespan_cp.integer_durations(problem, unit), m)
+    except ValueError:
+        return None
+
+
+def _grid_model(problem: Problem, grid, inc, lower, seed, time_limit_s: float,
+                threads: int = 1):
+    """The P|prec|Cmax model of :mod:`.makespan_cp` in integer units, by pieces between
+    bottlenecks, in a child process within ``time_limit_s``: asked for a makespan below
+    the incumbent's, the bound ``lower`` its lower end, hinted with the incumbent's
+    starts. Returns the incumbent (replaced by the model's schedule, as a plan by
+    interval colouring and re-scored by the simulator, when that is better), the best
+    bound (value, source) and what ran."""
+    from offloadlab.simulator import simulate
+
+    from . import makespan_cp
+
+    unit, dur, m = grid
+    rel = float(problem.release_s[0])
+    start_s = simulate(problem, inc[0], inc[1]).start_s[0] - rel
+    parts = makespan_cp.segments(problem)
+    res = makespan_cp.prove_isolated(
+        time_limit_s, dur=dur, preds=makespan_cp.predecessors(problem), m=m, parts=parts,
+        start=np.round(start_s / unit).astype(np.int64),
+        lower=int(math.ceil(lower[0] / unit - 1e-6)), workers=max(1, threads),
+        seed=seed or 0)
+    how = f"P|prec|Cmax CP-SAT by pieces ({len(parts)}, unit {unit:g} s)"
+    if res is None:
+        return inc, lower, how + ": no answer in time"
+    if res["makespan"] * unit < inc[2] - 0.5 * unit:
+        assign, prio = makespan_cp.plan_from_starts(problem, rel + res["start"] * unit)
+        value = float(simulate(problem, assign, prio).objective[0])
+        if value < inc[2]:
+            inc = (assign, prio, value, "P|prec|Cmax CP-SAT")
+    bound = res["bound"] * unit
+    if bound > lower[0] + 0.5 * unit:
+        lower = (bound, f"P|prec|Cmax CP-SAT by pieces, unit {unit:g} s")
+    return inc, lower, how + f": {res['status']}"
 
 
 def _jobs_family(problem: Problem) -> bool:

@@ -229,9 +229,9 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     below it) or ``unknown`` — and ``bound`` (units, proven), ``makespan`` and
     ``start`` when a schedule was found, ``wall_s``.
     """
+    started = time.perf_counter()   # the import counts: a second in a fresh process
     from ortools.sat.python import cp_model
 
-    started = time.perf_counter()
     n = len(dur)
     est, rest = heads_tails(dur, preds, m)
     lower = max(int(lower), piece_bound(dur, est, rest, m))
