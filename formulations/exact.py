@@ -55,6 +55,7 @@ from .bounds import best_bound as lower_bound
 
 TIME_KINDS = ("latency", "deadline")
 DEFAULT_LIMIT_S = 60.0
+GRID_FIRST = 0.2   # share of the time left for the P|prec|Cmax model before the search
 
 
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
@@ -113,20 +114,30 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     big = kind == "latency" and problem.n_layers > max_layers
     bound_s = min(12.0, 0.2 * limit) if big else min(5.0, 0.1 * limit)
     lower = lower_bound(problem, inc[2] if inc else None, time_limit_s=bound_s)
+    grid = _grid_of(problem) if kind == "makespan" and inc is not None else None
+    tried = []
+    if grid is not None and not _meets(inc, lower):
+        # a short first try: it proves small DAGs whose optimum is above the bounds in
+        # a second, where the search below can never meet them (README)
+        inc, lower, how = _grid_model(problem, grid, inc, lower, seed,
+                                      min(left(), max(2.5, GRID_FIRST * left())), threads)
+        tried.append(how)
     if kind == "makespan" and inc is not None and (problem.task_device < 0).all():
         # 70 %: on these DAGs the search meets the bound where CP-SAT proves nothing
         inc = _ga_incumbent(problem, inc, lower[0], seed, 0.7 * left())
-    if inc is not None and inc[2] <= lower[0] + 1e-9 * max(1.0, abs(lower[0])):
+    if inc is not None and _meets(inc, lower):
         return make_solution(problem, "exact", inc[0], inc[1], started=started,
                              status="optimal", bound=lower[0], bound_source=lower[1],
-                             message=f"{lower[1]} bound: plan from {inc[3]}")
-    grid = _grid_of(problem) if inc is not None else None
-    if grid is not None and left() > 0:   # P|prec|Cmax on a time grid
-        inc, bound, how = _grid_model(problem, grid, inc, lower, seed, left(), threads)
-        proven = inc[2] <= bound[0] + 1e-9 * max(1.0, abs(bound[0]))
+                             message="; ".join(tried + [f"{lower[1]} bound: plan from "
+                                                        f"{inc[3]}"]))
+    if grid is not None:   # P|prec|Cmax on a time grid: the model again, from the new plan
+        if left() > 1.5:
+            inc, lower, how = _grid_model(problem, grid, inc, lower, seed, left(), threads)
+            tried.append(how)
         return make_solution(problem, "exact", inc[0], inc[1], started=started,
-                             status="optimal" if proven else "time_limit", bound=bound[0],
-                             bound_source=bound[1], message=f"{how}: plan from {inc[3]}")
+                             status="optimal" if _meets(inc, lower) else "time_limit",
+                             bound=lower[0], bound_source=lower[1],
+                             message="; ".join(tried) + f": plan from {inc[3]}")
     use = backend
     if use == "auto":
         use = "cpsat" if problem.objective.time_valued and not write_model_path else "milp"
@@ -190,6 +201,11 @@ def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float
             if value < inc[2]:
                 inc = (sol.assign, sol.priority, value, name.upper())
     return inc
+
+
+def _meets(inc, lower) -> bool:
+    """Whether the incumbent's value meets the bound (within rounding)."""
+    return inc[2] <= lower[0] + 1e-9 * max(1.0, abs(lower[0]))
 
 
 def _grid_of(problem: Problem):

@@ -205,7 +205,7 @@ def piece_bound(dur: np.ndarray, est: np.ndarray, rest: np.ndarray, m: int) -> i
 def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int = 0,
                 time_limit_s: float = 60.0, workers: int = 2, seed: int = 0,
                 hint_start: np.ndarray | None = None, servers: bool = True,
-                params: dict | None = None, log: bool = False) -> dict:
+                params: dict | None = None, log: bool = False, windows: int = 0) -> dict:
     """Least makespan of a piece, searched in ``[lower, upper]`` units.
 
     Parameters
@@ -221,6 +221,9 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
         alone.
     params : dict, optional
         More CP-SAT parameters by name (a list extends a repeated field).
+    windows : int
+        With the servers: per server, the work bounds of this many windows of least
+        slack (:func:`tight_windows`, :func:`_add_window`).
 
     Returns
     -------
@@ -250,7 +253,9 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
         model.Add(start[j] + int(dur[j] + rest[j]) <= cmax)
     model.AddCumulative(intervals, [1] * n, m)
     if servers:
-        _add_servers(model, start, dur, m)
+        on = _add_servers(model, start, dur, m)
+        for a, b, slack, least, most in tight_windows(dur, est, lst, m, windows):
+            _add_window(model, on, b - a, slack, least, most)
     model.Minimize(cmax)
     if hint_start is not None:
         for g in range(n):
@@ -303,6 +308,51 @@ def _add_servers(model, start, dur: np.ndarray, m: int) -> None:
                 model.AddBoolOr([on[j][s - 1] for j in range(s - 1, i)]).OnlyEnforceIf(x)
     for ivs in per_server:
         model.AddNoOverlap(ivs)
+    return on
+
+
+def tight_windows(dur: np.ndarray, est: np.ndarray, lst: np.ndarray, m: int,
+                  count: int) -> list:
+    """The ``count`` time windows ``[a, b]`` of least relative slack: ``a`` among the
+    earliest and latest starts, ``b`` among the earliest and latest finishes, slack
+    ``m (b - a)`` minus the work every schedule within the start windows
+    ``[est, lst]`` does inside (each layer's overlap at its earliest or latest start,
+    whichever is less). Returns (a, b, slack, least, most) with per layer the least and
+    the most overlap with the window; windows whose slack is not below ``b - a`` (where
+    any server may idle throughout) are left out."""
+    if count <= 0:
+        return []
+    a = np.unique(np.concatenate([est, lst]))[:, None, None]
+    b = np.unique(np.concatenate([est + dur, lst + dur]))[None, :, None]
+    width = np.maximum(b - a, 0)
+
+    def overlap(s):
+        return np.clip(np.minimum(s + dur, b) - np.maximum(s, a), 0, width)
+
+    least = np.minimum(overlap(est), overlap(lst))
+    slack = m * width[..., 0] - least.sum(axis=2)
+    ok = (width[..., 0] > 0) & (slack < width[..., 0])
+    ia, ib = np.nonzero(ok)
+    order = np.argsort(slack[ia, ib] / width[ia, ib, 0], kind="stable")[:count]
+    out = []
+    for i, j in zip(ia[order], ib[order]):
+        lo, hi = int(a[i, 0, 0]), int(b[0, j, 0])
+        most = np.clip(np.minimum.reduce([dur, np.full_like(dur, hi - lo), lst + dur - lo,
+                                          hi - est]), 0, None)
+        out.append((lo, hi, int(slack[i, j]), least[i, j], most))
+    return out
+
+
+def _add_window(model, on, width: int, slack: int, least, most) -> None:
+    """Per server, over a window of ``width`` units and ``slack``: the layers' least
+    overlaps on it fit in the window, and their most overlaps cover all of it but the
+    slack (all servers together idle at most ``slack`` inside, so each one does)."""
+    for s in range(max(len(x) for x in on)):
+        lo = [(int(least[i]), x[s]) for i, x in enumerate(on) if s < len(x) and least[i]]
+        hi = [(int(most[i]), x[s]) for i, x in enumerate(on) if s < len(x) and most[i]]
+        if sum(w for w, _ in lo) > width:
+            model.Add(sum(w * x for w, x in lo) <= width)
+        model.Add(sum(w * x for w, x in hi) >= width - slack)
 
 
 
