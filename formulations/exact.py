@@ -5,7 +5,7 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
 
 1. ``makespan`` instances of one-layer tasks go to
    :mod:`offloadlab.formulations.makespan` (the R|r_j,mem|C_max MILP), which models that
-   family directly; DAG tasks (e.g. ``instances generate-dag``) follow steps 2-4.
+   family directly; DAG tasks (e.g. ``instances generate-dag``) follow steps 2-5.
 2. The contention-free dynamic programme (:mod:`.dp`) runs first: milliseconds at any
    size. When the simulator's value of its plan meets its bound (no pool binds: every
    ``dmro`` instance, a single chain task, pools at least the tasks that reach them) that
@@ -19,7 +19,18 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
    bounds); the capacity bounds of :mod:`.bounds` (load, energetic, critical path with
    release, device queue, source server, DDPQN balance; 20 % of the limit for
    ``latency`` above ``max_layers``): an incumbent meeting them is optimal at once.
-4. A scheduling model warm-started from it, when the instance has at most
+4. P|prec|Cmax (one DAG on identical one-slot servers without data) whose processing
+   times lie on a decimal grid (:func:`.bounds.time_grid`) has its own model: the
+   CP-SAT model of :mod:`.makespan_cp` in integer units, by pieces between
+   bottlenecks, in a child process, asked for a makespan below the incumbent's with the
+   bound as its lower end (a schedule at the bound, or none below the incumbent, is a
+   proof; a better schedule becomes the incumbent, coloured into a plan and re-scored
+   by the simulator). It runs first on 20 % of the time left (at least 2.5 s: small
+   DAGs whose optimum is above the bounds are proven in a second, which no search can
+   do), then GA and PSO-GA seeds in turn on 70 % of the rest (they meet the bound
+   where the model does not), then the model again from their plan with the rest.
+   Every other instance goes on to 5.
+5. A scheduling model warm-started from it, when the instance has at most
    ``max_layers`` layers: CP-SAT (:mod:`.cpsat`) for ``latency``/``deadline`` (measured:
    latency-alexnet-small proven in 0.6 s against 5.3 s for HiGHS, equal elsewhere), the
    HiGHS MILP (:mod:`.milp`) for ``ddpqn`` and ``dmro``. It gets 60 % of the time left
@@ -27,7 +38,7 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
    cut. For ``ddpqn`` without a proof, the balance programme's plans and the model's
    each descend by moves of runs of layers and swaps of two layers' servers
    (:mod:`.swaps`) while time remains; the best is kept.
-5. Without a proof, for ``latency``/``deadline``: the time-indexed Lagrangian bound
+6. Without a proof, for ``latency``/``deadline``: the time-indexed Lagrangian bound
    (:mod:`.lagrangian`) with the rest of the time; for ``deadline`` its windowed form
    (:mod:`.windowed`: each task priced over its own window and servers, finer buckets)
    followed by re-insertion from its best relaxed schedule (measured on
@@ -55,7 +66,8 @@ from .bounds import best_bound as lower_bound
 
 TIME_KINDS = ("latency", "deadline")
 DEFAULT_LIMIT_S = 60.0
-GRID_FIRST = 0.2   # share of the time left for the P|prec|Cmax model before the search
+GRID_FIRST = 0.2   # share of the time left for the P|prec|Cmax model before the search,
+GRID_FIRST_LAYERS = 60   # on DAGs of at most this many layers
 
 
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
@@ -67,7 +79,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     Parameters
     ----------
     backend : {"auto", "cpsat", "milp"}
-        The scheduling model of step 4 (``auto``: CP-SAT for latency/deadline, else the
+        The scheduling model of step 5 (``auto``: CP-SAT for latency/deadline, else the
         MILP; ``write_model_path`` forces the MILP).
     max_layers : int
         Above this many layers no scheduling model is built (paper-size instances).
@@ -115,16 +127,24 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     bound_s = min(12.0, 0.2 * limit) if big else min(5.0, 0.1 * limit)
     lower = lower_bound(problem, inc[2] if inc else None, time_limit_s=bound_s)
     grid = _grid_of(problem) if kind == "makespan" and inc is not None else None
+    search = kind == "makespan" and inc is not None and (problem.task_device < 0).all()
+    runs = itertools.count()   # GA and PSO-GA runs: seeds in turn
     tried = []
-    if grid is not None and not _meets(inc, lower):
-        # a short first try: it proves small DAGs whose optimum is above the bounds in
-        # a second, where the search below can never meet them (README)
-        inc, lower, how = _grid_model(problem, grid, inc, lower, seed,
-                                      min(left(), max(2.5, GRID_FIRST * left())), threads)
-        tried.append(how)
-    if kind == "makespan" and inc is not None and (problem.task_device < 0).all():
+    small = problem.n_layers <= GRID_FIRST_LAYERS
+    if grid is not None and small and not _meets(inc, lower):
+        # one run of each, then a short first try of the model: it proves small DAGs
+        # whose optimum is above the bounds in a second, where the search can never
+        # meet them; on larger ones the search needs all its time (README)
+        inc = _ga_incumbent(problem, inc, lower[0], seed, 0.7 * left(),
+                            itertools.islice(runs, 2))
+        if not _meets(inc, lower):
+            inc, lower, how = _grid_model(problem, grid, inc, lower, seed,
+                                          min(left(), max(2.5, GRID_FIRST * left())),
+                                          threads)
+            tried.append(how)
+    if search:
         # 70 %: on these DAGs the search meets the bound where CP-SAT proves nothing
-        inc = _ga_incumbent(problem, inc, lower[0], seed, 0.7 * left())
+        inc = _ga_incumbent(problem, inc, lower[0], seed, 0.7 * left(), runs)
     if inc is not None and _meets(inc, lower):
         return make_solution(problem, "exact", inc[0], inc[1], started=started,
                              status="optimal", bound=lower[0], bound_source=lower[1],
@@ -175,7 +195,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     return _with_lagrangian(problem, sol, inc, started, left(), use, lower)
 
 
-def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float):
+def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float,
+                  runs=None):
     """On scheduling DAGs (no device) GA's and PSO-GA's order search (README,
     "Decoders") meet the capacity bounds where the list rules miss (generated DAGs on 2
     servers: HEFT 0.1-3 % above the bound, each of them at it on most). They run in
@@ -184,13 +205,14 @@ def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float
     and runs with other seeds end at other plans (measured on the 32 generated DAGs: of
     the 23 whose bound is attained, ``exact`` with 30 s proves 19 with one run of each,
     21 with seeds in turn on 40 % of the time left, 22 on 70 %, each within 17 s). A
-    better plan replaces ``inc``."""
+    better plan replaces ``inc``. ``runs``: the run numbers k to use (run k is
+    ``("ga", "pso-ga")[k % 2]`` with seed ``seed + k // 2``; default 0, 1, 2, …)."""
     from offloadlab.registry import SOLVERS, solve as run
     from offloadlab.simulator import simulate
 
     stop = time.perf_counter() + time_limit_s
     names = [name for name in ("ga", "pso-ga") if name in SOLVERS]
-    for k in itertools.count() if names else ():
+    for k in (itertools.count() if runs is None else runs) if names else ():
         left = stop - time.perf_counter()
         if inc[2] <= lower + 1e-9 * max(1.0, abs(lower)) or left < 1:
             break
@@ -218,7 +240,9 @@ def _grid_of(problem: Problem):
     try:
         m = makespan_cp.identical_servers(problem)
         unit = time_grid(problem)
-        return None if unit is None else (unit, makespan_cp.integer_durations(problem, unit), m)
+        if unit is None:
+            return None
+        return unit, makespan_cp.integer_durations(problem, unit), m
     except ValueError:
         return None
 
