@@ -91,3 +91,27 @@ def test_pieces_join_into_a_schedule_that_colours_into_a_plan():
         assert all(res["start"][p] + dur[p] <= res["start"][j] for p in ps)
     assign, prio = makespan_cp.plan_from_starts(problem, res["start"] * 1e-3)
     assert simulate(problem, assign, prio).objective[0] == pytest.approx(77.790, abs=1e-9)
+
+
+def test_window_bounds_hold_for_a_stored_optimum():
+    # dag-random-50n-4p-s1: its optimum keeps all 4 servers busy from 17.859 s to the
+    # end (a window of zero slack); every window's per-server bounds hold for it
+    from offloadlab.benchmarks import dag_optima
+
+    row = dag_optima.load()[7]
+    problem = dag_optima.problem_of(*row["case"])
+    start_s = simulate(problem, np.array(row["assign"]), np.array(row["priority"])).start_s[0]
+    start = np.round(start_s / 1e-3).astype(np.int64)
+    assign, _ = makespan_cp.plan_from_starts(problem, start_s)
+    dur = makespan_cp.integer_durations(problem)
+    m = problem.n_servers
+    est, rest = makespan_cp.heads_tails(dur, makespan_cp.predecessors(problem), m)
+    lst = int(round(row["optimum"] / 1e-3)) - dur - rest
+    assert (est <= start).all() and (start <= lst).all()
+    windows = makespan_cp.tight_windows(dur, est, lst, m, 10)
+    assert len(windows) == 10 and windows[0][:3] == (17859, 76611, 0)
+    for a, b, slack, least, most in windows:
+        inside = np.clip(np.minimum(start + dur, b) - np.maximum(start, a), 0, None)
+        assert (least <= inside).all() and (inside <= most).all()
+        for s in range(m):
+            assert b - a - slack <= inside[assign == s].sum() <= b - a
