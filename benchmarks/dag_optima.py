@@ -155,8 +155,8 @@ def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
                               workers)
         status = res["status"]
         lower = max(lower, res["bound_s"])
-        method = (f"CP-SAT per piece between bottlenecks, cumulative and servers "
-                  f"({len(res['segments'])} pieces: largest {max(res['segments'])} "
+        method = ("CP-SAT per piece between bottlenecks, cumulative, servers and "
+                  f"windows ({len(res['segments'])} pieces: largest {max(res['segments'])} "
                   f"layers), asked to beat the plan of {name}")
         if res["makespan_s"] < upper - 1e-9:
             assign, priority = plan_from_starts(problem, res["start_s"])
