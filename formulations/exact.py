@@ -25,11 +25,12 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
    bottlenecks, in a child process, asked for a makespan below the incumbent's with the
    bound as its lower end (a schedule at the bound, or none below the incumbent, is a
    proof; a better schedule becomes the incumbent, coloured into a plan and re-scored
-   by the simulator). It runs first on 20 % of the time left (at least 2.5 s: small
-   DAGs whose optimum is above the bounds are proven in a second, which no search can
-   do), then GA and PSO-GA seeds in turn on 70 % of the rest (they meet the bound
-   where the model does not), then the model again from their plan with the rest.
-   Every other instance goes on to 5.
+   by the simulator). On DAGs of at most 60 layers, after one GA and one PSO-GA run,
+   it runs first on 20 % of the time left (at least 2.5 s: small DAGs whose optimum is
+   above the bounds are proven in a second, which no search can do); then GA and
+   PSO-GA seeds in turn on 70 % of the rest (they meet the bound where the model does
+   not; on larger DAGs they need that time), then the model again from their plan with
+   the rest. Every other instance goes on to 5.
 5. A scheduling model warm-started from it, when the instance has at most
    ``max_layers`` layers: CP-SAT (:mod:`.cpsat`) for ``latency``/``deadline`` (measured:
    latency-alexnet-small proven in 0.6 s against 5.3 s for HiGHS, equal elsewhere), the
@@ -66,8 +67,8 @@ from .bounds import best_bound as lower_bound
 
 TIME_KINDS = ("latency", "deadline")
 DEFAULT_LIMIT_S = 60.0
-GRID_FIRST = 0.2   # share of the time left for the P|prec|Cmax model before the search,
-GRID_FIRST_LAYERS = 60   # on DAGs of at most this many layers
+GRID_FIRST = 0.2   # share of the time left for the P|prec|Cmax model before the search
+GRID_FIRST_LAYERS = 60   # ... on DAGs of at most this many layers
 
 
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
