@@ -152,8 +152,9 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
                              message="; ".join(tried + [f"{lower[1]} bound: plan from "
                                                         f"{inc[3]}"]))
     if grid is not None:   # P|prec|Cmax on a time grid: the model again, from the new plan
-        if left() > 1.5:
-            inc, lower, how = _grid_model(problem, grid, inc, lower, seed, left(), threads)
+        if left() > 1.5:   # another seed than the first try's
+            inc, lower, how = _grid_model(problem, grid, inc, lower, (seed or 0) + len(tried),
+                                          left(), threads)
             tried.append(how)
         return make_solution(problem, "exact", inc[0], inc[1], started=started,
                              status="optimal" if _meets(inc, lower) else "time_limit",

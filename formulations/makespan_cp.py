@@ -36,6 +36,10 @@ import numpy as np
 # (measured: 3 of 4 small generated DAGs whose optimum is above the bounds proven in
 # 0.5-2.2 s, none in 15 s without; README)
 WINDOWS = 10
+# share of a piece's time for a makespan at its bound alone, before the range up to the
+# plan's span (measured: dag-random-50n-4p-s1's optimum at the bound in 0.7 s that way,
+# none in 30 s over the range; README)
+PROBE = 1 / 2
 
 
 def identical_servers(problem) -> int:
@@ -201,6 +205,66 @@ def heads_tails(dur: np.ndarray, preds: list, m: int, rounds: int = 3):
     return est, rest
 
 
+def energetic_starts(dur: np.ndarray, preds: list, m: int, est: np.ndarray,
+                     lst: np.ndarray, rounds: int = 30):
+    """Start windows ``[est, lst]`` narrowed by energetic reasoning, or None when no
+    schedule fits them.
+
+    Proof: in a window ``[a, b]`` every layer ``i`` runs at least ``least_i`` (its
+    overlap at its earliest or latest start, whichever is less) and all of them at most
+    ``m (b - a)``, so layer ``j`` runs at most ``least_j + slack`` there, slack
+    ``m (b - a) - Σ least``. Its overlap at start S is ``min(S + d - a, d, b - a,
+    b - S)``, above that bound for S in ``(a + L - d, b - L)``, ``L = least_j +
+    slack``, when ``d`` and ``b - a`` exceed L: an earliest (latest) start inside is
+    moved past that interval. Windows: ``a`` among the starts' ends, ``b`` among the
+    finishes' ends; then along the arcs; until nothing moves or ``rounds``.
+    """
+    n = len(dur)
+    est, lst = np.array(est, dtype=np.int64), np.array(lst, dtype=np.int64)
+    succs = [[] for _ in range(n)]
+    for j in range(n):
+        for p in preds[j]:
+            succs[p].append(j)
+    for _ in range(rounds):
+        if (lst < est).any():
+            return None
+        a = np.unique(np.concatenate([est, lst]))
+        b = np.unique(np.concatenate([est + dur, lst + dur]))
+        new_est, new_lst = est.copy(), lst.copy()
+        for chunk in np.array_split(a, max(1, len(a) // 32)):
+            lo_w, hi_w = np.broadcast_arrays(chunk[:, None], b[None, :])
+            ok = hi_w > lo_w
+            lo_w, hi_w = lo_w[ok][:, None], hi_w[ok][:, None]    # windows (W, 1)
+            width = hi_w - lo_w
+
+            def overlap(start):
+                return np.clip(np.minimum(start + dur, hi_w) - np.maximum(start, lo_w),
+                               0, None)
+
+            least = np.minimum(overlap(est), overlap(lst))
+            slack = m * width - least.sum(axis=1, keepdims=True)
+            if (slack < 0).any():
+                return None
+            cap = least + slack                      # most work of each layer inside
+            first = lo_w + cap - dur + 1             # forbidden starts [first, last]
+            last = hi_w - cap - 1
+            act = (dur > cap) & (width > cap) & (first <= last)
+            hit = act & (first <= est) & (est <= last)
+            new_est = np.maximum(new_est, np.where(hit, last + 1, est).max(axis=0))
+            hit = act & (first <= lst) & (lst <= last)
+            new_lst = np.minimum(new_lst, np.where(hit, first - 1, lst).min(axis=0))
+        for j in range(n):   # along the arcs
+            for p in preds[j]:
+                new_est[j] = max(new_est[j], new_est[p] + dur[p])
+        for j in range(n - 1, -1, -1):
+            for q in succs[j]:
+                new_lst[j] = min(new_lst[j], new_lst[q] - dur[j])
+        if (new_est == est).all() and (new_lst == lst).all():
+            break
+        est, lst = new_est, new_lst
+    return None if (lst < est).any() else (est, lst)
+
+
 def piece_bound(dur: np.ndarray, est: np.ndarray, rest: np.ndarray, m: int) -> int:
     """A lower bound on the makespan of a piece from its heads and tails: the longest
     ``est + dur + rest``, and for every thresholds ``(k, q)`` the layers with
@@ -222,7 +286,9 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     lower : int
         A proven lower bound (raised to :func:`piece_bound`).
     hint_start : array, optional
-        Start times (units) of a schedule: a hint for the search.
+        Start times (units) of a schedule: a hint for the search (not when
+        ``lower == upper``: then the model asks for a schedule within ``upper`` alone,
+        without an objective, and a hint above it slowed that search down).
     servers : bool
         Add the server variables (:func:`_add_servers`); without them, the cumulative
         alone.
@@ -246,9 +312,11 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     est, rest = heads_tails(dur, preds, m)
     lower = max(int(lower), piece_bound(dur, est, rest, m))
     lst = upper - dur - rest
-    if lower > upper or (lst < est).any():   # an empty window: no model needed
+    narrowed = energetic_starts(dur, preds, m, est, lst) if lower <= upper else None
+    if narrowed is None:   # an empty window: no model needed
         return {"status": "infeasible", "bound": upper + 1,
                 "wall_s": time.perf_counter() - started}
+    est, lst = narrowed
     model = cp_model.CpModel()
     start = [model.NewIntVar(int(est[g]), int(lst[g]), f"s{g}") for g in range(n)]
     intervals = [model.NewFixedSizeIntervalVar(start[g], int(dur[g]), f"i{g}")
@@ -257,14 +325,16 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     for j in range(n):
         for p in preds[j]:
             model.Add(start[p] + int(dur[p]) <= start[j])
-        model.Add(start[j] + int(dur[j] + rest[j]) <= cmax)
+        if lower < upper:   # else the start windows say it
+            model.Add(start[j] + int(dur[j] + rest[j]) <= cmax)
     model.AddCumulative(intervals, [1] * n, m)
     if servers:
         on = _add_servers(model, start, dur, m)
         for a, b, slack, least, most in tight_windows(dur, est, lst, m, windows):
             _add_window(model, on, b - a, slack, least, most)
-    model.Minimize(cmax)
-    if hint_start is not None:
+    if lower < upper:   # else a question of feasibility alone
+        model.Minimize(cmax)
+    if hint_start is not None and lower < upper:   # at one makespan it misleads
         for g in range(n):
             model.AddHint(start[g], int(hint_start[g]))
     solver = cp_model.CpSolver()
@@ -287,10 +357,11 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     out = {"wall_s": time.perf_counter() - started}
     if code == cp_model.INFEASIBLE:
         return out | {"status": "infeasible", "bound": upper + 1}
-    out["bound"] = max(lower, int(math.ceil(solver.BestObjectiveBound() - 1e-6)))
+    out["bound"] = lower if lower == upper else max(
+        lower, int(math.ceil(solver.BestObjectiveBound() - 1e-6)))
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        out["makespan"] = int(round(solver.ObjectiveValue()))
         out["start"] = np.array([solver.Value(s) for s in start], dtype=np.int64)
+        out["makespan"] = int((out["start"] + dur).max())
         out["status"] = "optimal" if code == cp_model.OPTIMAL else "feasible"
     else:
         out["status"] = "unknown"
@@ -403,9 +474,16 @@ def prove_by_pieces(dur: np.ndarray, preds: list, m: int, parts: list, start: np
         elif not ok and deadline - time.perf_counter() > 0.05:   # its share of the time
             left_s = deadline - time.perf_counter()
             share = min(left_s, max(1.0, left_s * len(part) / left_layers))
-            res = solve_piece(d, pr, m, upper=span - 1, lower=lb, time_limit_s=share,
-                              workers=workers, seed=seed, hint_start=local, params=params,
-                              windows=windows)
+            kw = {"workers": workers, "seed": seed, "hint_start": local, "params": params,
+                  "windows": windows}
+            res = {}
+            if lb < span - 1:   # the bound itself first: the narrowest start windows
+                res = solve_piece(d, pr, m, upper=lb, lower=lb,
+                                  time_limit_s=PROBE * share, **kw)
+                lb += res["status"] == "infeasible"
+            if res.get("status") != "optimal":
+                res = solve_piece(d, pr, m, upper=span - 1, lower=lb,
+                                  time_limit_s=share - (res.get("wall_s") or 0.0), **kw)
             lb, ok = res["bound"], res["status"] in ("optimal", "infeasible")
             if "start" in res:
                 local, span = res["start"], res["makespan"]
