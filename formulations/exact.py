@@ -159,7 +159,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         return make_solution(problem, "exact", inc[0], inc[1], started=started,
                              status="optimal" if _meets(inc, lower) else "time_limit",
                              bound=lower[0], bound_source=lower[1],
-                             message="; ".join(tried) + f": plan from {inc[3]}")
+                             message="; ".join(tried or ["P|prec|Cmax model: no time left"])
+                                     + f": plan from {inc[3]}")
     use = backend
     if use == "auto":
         use = "cpsat" if problem.objective.time_valued and not write_model_path else "milp"
