@@ -16,11 +16,16 @@ A DAG may be cut at its bottlenecks (layers comparable with all others): the opt
 then the sum of the pieces' optima (:func:`segments`),
 so the model takes a piece: its layers, the arcs among them, time 0 at its start.
 
+Asked for one makespan alone (lower end = upper end), the model has no objective: a
+question of feasibility, where a piece whose optimum is its bound is found at once
+(:func:`prove_by_pieces` asks that first).
+
 Redundant parts, each implied by the model, that help the search: start domains from
-integer heads and tails (:func:`heads_tails`), the cumulative's edge finding and
-overload checks with precedences, and per server the work bounds of the time windows
-of least slack (:func:`tight_windows`: all servers together idle at most the slack
-inside, so each one does). Every start and span may be taken on the grid
+integer heads and tails (:func:`heads_tails`) narrowed by energetic reasoning at the
+upper end (:func:`energetic_starts`), the cumulative's edge finding and overload checks
+with precedences, and per server the work bounds of the time windows of least slack
+(:func:`tight_windows`: all servers together idle at most the slack inside, so each
+one does). Every start and span may be taken on the grid
 (left-shifting a schedule keeps it feasible and puts every start on a sum of
 durations), so every bound is rounded up to it.
 """
@@ -368,12 +373,13 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     return out
 
 
-def _add_servers(model, start, dur: np.ndarray, m: int) -> None:
+def _add_servers(model, start, dur: np.ndarray, m: int) -> list:
     """Server variables over the cumulative: per layer one optional interval per server
     (sharing its start), one no-overlap per server, and layer i may use server s only if
     an earlier layer uses s - 1 (servers named by first use: breaks their symmetry).
     Redundant with the cumulative (colouring), but no-overlap reasons per server
-    (disjunctive edge finding, detectable precedences), which proves small pieces fast."""
+    (disjunctive edge finding, detectable precedences), which proves small pieces fast.
+    Returns the server literals of each layer."""
     n = len(dur)
     on = [[model.NewBoolVar(f"x{i}_{s}") for s in range(min(m, i + 1))] for i in range(n)]
     per_server = [[] for _ in range(m)]
@@ -442,7 +448,8 @@ def prove_by_pieces(dur: np.ndarray, preds: list, m: int, parts: list, start: np
     the piece (integer units, time 0 at the DAG's start); the pieces go smallest first,
     each with its share of the time left in proportion to its size, none past
     ``time_limit_s``; ``workers``, ``seed``, ``params`` and ``windows`` go to
-    :func:`solve_piece`.
+    :func:`solve_piece`. A piece whose bound is below its span minus one is first asked
+    for its bound alone (``PROBE`` of its share): there the start windows are narrowest.
 
     The optimum is the sum of the pieces' optima, so the pieces' bounds add up to a
     bound and their schedules one after the other to a schedule; and a piece's optimum
