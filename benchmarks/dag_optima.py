@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from offloadlab.cli import positive
+from offloadlab.formulations.makespan_cp import plan_from_starts, segments  # noqa: F401
 
 DATA = Path(__file__).with_name("dag_optima.json")
 UNIT_S = 1e-3   # the generator rounds processing times to 1e-3 s at 1 GHz
@@ -55,129 +56,25 @@ def problem_of(nodes: int, servers: int, shape: str, seed: int):
                                                      servers=servers, seed=seed))
 
 
-def _identical_without_data(problem) -> int:
-    """Number of servers m; raises ValueError outside P|prec|Cmax on one DAG."""
-    if (problem.n_tasks != 1 or (problem.task_device >= 0).any()
-            or not problem.allowed.all() or (problem.pools != 1).any()
-            or np.ptp(problem.ghz) > 0 or (problem.out_mb > 0).any()):
-        raise ValueError(f"{problem.instance.name}: not one DAG on identical one-slot "
-                         "servers without data")
-    return problem.n_servers
-
-
-def plan_from_starts(problem, start_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(assign, priority) of a schedule given by start times: layers by start, each on
-    the server that has been free longest (interval-graph colouring: never more than m
-    layers overlap, so a server is always free). Simulating it in that order starts no
-    layer later than ``start_s``.
-
-    Raises
-    ------
-    ValueError
-        When more than m layers overlap at some time.
-    """
-    m = _identical_without_data(problem)
-    dur = problem.exec_s[:, 0]
-    order = np.lexsort((np.arange(problem.n_layers), start_s))
-    free = np.zeros(m)
-    assign = np.zeros(problem.n_layers, dtype=np.int64)
-    for g in order:
-        s = int(np.argmin(free))
-        if free[s] > start_s[g] + 1e-9:
-            raise ValueError(f"{problem.instance.name}: more than {m} layers overlap at "
-                             f"{start_s[g]:.3f} s")
-        assign[g], free[s] = s, start_s[g] + dur[g]
-    return assign, order.astype(np.int64)
-
-
-def segments(problem) -> list[np.ndarray]:
-    """The layers cut at *bottlenecks* (layers comparable with every other: each other
-    layer is an ancestor or a descendant), in order: [segment, bottleneck, segment, …]
-    with empty segments left out. Every layer of a segment runs after the bottleneck
-    before it and before the one after it, so an optimal schedule is the optimal
-    schedules of the segments and the bottlenecks one after the other."""
-    n = problem.n_layers
-    anc = np.zeros((n, n), dtype=bool)
-    for g in range(n):   # layers are in topological order
-        for p in problem.preds(g):
-            anc[g] |= anc[int(p)]
-            anc[g, int(p)] = True
-    related = anc | anc.T | np.eye(n, dtype=bool)
-    cuts = np.flatnonzero(related.all(axis=1))
-    out, rank = [], anc.sum(axis=1)
-    prev = np.zeros(n, dtype=bool)   # layers placed so far
-    for b in cuts[np.argsort(rank[cuts], kind="stable")]:
-        seg = np.flatnonzero(anc[b] & ~prev)
-        if len(seg):
-            out.append(seg)
-        out.append(np.array([b]))
-        prev |= anc[b]
-        prev[b] = True
-    if (~prev).any():
-        out.append(np.flatnonzero(~prev))
-    return out
-
-
 def prove_by_pieces(problem, start_s: np.ndarray, lower_s: float, time_limit_s: float,
                     workers: int = 2) -> dict:
     """Each piece between bottlenecks (:func:`segments`) to CP-SAT
-    (:func:`offloadlab.formulations.makespan_cp.solve_piece`: cumulative and servers,
-    integer heads and tails), asked for a makespan below that of the schedule
-    ``start_s`` on the piece; the pieces go smallest first, each with its share of the
-    time left in proportion to its size.
-
-    The optimum is the sum of the pieces' optima, so the pieces' bounds add up to a
-    bound and their schedules one after the other to a schedule; and a piece's optimum
-    is at least ``lower_s`` minus the plan's spans of the other pieces. Returns the
-    joined schedule, its makespan, the bound and the status (optimal when every piece
-    is).
+    (:func:`offloadlab.formulations.makespan_cp.prove_by_pieces`: cumulative and
+    servers, integer heads and tails), asked for a makespan below that of the schedule
+    ``start_s`` on the piece, in integer milliseconds. Returns the joined schedule
+    (``start_s``), its makespan, the bound (seconds) and the status (optimal when
+    every piece is).
     """
     from offloadlab.formulations import makespan_cp
 
-    m = _identical_without_data(problem)
-    start_u = np.round(start_s / UNIT_S).astype(np.int64)
-    parts = [np.sort(p) for p in segments(problem)]
-    spans = []
-    for part in parts:   # the plan's span of each piece
-        dur = problem.exec_s[part, 0]
-        spans.append(int(round(float((start_s[part] + dur).max() - start_s[part].min())
-                               / UNIT_S)))
-    lower_u = int(np.ceil(lower_s / UNIT_S - 1e-6))
-    solved = {}
-    left_layers = sum(len(p) for p in parts if len(p) > m)
-    deadline = time.perf_counter() + time_limit_s
-    for k in sorted(range(len(parts)), key=lambda k: len(parts[k])):   # small first
-        part = parts[k]
-        dur, preds = makespan_cp.piece(problem, part, UNIT_S)
-        local = start_u[part] - start_u[part].min()
-        span = int((local + dur).max())
-        est, rest = makespan_cp.heads_tails(dur, preds, m)
-        # the optimum is the sum of the pieces' optima, each at most the plan's span
-        lb = max(makespan_cp.piece_bound(dur, est, rest, m),
-                 lower_u - sum(spans) + spans[k])
-        ok = True
-        if len(part) <= m:    # all at once: every layer at its earliest start
-            local, span = est, int((est + dur).max())
-        elif lb < span:       # its share of the time left
-            share = (deadline - time.perf_counter()) * len(part) / left_layers
-            res = makespan_cp.solve_piece(dur, preds, m, upper=span - 1, lower=lb,
-                                          time_limit_s=max(1.0, share),
-                                          workers=workers, hint_start=local)
-            lb, ok = res["bound"], res["status"] in ("optimal", "infeasible")
-            if "start" in res:
-                local, span = res["start"], res["makespan"]
-        left_layers -= len(part) if len(part) > m else 0
-        solved[k] = (local, span, min(lb, span), ok)
-    out_start = np.zeros(problem.n_layers, dtype=np.int64)
-    t = bound = 0
-    for k, part in enumerate(parts):   # one after the other
-        local, span, lb, _ = solved[k]
-        out_start[part] = t + local
-        t, bound = t + span, bound + lb
-    status = "optimal" if all(s[3] for s in solved.values()) else "time_limit"
-    return {"status": status, "makespan_s": t * UNIT_S,
-            "bound_s": max(bound * UNIT_S, lower_s), "start_s": out_start * UNIT_S,
-            "segments": [len(p) for p in parts]}
+    res = makespan_cp.prove_by_pieces(
+        makespan_cp.integer_durations(problem, UNIT_S), makespan_cp.predecessors(problem),
+        makespan_cp.identical_servers(problem), segments(problem),
+        np.round(start_s / UNIT_S).astype(np.int64),
+        int(np.ceil(lower_s / UNIT_S - 1e-6)), time_limit_s, workers=workers)
+    return {"status": res["status"], "makespan_s": res["makespan"] * UNIT_S,
+            "bound_s": max(res["bound"] * UNIT_S, lower_s),
+            "start_s": res["start"] * UNIT_S, "segments": res["segments"]}
 
 
 def best_plans(problem) -> dict:
@@ -258,8 +155,8 @@ def prove(case, prove_s: float, known: dict | None = None, workers: int = 2,
                               workers)
         status = res["status"]
         lower = max(lower, res["bound_s"])
-        method = (f"CP-SAT per piece between bottlenecks, cumulative and servers "
-                  f"({len(res['segments'])} pieces: largest {max(res['segments'])} "
+        method = ("CP-SAT per piece between bottlenecks, cumulative, servers and "
+                  f"windows ({len(res['segments'])} pieces: largest {max(res['segments'])} "
                   f"layers), asked to beat the plan of {name}")
         if res["makespan_s"] < upper - 1e-9:
             assign, priority = plan_from_starts(problem, res["start_s"])

@@ -5,7 +5,7 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
 
 1. ``makespan`` instances of one-layer tasks go to
    :mod:`offloadlab.formulations.makespan` (the R|r_j,mem|C_max MILP), which models that
-   family directly; DAG tasks (e.g. ``instances generate-dag``) follow steps 2-4.
+   family directly; DAG tasks (e.g. ``instances generate-dag``) follow steps 2-5.
 2. The contention-free dynamic programme (:mod:`.dp`) runs first: milliseconds at any
    size. When the simulator's value of its plan meets its bound (no pool binds: every
    ``dmro`` instance, a single chain task, pools at least the tasks that reach them) that
@@ -19,7 +19,19 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
    bounds); the capacity bounds of :mod:`.bounds` (load, energetic, critical path with
    release, device queue, source server, DDPQN balance; 20 % of the limit for
    ``latency`` above ``max_layers``): an incumbent meeting them is optimal at once.
-4. A scheduling model warm-started from it, when the instance has at most
+4. P|prec|Cmax (one DAG on identical one-slot servers without data) whose processing
+   times lie on a decimal grid (:func:`.bounds.time_grid`) has its own model: the
+   CP-SAT model of :mod:`.makespan_cp` in integer units, by pieces between
+   bottlenecks, in a child process, asked for a makespan below the incumbent's with the
+   bound as its lower end (a schedule at the bound, or none below the incumbent, is a
+   proof; a better schedule becomes the incumbent, coloured into a plan and re-scored
+   by the simulator). On DAGs of at most 60 layers, after one GA and one PSO-GA run,
+   it runs first on 20 % of the time left (at least 2.5 s: small DAGs whose optimum is
+   above the bounds are proven in a second, which no search can do); then GA and
+   PSO-GA seeds in turn on 70 % of the rest (they meet the bound where the model does
+   not; on larger DAGs they need that time), then the model again from their plan with
+   the rest. Every other instance goes on to 5.
+5. A scheduling model warm-started from it, when the instance has at most
    ``max_layers`` layers: CP-SAT (:mod:`.cpsat`) for ``latency``/``deadline`` (measured:
    latency-alexnet-small proven in 0.6 s against 5.3 s for HiGHS, equal elsewhere), the
    HiGHS MILP (:mod:`.milp`) for ``ddpqn`` and ``dmro``. It gets 60 % of the time left
@@ -27,7 +39,7 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
    cut. For ``ddpqn`` without a proof, the balance programme's plans and the model's
    each descend by moves of runs of layers and swaps of two layers' servers
    (:mod:`.swaps`) while time remains; the best is kept.
-5. Without a proof, for ``latency``/``deadline``: the time-indexed Lagrangian bound
+6. Without a proof, for ``latency``/``deadline``: the time-indexed Lagrangian bound
    (:mod:`.lagrangian`) with the rest of the time; for ``deadline`` its windowed form
    (:mod:`.windowed`: each task priced over its own window and servers, finer buckets)
    followed by re-insertion from its best relaxed schedule (measured on
@@ -41,6 +53,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import itertools
+import math
 import time
 
 import numpy as np
@@ -54,6 +67,8 @@ from .bounds import best_bound as lower_bound
 
 TIME_KINDS = ("latency", "deadline")
 DEFAULT_LIMIT_S = 60.0
+GRID_FIRST = 0.2   # share of the time left for the P|prec|Cmax model before the search
+GRID_FIRST_LAYERS = 60   # ... on DAGs of at most this many layers
 
 
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
@@ -65,7 +80,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     Parameters
     ----------
     backend : {"auto", "cpsat", "milp"}
-        The scheduling model of step 4 (``auto``: CP-SAT for latency/deadline, else the
+        The scheduling model of step 5 (``auto``: CP-SAT for latency/deadline, else the
         MILP; ``write_model_path`` forces the MILP).
     max_layers : int
         Above this many layers no scheduling model is built (paper-size instances).
@@ -112,13 +127,40 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     big = kind == "latency" and problem.n_layers > max_layers
     bound_s = min(12.0, 0.2 * limit) if big else min(5.0, 0.1 * limit)
     lower = lower_bound(problem, inc[2] if inc else None, time_limit_s=bound_s)
-    if kind == "makespan" and inc is not None and (problem.task_device < 0).all():
+    grid = _grid_of(problem) if kind == "makespan" and inc is not None else None
+    search = kind == "makespan" and inc is not None and (problem.task_device < 0).all()
+    runs = itertools.count()   # GA and PSO-GA runs: seeds in turn
+    tried = []
+    small = problem.n_layers <= GRID_FIRST_LAYERS
+    if grid is not None and small and not _meets(inc, lower):
+        # one run of each, then a short first try of the model: it proves small DAGs
+        # whose optimum is above the bounds in a second, where the search can never
+        # meet them; on larger ones the search needs all its time (README)
+        inc = _ga_incumbent(problem, inc, lower[0], seed, 0.7 * left(),
+                            itertools.islice(runs, 2))
+        if not _meets(inc, lower):
+            inc, lower, how = _grid_model(problem, grid, inc, lower, seed,
+                                          min(left(), max(2.5, GRID_FIRST * left())),
+                                          threads)
+            tried.append(how)
+    if search:
         # 70 %: on these DAGs the search meets the bound where CP-SAT proves nothing
-        inc = _ga_incumbent(problem, inc, lower[0], seed, 0.7 * left())
-    if inc is not None and inc[2] <= lower[0] + 1e-9 * max(1.0, abs(lower[0])):
+        inc = _ga_incumbent(problem, inc, lower[0], seed, 0.7 * left(), runs)
+    if inc is not None and _meets(inc, lower):
         return make_solution(problem, "exact", inc[0], inc[1], started=started,
                              status="optimal", bound=lower[0], bound_source=lower[1],
-                             message=f"{lower[1]} bound: plan from {inc[3]}")
+                             message="; ".join(tried + [f"{lower[1]} bound: plan from "
+                                                        f"{inc[3]}"]))
+    if grid is not None:   # P|prec|Cmax on a time grid: the model again, from the new plan
+        if left() > 1.5:   # another seed than the first try's
+            inc, lower, how = _grid_model(problem, grid, inc, lower, (seed or 0) + len(tried),
+                                          left(), threads)
+            tried.append(how)
+        return make_solution(problem, "exact", inc[0], inc[1], started=started,
+                             status="optimal" if _meets(inc, lower) else "time_limit",
+                             bound=lower[0], bound_source=lower[1],
+                             message="; ".join(tried or ["P|prec|Cmax model: no time left"])
+                                     + f": plan from {inc[3]}")
     use = backend
     if use == "auto":
         use = "cpsat" if problem.objective.time_valued and not write_model_path else "milp"
@@ -156,7 +198,8 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     return _with_lagrangian(problem, sol, inc, started, left(), use, lower)
 
 
-def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float):
+def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float,
+                  runs=None):
     """On scheduling DAGs (no device) GA's and PSO-GA's order search (README,
     "Decoders") meet the capacity bounds where the list rules miss (generated DAGs on 2
     servers: HEFT 0.1-3 % above the bound, each of them at it on most). They run in
@@ -165,13 +208,14 @@ def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float
     and runs with other seeds end at other plans (measured on the 32 generated DAGs: of
     the 23 whose bound is attained, ``exact`` with 30 s proves 19 with one run of each,
     21 with seeds in turn on 40 % of the time left, 22 on 70 %, each within 17 s). A
-    better plan replaces ``inc``."""
+    better plan replaces ``inc``. ``runs``: the run numbers k to use (run k is
+    ``("ga", "pso-ga")[k % 2]`` with seed ``seed + k // 2``; default 0, 1, 2, …)."""
     from offloadlab.registry import SOLVERS, solve as run
     from offloadlab.simulator import simulate
 
     stop = time.perf_counter() + time_limit_s
     names = [name for name in ("ga", "pso-ga") if name in SOLVERS]
-    for k in itertools.count() if names else ():
+    for k in (itertools.count() if runs is None else runs) if names else ():
         left = stop - time.perf_counter()
         if inc[2] <= lower + 1e-9 * max(1.0, abs(lower)) or left < 1:
             break
@@ -182,6 +226,63 @@ def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float
             if value < inc[2]:
                 inc = (sol.assign, sol.priority, value, name.upper())
     return inc
+
+
+def _meets(inc, lower) -> bool:
+    """Whether the incumbent's value meets the bound (within rounding)."""
+    return inc[2] <= lower[0] + 1e-9 * max(1.0, abs(lower[0]))
+
+
+def _grid_of(problem: Problem):
+    """(unit_s, durations in units, m) when ``problem`` is P|prec|Cmax (one DAG on
+    identical one-slot servers without data) with every processing time a multiple of
+    a power of ten (:func:`.bounds.time_grid`, 1 s to 1e-6 s); else None."""
+    from . import makespan_cp
+    from .bounds import time_grid
+
+    try:
+        m = makespan_cp.identical_servers(problem)
+        unit = time_grid(problem)
+        if unit is None:
+            return None
+        return unit, makespan_cp.integer_durations(problem, unit), m
+    except ValueError:
+        return None
+
+
+def _grid_model(problem: Problem, grid, inc, lower, seed, time_limit_s: float,
+                threads: int = 1):
+    """The P|prec|Cmax model of :mod:`.makespan_cp` in integer units, by pieces between
+    bottlenecks, in a child process within ``time_limit_s``: asked for a makespan below
+    the incumbent's, the bound ``lower`` its lower end, hinted with the incumbent's
+    starts. Returns the incumbent (replaced by the model's schedule, as a plan by
+    interval colouring and re-scored by the simulator, when that is better), the best
+    bound (value, source) and what ran."""
+    from offloadlab.simulator import simulate
+
+    from . import makespan_cp
+
+    unit, dur, m = grid
+    rel = float(problem.release_s[0])
+    start_s = simulate(problem, inc[0], inc[1]).start_s[0] - rel
+    parts = makespan_cp.segments(problem)
+    res = makespan_cp.prove_isolated(
+        time_limit_s, dur=dur, preds=makespan_cp.predecessors(problem), m=m, parts=parts,
+        start=np.round(start_s / unit).astype(np.int64),
+        lower=int(math.ceil(lower[0] / unit - 1e-6)), workers=max(1, threads),
+        seed=seed or 0)
+    how = f"P|prec|Cmax CP-SAT by pieces ({len(parts)}, unit {unit:g} s)"
+    if res is None:
+        return inc, lower, how + ": no answer in time"
+    if res["makespan"] * unit < inc[2] - 0.5 * unit:
+        assign, prio = makespan_cp.plan_from_starts(problem, rel + res["start"] * unit)
+        value = float(simulate(problem, assign, prio).objective[0])
+        if value < inc[2]:
+            inc = (assign, prio, value, "P|prec|Cmax CP-SAT")
+    bound = res["bound"] * unit
+    if bound > lower[0] + 0.5 * unit:
+        lower = (bound, f"P|prec|Cmax CP-SAT by pieces, unit {unit:g} s")
+    return inc, lower, how + f": {res['status']}"
 
 
 def _jobs_family(problem: Problem) -> bool:

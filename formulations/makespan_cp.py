@@ -13,12 +13,19 @@ proven bound as its lower end: INFEASIBLE proves the plan optimal, OPTIMAL gives
 optimum and its schedule, a solution alone is a better plan.
 
 A DAG may be cut at its bottlenecks (layers comparable with all others): the optimum is
-then the sum of the pieces' optima (:func:`offloadlab.benchmarks.dag_optima.segments`),
+then the sum of the pieces' optima (:func:`segments`),
 so the model takes a piece: its layers, the arcs among them, time 0 at its start.
 
+Asked for one makespan alone (lower end = upper end), the model has no objective: a
+question of feasibility, where a piece whose optimum is its bound is found at once
+(:func:`prove_by_pieces` asks that first).
+
 Redundant parts, each implied by the model, that help the search: start domains from
-integer heads and tails (:func:`heads_tails`), and the cumulative's edge finding and
-overload checks with precedences. Every start and span may be taken on the grid
+integer heads and tails (:func:`heads_tails`) narrowed by energetic reasoning at the
+upper end (:func:`energetic_starts`), the cumulative's edge finding and overload checks
+with precedences, and per server the work bounds of the time windows of least slack
+(:func:`tight_windows`: all servers together idle at most the slack inside, so each
+one does). Every start and span may be taken on the grid
 (left-shifting a schedule keeps it feasible and puts every start on a sum of
 durations), so every bound is rounded up to it.
 """
@@ -30,15 +37,35 @@ import time
 
 import numpy as np
 
+# per-server work bounds of the windows of least slack that prove_by_pieces adds
+# (measured: 3 of 4 small generated DAGs whose optimum is above the bounds proven in
+# 0.5-2.2 s, none in 15 s without; README)
+WINDOWS = 10
+# share of a piece's time for a makespan at its bound alone, before the range up to the
+# plan's span (measured: dag-random-50n-4p-s1's optimum at the bound in 0.7 s that way,
+# none in 30 s over the range; README)
+PROBE = 1 / 2
+
+
+def identical_servers(problem) -> int:
+    """The number of servers m; ValueError outside P|prec|Cmax: one DAG task without a
+    device on identical one-slot servers, no data on the arcs, memory for every layer on
+    any server."""
+    mem_mb = float((problem.param_mb + problem.out_mb).sum())
+    if (problem.instance.objective.kind != "makespan" or problem.n_tasks != 1
+            or (problem.task_device >= 0).any()
+            or not problem.allowed.all() or (problem.pools != 1).any()
+            or np.ptp(problem.ghz) > 0 or (problem.out_mb > 0).any()
+            or mem_mb > problem.memory_mb.min()):
+        raise ValueError(f"{problem.instance.name}: not one DAG on identical one-slot "
+                         "servers without data")
+    return int(problem.n_servers)
+
 
 def integer_durations(problem, unit_s: float = 1e-3) -> np.ndarray:
     """Processing time of every layer in ``unit_s`` units; ValueError off the grid or
-    outside one DAG on identical one-slot servers without data."""
-    if (problem.n_tasks != 1 or (problem.task_device >= 0).any()
-            or not problem.allowed.all() or (problem.pools != 1).any()
-            or np.ptp(problem.ghz) > 0 or (problem.out_mb > 0).any()):
-        raise ValueError(f"{problem.instance.name}: not one DAG on identical one-slot "
-                         "servers without data")
+    outside P|prec|Cmax (:func:`identical_servers`)."""
+    identical_servers(problem)
     dur = np.round(problem.exec_s[:, 0] / unit_s).astype(np.int64)
     if np.abs(dur * unit_s - problem.exec_s[:, 0]).max() > 1e-9:
         raise ValueError(f"{problem.instance.name}: processing times off the "
@@ -49,12 +76,72 @@ def integer_durations(problem, unit_s: float = 1e-3) -> np.ndarray:
 def piece(problem, layers: np.ndarray, unit_s: float = 1e-3):
     """(durations, local predecessor lists) of the sub-DAG of ``layers`` (ascending,
     so topological), arcs to other layers dropped."""
+    return _sub(integer_durations(problem, unit_s), predecessors(problem), layers)
+
+
+def predecessors(problem) -> list[list[int]]:
+    """The predecessor list of every layer (plain ints, for a child process)."""
+    return [[int(p) for p in problem.preds(g)] for g in range(problem.n_layers)]
+
+
+def _sub(dur: np.ndarray, preds: list, layers: np.ndarray):
+    """(durations, local predecessor lists) of the sub-DAG of ``layers``."""
     layers = np.sort(np.asarray(layers))
     local = {int(g): i for i, g in enumerate(layers)}
-    dur = integer_durations(problem, unit_s)[layers]
-    preds = [[local[int(p)] for p in problem.preds(int(g)) if int(p) in local]
-             for g in layers]
-    return dur, preds
+    return dur[layers], [[local[p] for p in preds[int(g)] if p in local] for g in layers]
+
+
+def segments(problem) -> list[np.ndarray]:
+    """The layers cut at *bottlenecks* (layers comparable with every other: each other
+    layer is an ancestor or a descendant), in order: [segment, bottleneck, segment, …]
+    with empty segments left out. Every layer of a segment runs after the bottleneck
+    before it and before the one after it, so an optimal schedule is the optimal
+    schedules of the segments and the bottlenecks one after the other."""
+    n = problem.n_layers
+    anc = np.zeros((n, n), dtype=bool)
+    for g in range(n):   # layers are in topological order
+        for p in problem.preds(g):
+            anc[g] |= anc[int(p)]
+            anc[g, int(p)] = True
+    related = anc | anc.T | np.eye(n, dtype=bool)
+    cuts = np.flatnonzero(related.all(axis=1))
+    out, rank = [], anc.sum(axis=1)
+    prev = np.zeros(n, dtype=bool)   # layers placed so far
+    for b in cuts[np.argsort(rank[cuts], kind="stable")]:
+        seg = np.flatnonzero(anc[b] & ~prev)
+        if len(seg):
+            out.append(seg)
+        out.append(np.array([b]))
+        prev |= anc[b]
+        prev[b] = True
+    if (~prev).any():
+        out.append(np.flatnonzero(~prev))
+    return out
+
+
+def plan_from_starts(problem, start_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(assign, priority) of a schedule given by start times: layers by start, each on
+    the server that has been free longest (interval-graph colouring: never more than m
+    layers overlap, so a server is always free). Simulating it in that order starts no
+    layer later than ``start_s``.
+
+    Raises
+    ------
+    ValueError
+        When more than m layers overlap at some time, or outside P|prec|Cmax.
+    """
+    m = identical_servers(problem)
+    dur = problem.exec_s[:, 0]
+    order = np.lexsort((np.arange(problem.n_layers), start_s))
+    free = np.zeros(m)
+    assign = np.zeros(problem.n_layers, dtype=np.int64)
+    for g in order:
+        s = int(np.argmin(free))
+        if free[s] > start_s[g] + 1e-9:
+            raise ValueError(f"{problem.instance.name}: more than {m} layers overlap at "
+                             f"{start_s[g]:.3f} s")
+        assign[g], free[s] = s, start_s[g] + dur[g]
+    return assign, order.astype(np.int64)
 
 
 def _gaps(dur: np.ndarray, preds: list) -> np.ndarray:
@@ -123,6 +210,66 @@ def heads_tails(dur: np.ndarray, preds: list, m: int, rounds: int = 3):
     return est, rest
 
 
+def energetic_starts(dur: np.ndarray, preds: list, m: int, est: np.ndarray,
+                     lst: np.ndarray, rounds: int = 30):
+    """Start windows ``[est, lst]`` narrowed by energetic reasoning, or None when no
+    schedule fits them.
+
+    Proof: in a window ``[a, b]`` every layer ``i`` runs at least ``least_i`` (its
+    overlap at its earliest or latest start, whichever is less) and all of them at most
+    ``m (b - a)``, so layer ``j`` runs at most ``least_j + slack`` there, slack
+    ``m (b - a) - Σ least``. Its overlap at start S is ``min(S + d - a, d, b - a,
+    b - S)``, above that bound for S in ``(a + L - d, b - L)``, ``L = least_j +
+    slack``, when ``d`` and ``b - a`` exceed L: an earliest (latest) start inside is
+    moved past that interval. Windows: ``a`` among the starts' ends, ``b`` among the
+    finishes' ends; then along the arcs; until nothing moves or ``rounds``.
+    """
+    n = len(dur)
+    est, lst = np.array(est, dtype=np.int64), np.array(lst, dtype=np.int64)
+    succs = [[] for _ in range(n)]
+    for j in range(n):
+        for p in preds[j]:
+            succs[p].append(j)
+    for _ in range(rounds):
+        if (lst < est).any():
+            return None
+        a = np.unique(np.concatenate([est, lst]))
+        b = np.unique(np.concatenate([est + dur, lst + dur]))
+        new_est, new_lst = est.copy(), lst.copy()
+        for chunk in np.array_split(a, max(1, len(a) // 32)):
+            lo_w, hi_w = np.broadcast_arrays(chunk[:, None], b[None, :])
+            ok = hi_w > lo_w
+            lo_w, hi_w = lo_w[ok][:, None], hi_w[ok][:, None]    # windows (W, 1)
+            width = hi_w - lo_w
+
+            def overlap(start):
+                return np.clip(np.minimum(start + dur, hi_w) - np.maximum(start, lo_w),
+                               0, None)
+
+            least = np.minimum(overlap(est), overlap(lst))
+            slack = m * width - least.sum(axis=1, keepdims=True)
+            if (slack < 0).any():
+                return None
+            cap = least + slack                      # most work of each layer inside
+            first = lo_w + cap - dur + 1             # forbidden starts [first, last]
+            last = hi_w - cap - 1
+            act = (dur > cap) & (width > cap) & (first <= last)
+            hit = act & (first <= est) & (est <= last)
+            new_est = np.maximum(new_est, np.where(hit, last + 1, est).max(axis=0))
+            hit = act & (first <= lst) & (lst <= last)
+            new_lst = np.minimum(new_lst, np.where(hit, first - 1, lst).min(axis=0))
+        for j in range(n):   # along the arcs
+            for p in preds[j]:
+                new_est[j] = max(new_est[j], new_est[p] + dur[p])
+        for j in range(n - 1, -1, -1):
+            for q in succs[j]:
+                new_lst[j] = min(new_lst[j], new_lst[q] - dur[j])
+        if (new_est == est).all() and (new_lst == lst).all():
+            break
+        est, lst = new_est, new_lst
+    return None if (lst < est).any() else (est, lst)
+
+
 def piece_bound(dur: np.ndarray, est: np.ndarray, rest: np.ndarray, m: int) -> int:
     """A lower bound on the makespan of a piece from its heads and tails: the longest
     ``est + dur + rest``, and for every thresholds ``(k, q)`` the layers with
@@ -134,7 +281,7 @@ def piece_bound(dur: np.ndarray, est: np.ndarray, rest: np.ndarray, m: int) -> i
 def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int = 0,
                 time_limit_s: float = 60.0, workers: int = 2, seed: int = 0,
                 hint_start: np.ndarray | None = None, servers: bool = True,
-                params: dict | None = None, log: bool = False) -> dict:
+                params: dict | None = None, log: bool = False, windows: int = 0) -> dict:
     """Least makespan of a piece, searched in ``[lower, upper]`` units.
 
     Parameters
@@ -144,12 +291,17 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     lower : int
         A proven lower bound (raised to :func:`piece_bound`).
     hint_start : array, optional
-        Start times (units) of a schedule: a hint for the search.
+        Start times (units) of a schedule: a hint for the search (not when
+        ``lower == upper``: then the model asks for a schedule within ``upper`` alone,
+        without an objective, and a hint above it slowed that search down).
     servers : bool
         Add the server variables (:func:`_add_servers`); without them, the cumulative
         alone.
     params : dict, optional
         More CP-SAT parameters by name (a list extends a repeated field).
+    windows : int
+        With the servers: per server, the work bounds of this many windows of least
+        slack (:func:`tight_windows`, :func:`_add_window`).
 
     Returns
     -------
@@ -158,16 +310,18 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     below it) or ``unknown`` — and ``bound`` (units, proven), ``makespan`` and
     ``start`` when a schedule was found, ``wall_s``.
     """
+    started = time.perf_counter()   # the import counts: a second in a fresh process
     from ortools.sat.python import cp_model
 
-    started = time.perf_counter()
     n = len(dur)
     est, rest = heads_tails(dur, preds, m)
     lower = max(int(lower), piece_bound(dur, est, rest, m))
     lst = upper - dur - rest
-    if lower > upper or (lst < est).any():   # an empty window: no model needed
+    narrowed = energetic_starts(dur, preds, m, est, lst) if lower <= upper else None
+    if narrowed is None:   # an empty window: no model needed
         return {"status": "infeasible", "bound": upper + 1,
                 "wall_s": time.perf_counter() - started}
+    est, lst = narrowed
     model = cp_model.CpModel()
     start = [model.NewIntVar(int(est[g]), int(lst[g]), f"s{g}") for g in range(n)]
     intervals = [model.NewFixedSizeIntervalVar(start[g], int(dur[g]), f"i{g}")
@@ -176,12 +330,16 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     for j in range(n):
         for p in preds[j]:
             model.Add(start[p] + int(dur[p]) <= start[j])
-        model.Add(start[j] + int(dur[j] + rest[j]) <= cmax)
+        if lower < upper:   # else the start windows say it
+            model.Add(start[j] + int(dur[j] + rest[j]) <= cmax)
     model.AddCumulative(intervals, [1] * n, m)
     if servers:
-        _add_servers(model, start, dur, m)
-    model.Minimize(cmax)
-    if hint_start is not None:
+        on = _add_servers(model, start, dur, m)
+        for a, b, slack, least, most in tight_windows(dur, est, lst, m, windows):
+            _add_window(model, on, b - a, slack, least, most)
+    if lower < upper:   # else a question of feasibility alone
+        model.Minimize(cmax)
+    if hint_start is not None and lower < upper:   # at one makespan it misleads
         for g in range(n):
             model.AddHint(start[g], int(hint_start[g]))
     solver = cp_model.CpSolver()
@@ -204,22 +362,24 @@ def solve_piece(dur: np.ndarray, preds: list, m: int, *, upper: int, lower: int 
     out = {"wall_s": time.perf_counter() - started}
     if code == cp_model.INFEASIBLE:
         return out | {"status": "infeasible", "bound": upper + 1}
-    out["bound"] = max(lower, int(math.ceil(solver.BestObjectiveBound() - 1e-6)))
+    out["bound"] = lower if lower == upper else max(
+        lower, int(math.ceil(solver.BestObjectiveBound() - 1e-6)))
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        out["makespan"] = int(round(solver.ObjectiveValue()))
         out["start"] = np.array([solver.Value(s) for s in start], dtype=np.int64)
+        out["makespan"] = int((out["start"] + dur).max())
         out["status"] = "optimal" if code == cp_model.OPTIMAL else "feasible"
     else:
         out["status"] = "unknown"
     return out
 
 
-def _add_servers(model, start, dur: np.ndarray, m: int) -> None:
+def _add_servers(model, start, dur: np.ndarray, m: int) -> list:
     """Server variables over the cumulative: per layer one optional interval per server
     (sharing its start), one no-overlap per server, and layer i may use server s only if
     an earlier layer uses s - 1 (servers named by first use: breaks their symmetry).
     Redundant with the cumulative (colouring), but no-overlap reasons per server
-    (disjunctive edge finding, detectable precedences), which proves small pieces fast."""
+    (disjunctive edge finding, detectable precedences), which proves small pieces fast.
+    Returns the server literals of each layer."""
     n = len(dur)
     on = [[model.NewBoolVar(f"x{i}_{s}") for s in range(min(m, i + 1))] for i in range(n)]
     per_server = [[] for _ in range(m)]
@@ -232,4 +392,158 @@ def _add_servers(model, start, dur: np.ndarray, m: int) -> None:
                 model.AddBoolOr([on[j][s - 1] for j in range(s - 1, i)]).OnlyEnforceIf(x)
     for ivs in per_server:
         model.AddNoOverlap(ivs)
+    return on
 
+
+def tight_windows(dur: np.ndarray, est: np.ndarray, lst: np.ndarray, m: int,
+                  count: int) -> list:
+    """The ``count`` time windows ``[a, b]`` of least relative slack: ``a`` among the
+    earliest and latest starts, ``b`` among the earliest and latest finishes, slack
+    ``m (b - a)`` minus the work every schedule within the start windows
+    ``[est, lst]`` does inside (each layer's overlap at its earliest or latest start,
+    whichever is less). Returns (a, b, slack, least, most) with per layer the least and
+    the most overlap with the window; windows whose slack is not below ``b - a`` (where
+    any server may idle throughout) are left out."""
+    if count <= 0:
+        return []
+    a = np.unique(np.concatenate([est, lst]))[:, None, None]
+    b = np.unique(np.concatenate([est + dur, lst + dur]))[None, :, None]
+    width = np.maximum(b - a, 0)
+
+    def overlap(s):
+        return np.clip(np.minimum(s + dur, b) - np.maximum(s, a), 0, width)
+
+    least = np.minimum(overlap(est), overlap(lst))
+    slack = m * width[..., 0] - least.sum(axis=2)
+    ok = (width[..., 0] > 0) & (slack < width[..., 0])
+    ia, ib = np.nonzero(ok)
+    order = np.argsort(slack[ia, ib] / width[ia, ib, 0], kind="stable")[:count]
+    out = []
+    for i, j in zip(ia[order], ib[order]):
+        lo, hi = int(a[i, 0, 0]), int(b[0, j, 0])
+        most = np.clip(np.minimum.reduce([dur, np.full_like(dur, hi - lo), lst + dur - lo,
+                                          hi - est]), 0, None)
+        out.append((lo, hi, int(slack[i, j]), least[i, j], most))
+    return out
+
+
+def _add_window(model, on, width: int, slack: int, least, most) -> None:
+    """Per server, over a window of ``width`` units and ``slack``: the layers' least
+    overlaps on it fit in the window, and their most overlaps cover all of it but the
+    slack (all servers together idle at most ``slack`` inside, so each one does)."""
+    for s in range(max(len(x) for x in on)):
+        lo = [(int(least[i]), x[s]) for i, x in enumerate(on) if s < len(x) and least[i]]
+        hi = [(int(most[i]), x[s]) for i, x in enumerate(on) if s < len(x) and most[i]]
+        if sum(w for w, _ in lo) > width:
+            model.Add(sum(w * x for w, x in lo) <= width)
+        model.Add(sum(w * x for w, x in hi) >= width - slack)
+
+
+
+def prove_by_pieces(dur: np.ndarray, preds: list, m: int, parts: list, start: np.ndarray,
+                    lower: int, time_limit_s: float, *, workers: int = 1, seed: int = 0,
+                    params: dict | None = None, windows: int = WINDOWS) -> dict:
+    """Each piece of ``parts`` (:func:`segments`, or all layers as one) to
+    :func:`solve_piece`, asked for a makespan below that of the schedule ``start`` on
+    the piece (integer units, time 0 at the DAG's start); the pieces go smallest first,
+    each with its share of the time left in proportion to its size, none past
+    ``time_limit_s``; ``workers``, ``seed``, ``params`` and ``windows`` go to
+    :func:`solve_piece`. A piece whose bound is below its span minus one is first asked
+    for its bound alone (``PROBE`` of its share): there the start windows are narrowest.
+
+    The optimum is the sum of the pieces' optima, so the pieces' bounds add up to a
+    bound and their schedules one after the other to a schedule; and a piece's optimum
+    is at least ``lower`` minus the plan's spans of the other pieces.
+
+    Returns
+    -------
+    dict with ``status`` (``optimal`` when every piece is proven, else ``time_limit``),
+    ``makespan`` and ``start`` (the joined schedule), ``bound`` (proven), all in units,
+    and ``segments`` (the pieces' sizes).
+    """
+    deadline = time.perf_counter() + time_limit_s
+    start = np.asarray(start, dtype=np.int64)
+    parts = [np.sort(np.asarray(p)) for p in parts]
+    spans = [int((start[p] + dur[p]).max() - start[p].min()) for p in parts]
+    solved = {}
+    left_layers = sum(len(p) for p in parts if len(p) > m)
+    for k in sorted(range(len(parts)), key=lambda k: len(parts[k])):   # small first
+        part = parts[k]
+        d, pr = _sub(dur, preds, part)
+        local = start[part] - start[part].min()
+        span = spans[k]
+        est, rest = heads_tails(d, pr, m)
+        # the optimum is the sum of the pieces' optima, each at most the plan's span
+        lb = max(piece_bound(d, est, rest, m), int(lower) - sum(spans) + span)
+        ok = lb >= span
+        if len(part) <= m:    # all at once: every layer at its earliest start
+            local, span, ok = est, int((est + d).max()), True
+        elif not ok and deadline - time.perf_counter() > 0.2:   # its share of the time
+            left_s = deadline - time.perf_counter()
+            share = min(left_s, max(1.0, left_s * len(part) / left_layers))
+            kw = {"workers": workers, "seed": seed, "hint_start": local, "params": params,
+                  "windows": windows}
+            res = {}
+            if lb < span - 1:   # the bound itself first: the narrowest start windows
+                res = solve_piece(d, pr, m, upper=lb, lower=lb,
+                                  time_limit_s=PROBE * share, **kw)
+                lb += res["status"] == "infeasible"
+            if res.get("status") != "optimal":
+                res = solve_piece(d, pr, m, upper=span - 1, lower=lb,
+                                  time_limit_s=share - (res.get("wall_s") or 0.0), **kw)
+            lb, ok = res["bound"], res["status"] in ("optimal", "infeasible")
+            if "start" in res:
+                local, span = res["start"], res["makespan"]
+        left_layers -= len(part) if len(part) > m else 0
+        solved[k] = (local, span, min(lb, span), ok)
+    out_start = np.zeros(len(dur), dtype=np.int64)
+    t = bound = 0
+    for k, part in enumerate(parts):   # one after the other
+        local, span, lb, _ = solved[k]
+        out_start[part] = t + local
+        t, bound = t + span, bound + lb
+    return {"status": "optimal" if all(s[3] for s in solved.values()) else "time_limit",
+            "makespan": int(t), "bound": max(int(bound), int(lower)), "start": out_start,
+            "segments": [len(p) for p in parts]}
+
+
+def prove_isolated(time_limit_s: float, **kwargs) -> dict | None:
+    """:func:`prove_by_pieces` (keyword arguments but ``time_limit_s``) in a fresh
+    process, ``time_limit_s`` counting its start-up; None when it fails to answer in
+    time (it is then killed).
+
+    OR-Tools and highspy ship incompatible builds of HiGHS, which cannot be loaded into
+    one process (:func:`offloadlab.formulations.cpsat.run_isolated`): ``exact`` imports
+    highspy, so its CP-SAT runs in a child.
+    """
+    import pickle
+    import subprocess
+    import sys
+
+    deadline_epoch = time.time() + time_limit_s
+    try:
+        proc = subprocess.run([sys.executable, "-m", "offloadlab.formulations.makespan_cp"],
+                              input=pickle.dumps((deadline_epoch, kwargs)),
+                              capture_output=True, check=False,
+                              timeout=max(0.0, time_limit_s) + 0.3)
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0:
+        raise RuntimeError("the CP-SAT child process failed: "
+                           + proc.stderr.decode(errors="replace")[-2000:])
+    return pickle.loads(proc.stdout)
+
+
+if __name__ == "__main__":   # the child of prove_isolated: pickled arguments on stdin
+    import os
+    import pickle
+    import sys
+
+    from ortools.sat.python import cp_model  # noqa: F401  (start-up, before the clock)
+
+    deadline_epoch, kwargs = pickle.loads(sys.stdin.buffer.read())
+    # 0.1 s to hand the answer back
+    result = prove_by_pieces(time_limit_s=deadline_epoch - time.time() - 0.1, **kwargs)
+    sys.stdout.buffer.write(pickle.dumps(result))
+    sys.stdout.buffer.flush()
+    os._exit(0)   # no interpreter teardown: the parent waits for the exit

@@ -1,0 +1,154 @@
+"""``exact`` on P|prec|Cmax DAGs whose processing times lie on a time grid: the model of
+``formulations/makespan_cp.py`` in a child process, within the time limit."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from offloadlab.instances.generators import random_dag_instance
+from offloadlab.problem import Problem
+from offloadlab.simulator import simulate
+
+pytest.importorskip("ortools")
+pytest.importorskip("highspy")
+
+from offloadlab.formulations import exact, makespan_cp  # noqa: E402
+from offloadlab.formulations.bounds import best_bound  # noqa: E402
+
+
+def dag(nodes: int, servers: int, shape: str, seed: int, ghz: float | None = None):
+    inst = random_dag_instance(nodes=nodes, servers=servers, shape=shape, seed=seed)
+    if ghz is not None:   # every processing time divided by ghz: off any decimal grid
+        inst = inst.model_copy(update={"servers": [s.model_copy(update={"ghz": ghz})
+                                                   for s in inst.servers]})
+    return Problem.from_instance(inst)
+
+
+def test_the_grid_model_proves_an_optimum_above_the_bounds():
+    # every plan ends above the capacity bounds here, so no search can prove it; the
+    # pieces' model proves that nothing ends before 77.790 s (and finds that plan)
+    problem = dag(30, 3, "layered", 0)
+    lower = best_bound(problem)[0]
+    sol = exact.solve(problem, time_limit_s=10)
+    assert sol.status == "optimal" and "P|prec|Cmax" in sol.message
+    assert sol.objective == pytest.approx(77.790, abs=1e-9)
+    assert sol.objective > lower + 0.05
+    assert sol.bound == pytest.approx(sol.objective, abs=1e-9)
+    again = simulate(problem, sol.assign, sol.priority).objective[0]
+    assert again == pytest.approx(sol.objective, abs=1e-12)
+
+
+def test_the_grid_model_agrees_with_the_general_model():
+    # 20 layers on 3 servers, optimum 2.6 s above the load bound: the general CP-SAT
+    # model (cpsat.py: servers and arcs with lags, no grid) proves the same optimum
+    from offloadlab.formulations import cpsat
+
+    problem = dag(20, 3, "layered", 2)
+    sol = exact.solve(problem, time_limit_s=10)
+    assert sol.status == "optimal" and "P|prec|Cmax" in sol.message
+    general = cpsat.solve(problem, time_limit_s=20)
+    assert general.status == "optimal"
+    assert sol.objective == pytest.approx(general.objective, abs=1e-9)
+
+
+def test_the_time_limit_holds_with_the_child():
+    problem = dag(100, 8, "random", 0)
+    started = time.perf_counter()
+    sol = exact.solve(problem, time_limit_s=3)
+    assert time.perf_counter() - started < 3.5
+    assert sol.status in ("optimal", "time_limit")
+    assert sol.bound <= sol.objective + 1e-9
+    assert simulate(problem, sol.assign, sol.priority).objective[0] == pytest.approx(
+        sol.objective, abs=1e-12)
+
+
+def test_off_the_grid_the_model_is_skipped():
+    problem = dag(20, 3, "layered", 2, ghz=3.0)
+    assert exact._grid_of(problem) is None
+    assert exact._grid_of(dag(20, 3, "layered", 2)) is not None
+    sol = exact.solve(problem, time_limit_s=4)
+    assert "P|prec|Cmax" not in sol.message
+    assert sol.status in ("optimal", "time_limit")
+    assert sol.bound <= sol.objective + 1e-9
+    assert simulate(problem, sol.assign, sol.priority).objective[0] == pytest.approx(
+        sol.objective, abs=1e-12)
+
+
+def test_pieces_join_into_a_schedule_that_colours_into_a_plan():
+    problem = dag(30, 3, "layered", 0)
+    dur = makespan_cp.integer_durations(problem)
+    preds = makespan_cp.predecessors(problem)
+    # a valid schedule: one layer after the other
+    start = np.concatenate([[0], np.cumsum(dur)[:-1]])
+    res = makespan_cp.prove_by_pieces(dur, preds, 3, makespan_cp.segments(problem), start,
+                                      0, 5.0)
+    assert res["status"] == "optimal" and res["makespan"] == 77790
+    assert res["bound"] == 77790
+    for j, ps in enumerate(preds):
+        assert all(res["start"][p] + dur[p] <= res["start"][j] for p in ps)
+    assign, prio = makespan_cp.plan_from_starts(problem, res["start"] * 1e-3)
+    assert simulate(problem, assign, prio).objective[0] == pytest.approx(77.790, abs=1e-9)
+
+
+def test_window_bounds_hold_for_a_stored_optimum():
+    # dag-random-50n-4p-s1: its optimum keeps all 4 servers busy from 17.859 s to the
+    # end (a window of zero slack); every window's per-server bounds hold for it
+    from offloadlab.benchmarks import dag_optima
+
+    row = dag_optima.load()[7]
+    problem = dag_optima.problem_of(*row["case"])
+    start_s = simulate(problem, np.array(row["assign"]), np.array(row["priority"])).start_s[0]
+    start = np.round(start_s / 1e-3).astype(np.int64)
+    assign, _ = makespan_cp.plan_from_starts(problem, start_s)
+    dur = makespan_cp.integer_durations(problem)
+    m = problem.n_servers
+    est, rest = makespan_cp.heads_tails(dur, makespan_cp.predecessors(problem), m)
+    lst = int(round(row["optimum"] / 1e-3)) - dur - rest
+    assert (est <= start).all() and (start <= lst).all()
+    windows = makespan_cp.tight_windows(dur, est, lst, m, 10)
+    assert len(windows) == 10 and windows[0][:3] == (17859, 76611, 0)
+    for a, b, slack, least, most in windows:
+        inside = np.clip(np.minimum(start + dur, b) - np.maximum(start, a), 0, None)
+        assert (least <= inside).all() and (inside <= most).all()
+        for s in range(m):
+            assert b - a - slack <= inside[assign == s].sum() <= b - a
+
+
+def test_energetic_starts_narrow_but_keep_every_schedule():
+    # three layers of 2 units on 2 servers cannot end by 3: in [1, 2] each runs 1 unit
+    assert makespan_cp.energetic_starts(np.array([2, 2, 2]), [[], [], []], 2,
+                                        np.zeros(3, int), np.ones(3, int)) is None
+    from offloadlab.benchmarks import dag_optima
+
+    row = dag_optima.load()[7]
+    problem = dag_optima.problem_of(*row["case"])
+    start_s = simulate(problem, np.array(row["assign"]), np.array(row["priority"])).start_s[0]
+    start = np.round(start_s / 1e-3).astype(np.int64)
+    dur = makespan_cp.integer_durations(problem)
+    preds = makespan_cp.predecessors(problem)
+    est, rest = makespan_cp.heads_tails(dur, preds, 4)
+    lst = int(round(row["optimum"] / 1e-3)) - dur - rest
+    narrow_est, narrow_lst = makespan_cp.energetic_starts(dur, preds, 4, est, lst)
+    assert (narrow_lst - narrow_est).sum() < 0.9 * (lst - est).sum()
+    assert (narrow_est <= start).all() and (start <= narrow_lst).all()
+
+
+def test_the_packing_at_the_bound_is_found_by_asking_for_the_bound_alone():
+    # dag-random-50n-4p-s1: no search nor the model over [bound, plan) found this
+    # optimum (the load bound, all servers busy from 17.859 s on) in 30 s; asked for
+    # the bound alone, with the narrowed windows and the window bounds, CP-SAT finds it
+    from offloadlab.benchmarks import dag_optima
+
+    problem = dag_optima.problem_of(50, 4, "random", 1)
+    dur = makespan_cp.integer_durations(problem)
+    part = max(makespan_cp.segments(problem), key=len)   # all but the source layer
+    d, preds = makespan_cp._sub(dur, makespan_cp.predecessors(problem), part)
+    bound = 76611 - int(dur[0])
+    res = makespan_cp.solve_piece(d, preds, 4, upper=bound, lower=bound, time_limit_s=60,
+                                  workers=1, seed=0, windows=10)
+    assert res["status"] == "optimal" and res["makespan"] == bound
+    for j, ps in enumerate(preds):
+        assert all(res["start"][p] + d[p] <= res["start"][j] for p in ps)
