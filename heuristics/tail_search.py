@@ -33,6 +33,8 @@ value is the simulator's.
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 from numba import njit
 
@@ -45,6 +47,10 @@ MOVE, SWAP, ORDER, PLACES = 0, 1, 2, 3
 TENURE = 15      # steps a moved layer stays tabu
 SAMPLE = 64      # neighbours scored per step (a random sample of the critical ones)
 COST = 4         # evaluations per neighbour (one round): its schedule, decode, 2 passes
+BALANCE = 16     # compound exchanges scored per step (:func:`balance_moves`)
+TAIL_LAYERS = 8  # layers of a server's busy tail they draw from
+SUBSET = 3       # layers per side at most
+PARTNERS = 2     # servers that end first paired with the one that ends last
 EPS_S = 1e-9
 
 
@@ -239,6 +245,90 @@ def _pred_succ_pos(problem: Problem, pos: np.ndarray) -> tuple[np.ndarray, np.nd
     return late, early
 
 
+@njit(cache=True, nogil=True)
+def _assign_orders(assigns, order, dur, pptr, pidx, m, release, out):
+    """``out[k]``: the list, by start time, of the schedule with insertion of
+    (``assigns[k]``, ``order``)."""
+    n = order.shape[0]
+    start, finish, free = np.empty(n), np.empty(n), np.empty(m)
+    for k in range(assigns.shape[0]):
+        _schedule(assigns[k], order, dur, pptr, pidx, m, release, start, finish, free,
+                  -1, -1, True)
+        out[k, :] = order[np.argsort(start[order], kind="mergesort")]
+
+
+def _subsets(layers: np.ndarray, dur_ms: np.ndarray, size: int):
+    """Every subset of at most ``size`` of ``layers`` (the empty one first): (members
+    padded with -1, (K, size); summed durations in ms, (K,))."""
+    rows = [()] + [c for k in range(1, size + 1) for c in combinations(layers, k)]
+    members = np.full((len(rows), size), -1, dtype=np.int64)
+    for i, c in enumerate(rows):
+        members[i, :len(c)] = c
+    sums = np.where(members >= 0, dur_ms[np.maximum(members, 0)], 0).sum(axis=1)
+    return members, sums
+
+
+def busy_tail(assign: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray, server: int,
+              most: int) -> np.ndarray:
+    """The last (at most ``most``) layers of ``server`` that run without idle time up to
+    its last finish, latest first."""
+    mine = np.flatnonzero(assign == server)
+    mine = mine[np.argsort(-finish_s[mine], kind="stable")]
+    k = 1
+    while k < min(len(mine), most) and finish_s[mine[k]] >= start_s[mine[k - 1]] - EPS_S:
+        k += 1
+    return mine[:k]
+
+
+def balance_moves(assign: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray,
+                  ends_s: np.ndarray, dur_ms: np.ndarray, rng: np.random.Generator,
+                  count: int, *, tail: int = TAIL_LAYERS, size: int = SUBSET,
+                  partners: int = PARTNERS) -> tuple[np.ndarray, np.ndarray]:
+    """Compound exchanges between the server that ends last and each of the
+    ``partners`` servers that end first: a subset A of the first's busy tail and a
+    subset B of the other's (at most ``size`` layers each, of the last ``tail``) trade
+    servers, A's summed duration minus B's as close as possible to half the gap between
+    the two finish times (in integer ms, the grid of the durations), strictly between 0
+    and the gap (both servers then end before the makespan when the repacking keeps the
+    rest in place; ties at random).
+
+    Returns
+    -------
+    assigns : ndarray (K, L)
+        The plans' servers, K <= ``count``.
+    reps : ndarray (K, 2)
+        A layer of A and a layer of B (A's again when B is empty): the tabu marks.
+    """
+    m = len(ends_s)
+    hi = int(np.argmax(ends_s))
+    others = [s for s in np.argsort(ends_s, kind="stable") if s != hi][:partners]
+    a_members, a_sums = _subsets(busy_tail(assign, start_s, finish_s, hi, tail),
+                                 dur_ms, size)
+    a_members, a_sums = a_members[1:], a_sums[1:]   # A is never empty
+    assigns, reps = [], []
+    for j, lo in enumerate(others):
+        gap_ms = int(round((ends_s[hi] - ends_s[lo]) * 1000))
+        b_members, b_sums = _subsets(busy_tail(assign, start_s, finish_s, lo, tail),
+                                     dur_ms, size)
+        delta = a_sums[:, None] - b_sums[None, :]
+        ok = (delta > 0) & (delta < gap_ms)
+        ia, ib = np.nonzero(ok)
+        if not len(ia):
+            continue
+        miss = np.abs(2 * delta[ia, ib] - gap_ms)
+        share = count // len(others) + (j < count % len(others))
+        pick = np.lexsort((rng.random(len(ia)), miss))[:share]
+        for i, k in zip(ia[pick], ib[pick]):
+            a = assign.copy()
+            out, back = a_members[i][a_members[i] >= 0], b_members[k][b_members[k] >= 0]
+            a[out], a[back] = lo, hi
+            assigns.append(a)
+            reps.append((out[0], back[0] if len(back) else out[0]))
+    n = len(assign)
+    return (np.array(assigns, dtype=np.int64).reshape(-1, n),
+            np.array(reps, dtype=np.int64).reshape(-1, 2))
+
+
 def _by_start(order, start_s):
     """The list sorted by start time (ties: the list's order): the same schedule, and
     the list the order moves read."""
@@ -248,7 +338,8 @@ def _by_start(order, start_s):
 def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
                 order: np.ndarray, value: float, rng: np.random.Generator, *,
                 sample: int = SAMPLE, tenure: int = TENURE, pairs: str = "overlap",
-                rounds: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
+                rounds: int = 1, balance: int = BALANCE
+                ) -> tuple[np.ndarray, np.ndarray, float]:
     """Tabu search from the plan (``assign``, ``order``) of makespan ``value`` until
     ``evaluator``'s budget ends.
 
@@ -268,6 +359,9 @@ def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
         Neighbours scored per step; steps a moved layer stays tabu.
     pairs : {"overlap", "all", "tail"}
         The swap partners of a critical layer (:func:`neighbours`).
+    balance : int
+        Compound exchanges (:func:`balance_moves`) scored per step besides the
+        ``sample`` (0: none).
 
     Returns
     -------
@@ -282,28 +376,38 @@ def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
     cur_a, cur_o = best_a.copy(), best_o.copy()
     start, finish, free = np.empty(n), np.empty(n), np.empty(m)
     tabu = np.full(n, -1)   # the step until which a layer stays tabu
+    dur_ms = np.round(dur * 1000).astype(np.int64)
     step = 0
     while True:
         left = evaluator.left()
-        k = sample if left is None else min(sample, (left - 1) // (2 + 2 * rounds))
-        if k <= 0 or evaluator.done():
+        cap = sample + balance
+        if left is not None:
+            cap = min(cap, (left - 1) // (2 + 2 * rounds))
+        if cap <= 0 or evaluator.done():
             break
         span = _schedule(cur_a, cur_o, dur, pptr, pidx, m, release, start, finish, free,
                          -1, -1)
         cur_o = _by_start(cur_o, start)
         cand = neighbours(problem, cur_a, cur_o, start, finish, span, pairs)
-        if not len(cand):
+        comp_a, reps = balance_moves(cur_a, start, finish, free, dur_ms, rng,
+                                     min(balance, cap)) if balance else (None, None)
+        kb = 0 if comp_a is None else len(comp_a)
+        if not len(cand) and not kb:
             break
-        cand = cand[rng.permutation(len(cand))[:k]]   # ties at random
-        orders = np.empty((len(cand), n), dtype=np.int64)
+        cand = cand[rng.permutation(len(cand))[:min(sample, cap - kb)]]   # ties at random
+        orders = np.empty((len(cand) + kb, n), dtype=np.int64)
         _candidate_orders(cur_a, cur_o, cand, dur, pptr, pidx, m, release, orders)
+        moved, other = cand[:, 1], np.where(cand[:, 0] == MOVE, cand[:, 1], cand[:, 2])
+        if kb:
+            _assign_orders(comp_a, cur_o, dur, pptr, pidx, m, release, orders[len(cand):])
+            moved = np.concatenate([moved, reps[:, 0]])
+            other = np.concatenate([other, reps[:, 1]])
         orders, assigns, span_s, used = justify(problem, orders, share=float(rounds > 0),
                                                 max_rounds=max(rounds, 1))
-        evaluator.charge(2 * len(cand) + used)
-        ends_s = np.empty(len(cand))
+        evaluator.charge(2 * len(orders) + used)
+        ends_s = np.empty(len(orders))
         _ends(assigns, orders, dur, pptr, pidx, m, release, ends_s)
         step += 1
-        moved, other = cand[:, 1], np.where(cand[:, 0] == MOVE, cand[:, 1], cand[:, 2])
         ok = ((tabu[moved] < step) & (tabu[other] < step)) | (span_s < best_v - EPS_S)
         if not ok.any():
             continue
