@@ -33,6 +33,7 @@ value is the simulator's.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -48,8 +49,8 @@ TENURE = 15      # steps a moved layer stays tabu
 SAMPLE = 64      # neighbours scored per step (a random sample of the critical ones)
 COST = 4         # evaluations per neighbour (one round): its schedule, decode, 2 passes
 BALANCE = 16     # compound exchanges scored per step (:func:`balance_moves`)
-TAIL_LAYERS = 8  # layers of a server's busy tail they draw from
-SUBSET = 3       # layers per side at most
+TAIL_LAYERS = 10  # layers of a server's busy tail they draw from
+SUBSET = 4       # layers per side at most
 PARTNERS = 2     # servers that end first paired with the one that ends last
 EPS_S = 1e-9
 
@@ -257,14 +258,23 @@ def _assign_orders(assigns, order, dur, pptr, pidx, m, release, out):
         out[k, :] = order[np.argsort(start[order], kind="mergesort")]
 
 
+@lru_cache(maxsize=None)
+def _combinations(count: int, size: int) -> np.ndarray:
+    """Every subset of at most ``size`` of ``range(count)``, the empty one first, as
+    rows padded with ``count``."""
+    rows = [()] + [c for k in range(1, size + 1) for c in combinations(range(count), k)]
+    out = np.full((len(rows), size), count, dtype=np.int64)
+    for i, c in enumerate(rows):
+        out[i, :len(c)] = c
+    return out
+
+
 def _subsets(layers: np.ndarray, dur_ms: np.ndarray, size: int):
     """Every subset of at most ``size`` of ``layers`` (the empty one first): (members
     padded with -1, (K, size); summed durations in ms, (K,))."""
-    rows = [()] + [c for k in range(1, size + 1) for c in combinations(layers, k)]
-    members = np.full((len(rows), size), -1, dtype=np.int64)
-    for i, c in enumerate(rows):
-        members[i, :len(c)] = c
-    sums = np.where(members >= 0, dur_ms[np.maximum(members, 0)], 0).sum(axis=1)
+    idx = _combinations(len(layers), size)
+    members = np.append(layers, -1)[idx]
+    sums = np.append(dur_ms[layers], 0)[idx].sum(axis=1)
     return members, sums
 
 
@@ -299,7 +309,6 @@ def balance_moves(assign: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray,
     reps : ndarray (K, 2)
         A layer of A and a layer of B (A's again when B is empty): the tabu marks.
     """
-    m = len(ends_s)
     hi = int(np.argmax(ends_s))
     others = [s for s in np.argsort(ends_s, kind="stable") if s != hi][:partners]
     a_members, a_sums = _subsets(busy_tail(assign, start_s, finish_s, hi, tail),
@@ -310,14 +319,21 @@ def balance_moves(assign: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray,
         gap_ms = int(round((ends_s[hi] - ends_s[lo]) * 1000))
         b_members, b_sums = _subsets(busy_tail(assign, start_s, finish_s, lo, tail),
                                      dur_ms, size)
-        delta = a_sums[:, None] - b_sums[None, :]
+        # per A, the B whose sums are nearest below and above sum(A) - gap/2
+        by_sum = rng.permutation(len(b_sums))   # ties at random
+        by_sum = by_sum[np.argsort(b_sums[by_sum], kind="stable")]
+        at = np.searchsorted(b_sums[by_sum], a_sums - gap_ms / 2)
+        ia = np.repeat(np.arange(len(a_sums)), 2)
+        ib = by_sum[np.clip(np.stack([at - 1, at], axis=1).ravel(), 0, len(by_sum) - 1)]
+        pair = np.unique(ia * len(b_sums) + ib)
+        ia, ib = pair // len(b_sums), pair % len(b_sums)
+        delta = a_sums[ia] - b_sums[ib]
         ok = (delta > 0) & (delta < gap_ms)
-        ia, ib = np.nonzero(ok)
+        ia, ib, delta = ia[ok], ib[ok], delta[ok]
         if not len(ia):
             continue
-        miss = np.abs(2 * delta[ia, ib] - gap_ms)
         share = count // len(others) + (j < count % len(others))
-        pick = np.lexsort((rng.random(len(ia)), miss))[:share]
+        pick = np.lexsort((rng.random(len(ia)), np.abs(2 * delta - gap_ms)))[:share]
         for i, k in zip(ia[pick], ib[pick]):
             a = assign.copy()
             out, back = a_members[i][a_members[i] >= 0], b_members[k][b_members[k] >= 0]
