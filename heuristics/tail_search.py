@@ -12,7 +12,13 @@ at the makespan: changing no such layer leaves the makespan as it is):
 * *places*: the servers and the list positions of those two exchanged (where
   precedence allows);
 * *order*: the layer put just before the one it follows on its server (a critical
-  server arc reversed, as in the N5 neighbourhood of job-shop tabu search).
+  server arc reversed, as in the N5 neighbourhood of job-shop tabu search);
+* *balance* (compound): subsets of the busy tails of the server that ends last and of
+  one that ends early trade servers, their summed durations (integer ms) differing by
+  about half the gap between the two finish times (:func:`balance_moves`). Where the
+  servers are busy up to nearly the makespan, a plan ends a few ms above the optimum
+  from that imbalance alone, and no single move or swap has the duration difference
+  that evens it out: it is a subset-sum question.
 
 A neighbour is then scheduled with insertion (each layer, in list order, in the first
 gap of its server that fits it after its predecessors), its layers listed by start
