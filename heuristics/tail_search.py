@@ -253,12 +253,39 @@ def _pred_succ_pos(problem: Problem, pos: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 @njit(cache=True, nogil=True)
-def _assign_orders(assigns, order, dur, pptr, pidx, m, release, out):
+def _by_key(key, pptr, pidx):
+    """The layers by increasing ``key``, each after its predecessors (a ready layer
+    of least key next)."""
+    n = key.shape[0]
+    left = np.empty(n, dtype=np.int64)
+    for g in range(n):
+        left[g] = pptr[g + 1] - pptr[g]
+    done = np.zeros(n, dtype=np.bool_)
+    rank = np.argsort(key, kind="mergesort")
+    out = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        for r in range(n):
+            g = rank[r]
+            if not done[g] and left[g] == 0:
+                break
+        done[g] = True
+        out[k] = g
+        for h in range(n):   # successors: the layers with g among their predecessors
+            if not done[h]:
+                for j in range(pptr[h], pptr[h + 1]):
+                    if pidx[j] == g:
+                        left[h] -= 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _assign_orders(assigns, keys, dur, pptr, pidx, m, release, out):
     """``out[k]``: the list, by start time, of the schedule with insertion of
-    (``assigns[k]``, ``order``)."""
-    n = order.shape[0]
+    ``assigns[k]`` from the list by ``keys[k]``."""
+    n = keys.shape[1]
     start, finish, free = np.empty(n), np.empty(n), np.empty(m)
     for k in range(assigns.shape[0]):
+        order = _by_key(keys[k], pptr, pidx)
         _schedule(assigns[k], order, dur, pptr, pidx, m, release, start, finish, free,
                   -1, -1, True)
         out[k, :] = order[np.argsort(start[order], kind="mergesort")]
@@ -314,17 +341,19 @@ def balance_moves(assign: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray,
         The plans' servers, K <= ``count``.
     reps : ndarray (K, 2)
         A layer of A and a layer of B (A's again when B is empty): the tabu marks.
+    keys : ndarray (K, L)
+        Per plan, the start times its list follows (:func:`_compacted`).
     """
     hi = int(np.argmax(ends_s))
     others = [s for s in np.argsort(ends_s, kind="stable") if s != hi][:partners]
-    a_members, a_sums = _subsets(busy_tail(assign, start_s, finish_s, hi, tail),
-                                 dur_ms, size)
+    hi_tail = busy_tail(assign, start_s, finish_s, hi, tail)
+    a_members, a_sums = _subsets(hi_tail, dur_ms, size)
     a_members, a_sums = a_members[1:], a_sums[1:]   # A is never empty
-    assigns, reps = [], []
+    assigns, reps, keys = [], [], []
     for j, lo in enumerate(others):
         gap_ms = int(round((ends_s[hi] - ends_s[lo]) * 1000))
-        b_members, b_sums = _subsets(busy_tail(assign, start_s, finish_s, lo, tail),
-                                     dur_ms, size)
+        lo_tail = busy_tail(assign, start_s, finish_s, lo, tail)
+        b_members, b_sums = _subsets(lo_tail, dur_ms, size)
         # per A, the B whose sums are nearest below and above sum(A) - gap/2
         by_sum = rng.permutation(len(b_sums))   # ties at random
         by_sum = by_sum[np.argsort(b_sums[by_sum], kind="stable")]
@@ -346,9 +375,25 @@ def balance_moves(assign: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray,
             a[out], a[back] = lo, hi
             assigns.append(a)
             reps.append((out[0], back[0] if len(back) else out[0]))
+            keys.append(_compacted(start_s, finish_s, hi_tail, lo_tail, out, back))
     n = len(assign)
     return (np.array(assigns, dtype=np.int64).reshape(-1, n),
-            np.array(reps, dtype=np.int64).reshape(-1, 2))
+            np.array(reps, dtype=np.int64).reshape(-1, 2),
+            np.array(keys, dtype=float).reshape(-1, n))
+
+
+def _compacted(start_s, finish_s, hi_tail, lo_tail, out, back) -> np.ndarray:
+    """Start times with the two busy tails after the exchange (``out`` from the first
+    to the second, ``back`` the other way) laid end to end from where each tail
+    begins, in the order of their current starts: the list the exchange is scheduled
+    from (the other layers keep their starts)."""
+    key = start_s.copy()
+    for mine, gone, come in ((hi_tail, out, back), (lo_tail, back, out)):
+        run = np.concatenate([np.setdiff1d(mine, gone), come])
+        run = run[np.argsort(start_s[run], kind="stable")]
+        key[run] = start_s[mine].min() + np.concatenate(
+            [[0.0], np.cumsum(finish_s[run] - start_s[run])[:-1]])
+    return key
 
 
 def _by_start(order, start_s):
@@ -411,8 +456,8 @@ def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
                          -1, -1)
         cur_o = _by_start(cur_o, start)
         cand = neighbours(problem, cur_a, cur_o, start, finish, span, pairs)
-        comp_a, reps = balance_moves(cur_a, start, finish, free, dur_ms, rng,
-                                     min(balance, cap)) if balance else (None, None)
+        comp_a, reps, comp_k = balance_moves(cur_a, start, finish, free, dur_ms, rng,
+                                             min(balance, cap)) if balance else (None,) * 3
         kb = 0 if comp_a is None else len(comp_a)
         if not len(cand) and not kb:
             break
@@ -421,7 +466,8 @@ def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
         _candidate_orders(cur_a, cur_o, cand, dur, pptr, pidx, m, release, orders)
         moved, other = cand[:, 1], np.where(cand[:, 0] == MOVE, cand[:, 1], cand[:, 2])
         if kb:
-            _assign_orders(comp_a, cur_o, dur, pptr, pidx, m, release, orders[len(cand):])
+            _assign_orders(comp_a, comp_k, dur, pptr, pidx, m, release,
+                           orders[len(cand):])
             moved = np.concatenate([moved, reps[:, 0]])
             other = np.concatenate([other, reps[:, 1]])
         orders, assigns, span_s, used = justify(problem, orders, share=float(rounds > 0),

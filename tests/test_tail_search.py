@@ -161,7 +161,7 @@ def test_a_two_for_two_exchange_balances_what_no_smaller_move_does():
     start, finish, free = np.empty(8), np.empty(8), np.empty(m)
     ts._schedule(assign, order, problem.exec_s[:, 0], pptr, pidx, m, release, start,
                  finish, free, -1, -1)
-    moves, reps = ts.balance_moves(assign, start, finish, free,
+    moves, reps, _ = ts.balance_moves(assign, start, finish, free,
                                    np.round(problem.exec_s[:, 0] * 1000).astype(int),
                                    np.random.default_rng(0), 4)
     loads = [np.bincount(a, problem.exec_s[:, 0], minlength=2) for a in moves]
@@ -202,7 +202,7 @@ def test_balance_moves_trade_busy_tails_of_the_last_and_an_early_server():
     start, finish, free = np.empty(n), np.empty(n), np.empty(m)
     ts._schedule(assign, order, dur, pptr, pidx, m, release, start, finish, free, -1, -1)
     dur_ms = np.round(dur * 1000).astype(np.int64)
-    moves, _ = ts.balance_moves(assign, start, finish, free, dur_ms,
+    moves, _, _ = ts.balance_moves(assign, start, finish, free, dur_ms,
                                 np.random.default_rng(0), 16)
     assert 0 < len(moves) <= 16
     hi = int(np.argmax(free))
