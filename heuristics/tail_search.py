@@ -253,9 +253,9 @@ def _pred_succ_pos(problem: Problem, pos: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 @njit(cache=True, nogil=True)
-def _by_key(key, pptr, pidx):
-    """The layers by increasing ``key``, each after its predecessors (a ready layer
-    of least key next)."""
+def _by_key(key, pptr, sptr, sidx):
+    """The layers by increasing ``key``, each after its predecessors (the ready layer
+    of least key next; ``sptr``/``sidx``: the successors)."""
     n = key.shape[0]
     left = np.empty(n, dtype=np.int64)
     for g in range(n):
@@ -263,29 +263,29 @@ def _by_key(key, pptr, pidx):
     done = np.zeros(n, dtype=np.bool_)
     rank = np.argsort(key, kind="mergesort")
     out = np.empty(n, dtype=np.int64)
+    first = 0   # every layer ranked before it is done
     for k in range(n):
-        for r in range(n):
-            g = rank[r]
-            if not done[g] and left[g] == 0:
-                break
+        while done[rank[first]]:
+            first += 1
+        r = first
+        while done[rank[r]] or left[rank[r]] > 0:
+            r += 1
+        g = rank[r]
         done[g] = True
         out[k] = g
-        for h in range(n):   # successors: the layers with g among their predecessors
-            if not done[h]:
-                for j in range(pptr[h], pptr[h + 1]):
-                    if pidx[j] == g:
-                        left[h] -= 1
+        for j in range(sptr[g], sptr[g + 1]):
+            left[sidx[j]] -= 1
     return out
 
 
 @njit(cache=True, nogil=True)
-def _assign_orders(assigns, keys, dur, pptr, pidx, m, release, out):
+def _assign_orders(assigns, keys, dur, pptr, pidx, sptr, sidx, m, release, out):
     """``out[k]``: the list, by start time, of the schedule with insertion of
     ``assigns[k]`` from the list by ``keys[k]``."""
     n = keys.shape[1]
     start, finish, free = np.empty(n), np.empty(n), np.empty(m)
     for k in range(assigns.shape[0]):
-        order = _by_key(keys[k], pptr, pidx)
+        order = _by_key(keys[k], pptr, sptr, sidx)
         _schedule(assigns[k], order, dur, pptr, pidx, m, release, start, finish, free,
                   -1, -1, True)
         out[k, :] = order[np.argsort(start[order], kind="mergesort")]
@@ -435,7 +435,7 @@ def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
     assign, order, value
         The best plan and its makespan by the simulator (never worse than the start).
     """
-    dur, pptr, pidx, _, _, m, release = pack(problem)
+    dur, pptr, pidx, sptr, sidx, m, release = pack(problem)
     n = problem.n_layers
     best_a = np.asarray(assign, dtype=np.int64).copy()
     best_o = np.asarray(order, dtype=np.int64).copy()
@@ -466,7 +466,7 @@ def tail_search(problem: Problem, evaluator: Evaluator, assign: np.ndarray,
         _candidate_orders(cur_a, cur_o, cand, dur, pptr, pidx, m, release, orders)
         moved, other = cand[:, 1], np.where(cand[:, 0] == MOVE, cand[:, 1], cand[:, 2])
         if kb:
-            _assign_orders(comp_a, comp_k, dur, pptr, pidx, m, release,
+            _assign_orders(comp_a, comp_k, dur, pptr, pidx, sptr, sidx, m, release,
                            orders[len(cand):])
             moved = np.concatenate([moved, reps[:, 0]])
             other = np.concatenate([other, reps[:, 1]])

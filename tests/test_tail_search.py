@@ -218,3 +218,18 @@ def test_balance_moves_trade_busy_tails_of_the_last_and_an_early_server():
         assert len(back) <= ts.SUBSET
         shift_ms = dur_ms[out].sum() - dur_ms[back].sum()
         assert 0 < shift_ms < round((free[hi] - free[lo]) * 1000)
+
+
+def test_lists_by_key_keep_precedence():
+    problem = dag(nodes=50, servers=4, shape="layered", seed=3)
+    _, pptr, pidx, sptr, sidx, _, _ = pack(problem)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        key = rng.random(problem.n_layers)
+        order = ts._by_key(key, pptr, sptr, sidx)
+        pos = np.empty_like(order)
+        pos[order] = np.arange(len(order))
+        assert sorted(order) == list(range(problem.n_layers))
+        assert all(pos[p] < pos[g] for g in range(problem.n_layers) for p in problem.preds(g))
+    free = np.argsort(np.arange(problem.n_layers))   # keys already topological: kept
+    assert (ts._by_key(free.astype(float), pptr, sptr, sidx) == free).all()
