@@ -391,7 +391,8 @@ def _compacted(start_s, finish_s, hi_tail, lo_tail, out, back) -> np.ndarray:
     for mine, gone, come in ((hi_tail, out, back), (lo_tail, back, out)):
         run = np.concatenate([np.setdiff1d(mine, gone), come])
         run = run[np.argsort(start_s[run], kind="stable")]
-        key[run] = start_s[mine].min() + np.concatenate(
+        begin_s = start_s[mine].min() if len(mine) else start_s[run].min()  # idle server
+        key[run] = begin_s + np.concatenate(
             [[0.0], np.cumsum(finish_s[run] - start_s[run])[:-1]])
     return key
 
