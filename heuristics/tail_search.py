@@ -326,7 +326,8 @@ def busy_tail(assign: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray, ser
 def balance_moves(assign: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray,
                   ends_s: np.ndarray, dur_ms: np.ndarray, rng: np.random.Generator,
                   count: int, *, tail: int = TAIL_LAYERS, size: int = SUBSET,
-                  partners: int = PARTNERS) -> tuple[np.ndarray, np.ndarray]:
+                  partners: int = PARTNERS
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Compound exchanges between the server that ends last and each of the
     ``partners`` servers that end first: a subset A of the first's busy tail and a
     subset B of the other's (at most ``size`` layers each, of the last ``tail``) trade
