@@ -127,3 +127,112 @@ def test_without_its_share_the_search_is_unchanged(monkeypatch):
     monkeypatch.setattr(ts, "tail_search", lambda *a, **k: pytest.fail("ran"))
     again = ga(problem, seed=0, budget_evals=2000)
     assert plain.objective == again.objective and plain.evaluations == again.evaluations
+
+
+def independent(p_s, servers: int = 2) -> Problem:
+    """Independent layers (one single-layer task each) of ``p_s`` seconds on
+    ``servers`` identical servers: P||Cmax."""
+    from offloadlab.instance import parse_instance
+    from offloadlab.instances.generators import FORMAT
+
+    data = {"format": FORMAT, "name": "independent", "description": "independent layers",
+            "servers": [{"name": f"m{s}", "tier": "edge", "ghz": 1.0, "pools": 1}
+                        for s in range(servers)],
+            "links": [{"a": "edge", "b": "edge", "mb_per_s": 10.0}],
+            "models": {f"d{i}": {"input_mb": 0.0, "layers": [
+                {"name": "n", "gcycles": float(p), "out_mb": 0.0, "next": []}]}
+                for i, p in enumerate(p_s)},
+            "tasks": [{"name": f"job{i}", "model": f"d{i}", "device": None,
+                       "release_s": 0.0} for i in range(len(p_s))],
+            "objective": {"kind": "makespan"}}
+    return Problem.from_instance(parse_instance(data, source="independent"))
+
+
+def test_a_two_for_two_exchange_balances_what_no_smaller_move_does():
+    """67 s against 65 s: only two layers for two ({12, 21} for {4, 28}, {7, 27} for
+    {8, 25}) shift exactly 1 s (no move, swap, 2-for-1 or 1-for-2 does), so only the
+    compound move reaches 66 s in a few steps."""
+    problem = independent([7, 12, 21, 27, 4, 8, 25, 28])
+    assert justifiable(problem)
+    assign, order = np.repeat([0, 1], 4), np.arange(8)
+    value = objective(problem, assign[None, :], order)[0]
+    assert value == 67
+    _, pptr, pidx, _, _, m, release = pack(problem)
+    start, finish, free = np.empty(8), np.empty(8), np.empty(m)
+    ts._schedule(assign, order, problem.exec_s[:, 0], pptr, pidx, m, release, start,
+                 finish, free, -1, -1)
+    moves, reps, _ = ts.balance_moves(assign, start, finish, free,
+                                   np.round(problem.exec_s[:, 0] * 1000).astype(int),
+                                   np.random.default_rng(0), 4)
+    loads = [np.bincount(a, problem.exec_s[:, 0], minlength=2) for a in moves]
+    changed = np.flatnonzero(moves[0] != assign)
+    assert (loads[0] == 66).all() and (np.bincount(assign[changed]) == 2).all()
+    assert all(0 < 67 - lo[0] < 2 for lo in loads)   # each shifts strictly inside the gap
+    assert (moves[np.arange(len(moves)), reps[:, 0]] == 1).all()   # A left server 0
+    got = {}
+    for balance in (ts.BALANCE, 0):
+        ev = Evaluator(problem, 200, None, 0.0)
+        a, o, v = ts.tail_search(problem, ev, assign, order, value,
+                                 np.random.default_rng(0), balance=balance)
+        assert ev.used < 200 and objective(problem, a[None, :], o)[0] == v
+        got[balance] = v
+    assert got == {ts.BALANCE: 66, 0: 67}
+
+
+@pytest.mark.parametrize("balance,servers", [(ts.BALANCE, 4), (2 * ts.BALANCE, 4),
+                                             (ts.BALANCE, 16)])
+def test_with_compound_moves_never_worse_simulated_within_budget_and_seeded(balance,
+                                                                            servers):
+    """(16 servers: some run nothing, the exchanges move layers onto them.)"""
+    problem = dag(nodes=50, servers=servers, shape="random", seed=1)
+    assign, order, value = start_plan(problem)
+    runs = []
+    for _ in range(2):
+        ev = Evaluator(problem, 2501, None, 0.0)
+        runs.append(ts.tail_search(problem, ev, assign, order, value,
+                                   np.random.default_rng(3), balance=balance))
+        assert ev.used <= 2500
+    (a, o, v), (b, p, w) = runs
+    assert v <= value and objective(problem, a[None, :], o)[0] == v
+    assert v == w and (a == b).all() and (o == p).all()
+
+
+def test_balance_moves_trade_busy_tails_of_the_last_and_an_early_server():
+    problem = dag(nodes=50, servers=4, shape="random", seed=0)
+    assign, order, _ = start_plan(problem)
+    dur, pptr, pidx, _, _, m, release = pack(problem)
+    n = problem.n_layers
+    start, finish, free = np.empty(n), np.empty(n), np.empty(m)
+    ts._schedule(assign, order, dur, pptr, pidx, m, release, start, finish, free, -1, -1)
+    dur_ms = np.round(dur * 1000).astype(np.int64)
+    moves, _, _ = ts.balance_moves(assign, start, finish, free, dur_ms,
+                                np.random.default_rng(0), 16)
+    assert 0 < len(moves) <= 16
+    hi = int(np.argmax(free))
+    tail = set(ts.busy_tail(assign, start, finish, hi, ts.TAIL_LAYERS))
+    for a in moves:
+        changed = np.flatnonzero(a != assign)
+        out = changed[assign[changed] == hi]   # A: from the last server to lo
+        assert len(out) and set(out) <= tail and len(out) <= ts.SUBSET
+        lo = a[out[0]]
+        assert lo != hi and (a[out] == lo).all()
+        back = changed[assign[changed] != hi]   # B: from lo to the last server
+        assert (assign[back] == lo).all() and (a[back] == hi).all()
+        assert len(back) <= ts.SUBSET
+        shift_ms = dur_ms[out].sum() - dur_ms[back].sum()
+        assert 0 < shift_ms < round((free[hi] - free[lo]) * 1000)
+
+
+def test_lists_by_key_keep_precedence():
+    problem = dag(nodes=50, servers=4, shape="layered", seed=3)
+    _, pptr, pidx, sptr, sidx, _, _ = pack(problem)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        key = rng.random(problem.n_layers)
+        order = ts._by_key(key, pptr, sptr, sidx)
+        pos = np.empty_like(order)
+        pos[order] = np.arange(len(order))
+        assert sorted(order) == list(range(problem.n_layers))
+        assert all(pos[p] < pos[g] for g in range(problem.n_layers) for p in problem.preds(g))
+    by_index = np.arange(problem.n_layers)   # the generator's arcs go up: kept as is
+    assert (ts._by_key(by_index.astype(float), pptr, sptr, sidx) == by_index).all()
