@@ -244,8 +244,14 @@ def _run(instance, upper, lower, unit_s, hint_assign, hint_start, seed, workers,
 
 
 def run_isolated(*args, timeout_s: float | None = None):
-    """:func:`_run` in a fresh process; None when it outlives ``timeout_s`` (it is
-    killed).
+    """:func:`_run` in a fresh process (:func:`run_child`); None when it outlives
+    ``timeout_s`` (it is killed)."""
+    return run_child("offloadlab.formulations.cpsat", args, timeout_s)
+
+
+def run_child(module: str, payload, timeout_s: float | None):
+    """The pickled answer of ``python -m module`` given ``payload`` pickled on stdin;
+    None when the child outlives ``timeout_s`` (it is killed).
 
     OR-Tools and highspy ship incompatible builds of the HiGHS library and cannot be
     loaded into one process (whichever comes second fails to import), so CP-SAT always
@@ -257,9 +263,8 @@ def run_isolated(*args, timeout_s: float | None = None):
     import sys
 
     try:
-        proc = subprocess.run([sys.executable, "-m", "offloadlab.formulations.cpsat"],
-                              input=pickle.dumps(args), capture_output=True, check=False,
-                              timeout=timeout_s)
+        proc = subprocess.run([sys.executable, "-m", module], input=pickle.dumps(payload),
+                              capture_output=True, check=False, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return None
     if proc.returncode != 0:

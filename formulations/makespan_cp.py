@@ -509,29 +509,14 @@ def prove_by_pieces(dur: np.ndarray, preds: list, m: int, parts: list, start: np
 
 def prove_isolated(time_limit_s: float, **kwargs) -> dict | None:
     """:func:`prove_by_pieces` (keyword arguments but ``time_limit_s``) in a fresh
-    process, ``time_limit_s`` counting its start-up; None when it fails to answer in
-    time (it is then killed).
-
-    OR-Tools and highspy ship incompatible builds of HiGHS, which cannot be loaded into
-    one process (:func:`offloadlab.formulations.cpsat.run_isolated`): ``exact`` imports
-    highspy, so its CP-SAT runs in a child.
-    """
-    import pickle
-    import subprocess
-    import sys
+    process (:func:`.cpsat.run_child`: ``exact`` imports highspy, whose HiGHS clashes
+    with OR-Tools'), ``time_limit_s`` counting its start-up; None when it fails to
+    answer in time (it is then killed)."""
+    from .cpsat import run_child
 
     deadline_epoch = time.time() + time_limit_s
-    try:
-        proc = subprocess.run([sys.executable, "-m", "offloadlab.formulations.makespan_cp"],
-                              input=pickle.dumps((deadline_epoch, kwargs)),
-                              capture_output=True, check=False,
-                              timeout=max(0.0, time_limit_s))   # the limit holds
-    except subprocess.TimeoutExpired:
-        return None
-    if proc.returncode != 0:
-        raise RuntimeError("the CP-SAT child process failed: "
-                           + proc.stderr.decode(errors="replace")[-2000:])
-    return pickle.loads(proc.stdout)
+    return run_child("offloadlab.formulations.makespan_cp", (deadline_epoch, kwargs),
+                     max(0.0, time_limit_s))
 
 
 if __name__ == "__main__":   # the child of prove_isolated: pickled arguments on stdin
