@@ -193,13 +193,23 @@ def compare_fingerprints(path: str) -> None:
     import sys
     from pathlib import Path
 
-    got = fingerprints()
     file = Path(path)
-    if not file.exists():
+    old = None
+    try:   # checked before the runs: a bad path or file costs nothing
+        if file.exists():
+            old = json.loads(file.read_text())
+            if not isinstance(old, dict):
+                raise ValueError("not a JSON object")
+        elif not file.parent.is_dir():
+            raise ValueError(f"no directory {file.parent}")
+    except (OSError, ValueError) as exc:
+        print(f"--fingerprints {file}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    got = fingerprints()
+    if old is None:
         file.write_text(json.dumps(got, indent=0) + "\n")
         print(f"{len(got)} runs written to {file}", file=sys.stderr)
         return
-    old = json.loads(file.read_text())
     differ = sorted(k for k in got if old.get(k) != got[k])
     print(f"{len(got) - len(differ)} of {len(got)} identical to {file}"
           + "".join(f"\n  {k}: {old.get(k)} -> {got[k]}" for k in differ), file=sys.stderr)

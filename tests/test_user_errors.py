@@ -118,6 +118,21 @@ def test_benchmark_scripts_refuse_non_positive_budgets(script, args, words, tmp_
     assert not out.exists()
 
 
+
+@pytest.mark.parametrize("content, words", [("garbage", "Expecting value"),
+                                            ("[1]", "not a JSON object"),
+                                            (None, "no directory")])
+def test_decoders_fingerprints_checks_its_file_before_the_runs(content, words, tmp_path):
+    path = tmp_path / "fp.json" if content is not None else tmp_path / "none" / "fp.json"
+    if content is not None:
+        path.write_text(content)
+    done = subprocess.run([sys.executable, "-m", "offloadlab.benchmarks.decoders",
+                           "--fingerprints", str(path)], capture_output=True, text=True,
+                          timeout=60)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1
+    assert lines[0].startswith(f"--fingerprints {path}: ") and words in lines[0]
+
 # --- 3. a solver on a kind it does not support ------------------------------------------
 @pytest.mark.parametrize("solver, instance, kind", [
     ("atsa", TINY, "latency"), ("cpsat", "ddpqn-alexnet-tiny-s0", "ddpqn")])
