@@ -277,7 +277,8 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=positive(int), default=2, help="CP-SAT workers")
     ap.add_argument("--plans", type=Path, metavar="DIR",
                     help="more plans to start from: DIR/<instance>.json")
-    ap.add_argument("--only", type=int, nargs="*", help="case indices (0-31)")
+    ap.add_argument("--only", type=int, nargs="*", choices=range(32), metavar="K",
+                    help="case indices (0-31)")
     ap.add_argument("--write", action="store_true", help=f"store the rows in {DATA.name}")
     ap.add_argument("--check", action="store_true", help="check the stored rows")
     ap.add_argument("--unproven", action="store_true", help="only the stored unproven")

@@ -25,6 +25,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from offloadlab.options import POSITIVE
+
 from .ddpqn_common import (exact_reference, gap, markdown_table, plan_terms, run_solver,
                            write_csv)
 
@@ -69,7 +71,7 @@ def points(fig: str) -> list[tuple[str, object]]:
 @click.option("--steps", default=20_000, type=click.IntRange(1), show_default=True)
 @click.option("--seeds", default=3, type=click.IntRange(1), show_default=True)
 @click.option("--methods", default="ddpqn,dqn,greedy", show_default=True)
-@click.option("--exact-time-limit", default=120.0, type=click.FloatRange(0, min_open=True), show_default=True)
+@click.option("--exact-time-limit", default=120.0, type=POSITIVE, show_default=True)
 def main(results, fig, steps, seeds, methods, exact_time_limit):
     """Reproduce one DDPQN figure into RESULTS."""
     out = Path(results)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from offloadlab.options import POSITIVE
+
 from .eosdnn_figures import plot_bars, run_point, write_csv
 
 MODELS = ("alexnet", "vgg19", "googlenet", "resnet101")
@@ -22,7 +24,7 @@ MODELS = ("alexnet", "vgg19", "googlenet", "resnet101")
 @click.argument("results", type=click.Path(file_okay=False))
 @click.option("--budget-evals", type=click.IntRange(1), default=None, help="Default: the paper's run.")
 @click.option("--seeds", default=3, type=click.IntRange(1), show_default=True, help="Median over this many seeds.")
-@click.option("--exact-time-limit", default=120.0, type=click.FloatRange(0, min_open=True), show_default=True)
+@click.option("--exact-time-limit", default=120.0, type=POSITIVE, show_default=True)
 @click.option("--exact-max-layers", default=300, type=click.IntRange(1), show_default=True)
 @click.option("--model", "models", multiple=True, type=click.Choice(MODELS),
               default=MODELS, show_default=True)

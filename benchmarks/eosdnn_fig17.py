@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from offloadlab.options import POSITIVE
+
 from .eosdnn_figures import plot_bars, run_point, write_csv
 
 TASKS = (4, 8, 12, 16, 20)
@@ -24,7 +26,7 @@ TASKS = (4, 8, 12, 16, 20)
 @click.option("--tasks", "tasks", multiple=True, type=int, default=TASKS, show_default=True)
 @click.option("--budget-evals", type=click.IntRange(1), default=None, help="Default: the paper's run.")
 @click.option("--seeds", default=3, type=click.IntRange(1), show_default=True)
-@click.option("--exact-time-limit", default=120.0, type=click.FloatRange(0, min_open=True), show_default=True)
+@click.option("--exact-time-limit", default=120.0, type=POSITIVE, show_default=True)
 @click.option("--exact-max-layers", default=300, type=click.IntRange(1), show_default=True)
 def main(results, models, tasks, budget_evals, seeds, exact_time_limit, exact_max_layers):
     """Reproduce EosDNN Fig. 17 into RESULTS."""

@@ -64,6 +64,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from offloadlab.options import POSITIVE
+
 KAPPA = 1e-26   # MTL-A3C eq. 4: energy coefficient of the device chip
 TX_W = 0.5      # chosen: the device's transmit power (W)
 LEARNERS = ("mtl-a3c", "a3c", "dist-dqn")
@@ -398,9 +400,9 @@ def plot(doc: dict, out_dir: Path) -> list[str]:
 @click.option("--quick", is_flag=True, help="Two points per axis, tiny budgets (seconds).")
 @click.option("--train-steps", default=5000, type=click.IntRange(1), show_default=True,
               help="Environment steps of each learner.")
-@click.option("--exact-s", default=10.0, type=click.FloatRange(0, min_open=True), show_default=True, help="Exact's time limit.")
+@click.option("--exact-s", default=10.0, type=POSITIVE, show_default=True, help="Exact's time limit.")
 @click.option("--ga-evals", default=5000, type=click.IntRange(1), show_default=True)
-@click.option("--window-s", default=0.1, type=click.FloatRange(0, min_open=True), show_default=True,
+@click.option("--window-s", default=0.1, type=POSITIVE, show_default=True,
               help="Release window: rate x window tasks per point.")
 @click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
 @click.option("--out", default="benchmarks/figures", show_default=True,

@@ -29,6 +29,8 @@ import time
 
 import click
 
+from offloadlab.options import NON_NEGATIVE
+
 LEARNERS = ("mtl-a3c", "a3c", "dist-dqn")
 
 
@@ -168,7 +170,7 @@ def _seeds(text: str) -> list[int]:
 @click.option("--learner", "learners", multiple=True, help="Default: mtl-a3c, a3c, dist-dqn.")
 @click.option("--workers-ratio", "ratio", is_flag=True,
               help="A3C 1 vs 2 workers: time to reach the target, in one run.")
-@click.option("--target-gap", type=click.FloatRange(0), default=None,
+@click.option("--target-gap", type=NON_NEGATIVE, default=None,
               help="--workers-ratio: target GA's objective + this % (default: greedy's).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None)
 def main(seeds, steps, dqn_steps, ga_evals, learners, ratio, target_gap, out_path):

@@ -28,6 +28,8 @@ import time
 
 import click
 
+from offloadlab.options import POSITIVE
+
 
 def _pct(value):
     return None if value is None else round(value, 3)
@@ -96,8 +98,8 @@ def workers_ratio(seed: int, steps: int) -> dict:
 
 @click.command()
 @click.option("--seeds", default="0,1", show_default=True)
-@click.option("--train-s", default=60.0, type=click.FloatRange(0, min_open=True), show_default=True)
-@click.option("--exact-s", default=40.0, type=click.FloatRange(0, min_open=True), show_default=True,
+@click.option("--train-s", default=60.0, type=POSITIVE, show_default=True)
+@click.option("--exact-s", default=40.0, type=POSITIVE, show_default=True,
               help="Seconds for each slot's ground truth.")
 @click.option("--truth-only", is_flag=True, help="Ground truth and greedy only.")
 @click.option("--learner", "learners", multiple=True,

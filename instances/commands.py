@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from offloadlab.instance import SCHEMA_PATH, InstanceError, json_schema_text, load_instance
+from offloadlab.options import POSITIVE
 
 
 def register(main: click.Group) -> None:
@@ -208,9 +209,9 @@ def new(model_path, preset, n_tasks, seed, name, out_path):
               help="Layers send data between servers.")
 @click.option("--tasks", type=click.IntRange(min=1), default=1, show_default=True,
               help="DAGs in the instance.")
-@click.option("--p-min", "p_min_s", type=float, default=1.0, show_default=True,
+@click.option("--p-min", "p_min_s", type=POSITIVE, default=1.0, show_default=True,
               help="Shortest processing time (s at 1 GHz).")
-@click.option("--p-max", "p_max_s", type=float, default=10.0, show_default=True)
+@click.option("--p-max", "p_max_s", type=POSITIVE, default=10.0, show_default=True)
 @click.option("--kind", type=click.Choice(["makespan", "latency"]), default="makespan",
               show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

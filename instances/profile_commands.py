@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from offloadlab.options import POSITIVE
+
 
 @click.command("profile")
 @click.argument("target")
@@ -22,7 +24,7 @@ import click
                    "instead of FLOPs.")
 @click.option("--repeats", type=click.IntRange(1), default=5, show_default=True,
               help="Timed runs with --measure (median).")
-@click.option("--ghz", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--ghz", type=POSITIVE, default=None,
               help="Clock for --measure (default: this CPU's maximum).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Model file to write (default: NAME.json).")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from offloadlab.options import POSITIVE
+
 
 def register(main: click.Group) -> None:
     main.add_command(train)
@@ -355,7 +357,7 @@ class _bar:
               help="Library name or file.")
 @click.option("--batch", type=int, default=256, show_default=True,
               help="Episodes stepped together.")
-@click.option("--seconds", type=float, default=3.0, show_default=True)
+@click.option("--seconds", type=POSITIVE, default=3.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def env_bench(instance, batch, seconds, seed, as_json):
@@ -363,8 +365,8 @@ def env_bench(instance, batch, seconds, seed, as_json):
     allowed actions, one core), and of the single Gymnasium environment."""
     from offloadlab.cli import UserError, emit, table
 
-    if batch <= 0 or seconds <= 0:
-        raise UserError("--batch and --seconds must be positive")
+    if batch <= 0:
+        raise UserError("--batch must be positive")
     problem = resolve_instances([instance], UserError)[0]
     out = env_rate(problem, batch=batch, seconds=seconds, seed=seed)
     emit(out, as_json, lambda o: table(

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from .instance import InstanceError, load_instance
+from .options import NON_NEGATIVE, POSITIVE, positive  # noqa: F401  (re-exported)
 from .problem import Problem
 from .registry import SOLVERS, SolverError, get_solver
 
@@ -124,26 +125,6 @@ def load_problem(ref: str) -> Problem:
         return Problem.from_instance(load_instance(instance_path(ref)))
     except InstanceError as exc:
         raise UserError(str(exc)) from None
-
-
-def positive(kind, *, zero_ok: bool = False):
-    """An argparse ``type`` for the benchmark scripts: a ``kind`` (int, float) above 0
-    (or at least 0 with ``zero_ok``, e.g. a seed), else argparse's one-line usage
-    error."""
-    import argparse
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not (0 <= value if zero_ok else 0 < value) or value == math.inf:
-            raise argparse.ArgumentTypeError(
-                f"must be a number {'of 0 or more' if zero_ok else 'above 0'}, got {text!r}")
-        return value
-
-    parse.__name__ = f"positive {kind.__name__}"
-    return parse
 
 
 def check_budget_options(seed=None, time_limit_s=None, budget_evals=None) -> None:
@@ -343,8 +324,6 @@ def _components(problem, assign, priority) -> dict:
 
 
 def _finite(x):
-    import math
-
     return float(x) if math.isfinite(x) else None
 
 

@@ -78,6 +78,16 @@ def test_every_time_limit_option_refuses_a_non_positive_limit(args, limit, tmp_p
     assert not list(tmp_path.iterdir())
 
 
+
+@pytest.mark.parametrize("args, option", [
+    (["bench", "env"], "--seconds"), (["bench", "simulator"], "--seconds"),
+    (["instances", "generate-dag"], "--p-max"), (["profile", "x.py:net"], "--ghz")])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_seconds_and_speeds_must_be_finite_and_positive(args, option, value):
+    msg = error(*args, option, value)   # click's FloatRange alone lets nan and inf in
+    assert msg.startswith(f"Error: Invalid value for '{option}'")
+    assert ("not a finite number" if value != "-1" else "not in the range x>0") in msg
+
 def test_train_checks_its_seed_and_steps():
     assert "--seed must be an integer" in error("train", "dqn", TINY, "--out", "x.pt",
                                                 "--seed", -3)
@@ -107,6 +117,10 @@ def test_train_checks_its_seed_and_steps():
     ("ddpqn_generalisation", ["{out}", "--steps", "0"], "Invalid value for '--steps'"),
     ("dmro_goals", ["{out}", "--budget", "-1"], "Invalid value for '--budget'"),
     ("dmro_meta", ["{out}", "--meta-steps", "-1"], "Invalid value for '--meta-steps'"),
+    ("mtl_a3c_hard", ["--train-s", "nan"], "'nan' is not a finite number"),
+    ("eosdnn_fig16", ["{out}", "--exact-time-limit", "inf"], "'inf' is not a finite number"),
+    ("mtl_a3c_goals", ["--target-gap", "nan"], "'nan' is not a finite number"),
+    ("dag_optima", ["--only", "99"], "argument --only: invalid choice: 99"),
 ])
 def test_benchmark_scripts_refuse_non_positive_budgets(script, args, words, tmp_path):
     out = tmp_path / "results"

@@ -1,0 +1,47 @@
+"""Option types of the command line and the benchmark scripts: numbers above 0 (or at
+least 0) and finite. Nothing else is imported here, so every command module may import
+it at module level (``offloadlab.cli`` imports the command modules)."""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+
+def positive(kind, *, zero_ok: bool = False):
+    """An argparse ``type`` for the benchmark scripts: a ``kind`` (int, float) above 0
+    (or at least 0 with ``zero_ok``, e.g. a seed), else argparse's one-line usage
+    error."""
+    import argparse
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (0 <= value if zero_ok else 0 < value) or value == math.inf:
+            raise argparse.ArgumentTypeError(
+                f"must be a number {'of 0 or more' if zero_ok else 'above 0'}, got {text!r}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+class FiniteFloat(click.FloatRange):
+    """A click float above 0 (at least 0 with ``zero_ok``) and finite: click's
+    ``FloatRange`` lets ``nan`` and ``inf`` through, which no time or gap means."""
+
+    def __init__(self, zero_ok: bool = False):
+        super().__init__(0, min_open=not zero_ok)
+
+    def convert(self, value, param, ctx):
+        got = super().convert(value, param, ctx)
+        if not math.isfinite(got):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return got
+
+
+POSITIVE = FiniteFloat()   # seconds, speeds: above 0
+NON_NEGATIVE = FiniteFloat(zero_ok=True)
