@@ -16,7 +16,8 @@ re-scores every stored plan with the simulator.
 Run: ``python -m offloadlab.benchmarks.dag_optima [--prove-s 90] [--unproven] [--write]
 [--plans DIR] [--workers 2]``
 (CP-SAT runs in this process: nothing here imports highspy, whose HiGHS clashes with
-OR-Tools'); ``--measure``: HEFT, GA and PSO-GA against the stored rows; ``--exact 30``:
+OR-Tools'); ``--measure [--seeds 0 1 …]``: HEFT, GA and PSO-GA against the stored rows
+(one JSON object per seed, keyed by seed, when there are several); ``--exact 30``:
 ``exact`` on every instance; ``--check``: the stored plans and bounds.
 """
 
@@ -284,11 +285,14 @@ def main(argv=None) -> None:
     ap.add_argument("--unproven", action="store_true", help="only the stored unproven")
     ap.add_argument("--measure", action="store_true",
                     help="HEFT, GA and PSO-GA against the stored optima")
+    ap.add_argument("--seeds", type=positive(int, zero_ok=True), nargs="+", default=[0],
+                    metavar="K", help="--measure: the seeds of GA and PSO-GA (default 0)")
     ap.add_argument("--exact", type=positive(float), metavar="SECONDS",
                     help="check exact with this time limit on the stored instances")
     args = ap.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(load())))
+        out = {k: measure(load(), seed=k) for k in args.seeds}
+        print(json.dumps(out[args.seeds[0]] if len(out) == 1 else out))
         return
     if args.exact:
         print(json.dumps(exact_check(load(), args.exact)))

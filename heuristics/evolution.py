@@ -229,11 +229,14 @@ ASSIGN = Decoder()
 # uniform keys, 38.1 % with these (ga: 44.0 % -> 36.8 %).
 DECODED_NOISE = 0.1
 # The ``order`` decoder on P|prec|Cmax (:mod:`.justify`): the share of each decoded
-# population it justifies (the shortest schedules first), the rounds per row at most,
-# and whether the justified order goes back into the keys. Measured on the 13 DAGs of
-# ``dag_optima`` not proven at the bound (seeds 0-2, GA and PSO-GA, default budget),
-# the summed gap to the best plan of all runs: share 1 / 0.3 / 0.1: 0.12-0.30 % /
-# 0.39-0.72 % / 0.44-1.25 %; 1, 4 or 10 rounds: within the seed spread; without the
+# population it justifies (the shortest schedules first), the rounds per row at most
+# (PSO-GA's; GA passes its own, ``ga.JUSTIFY_ROUNDS``), and whether the justified
+# order goes back into the keys. Measured on the 13 DAGs of ``dag_optima`` not proven
+# at the bound (seeds 0-2, GA and PSO-GA, default budget), the summed gap to the best
+# plan of all runs: share 1 / 0.3 / 0.1: 0.12-0.30 % / 0.39-0.72 % / 0.44-1.25 %;
+# 1, 4 or 10 rounds: within the seed spread (before the tabu search; since then
+# PSO-GA with 1, 2, 4 or 8 rounds reaches the optimum of the three perfect packings
+# of ``ga.JUSTIFY_ROUNDS`` in 37, 37, 37 and 39 of 60 runs, seeds 0-19); without the
 # write-back 0.67-0.83 % (README, "Decoders").
 JUSTIFY_SHARE = 1.0
 JUSTIFY_ROUNDS = 4
@@ -241,9 +244,9 @@ JUSTIFY_LAMARCK = True
 
 
 def make_decoder(problem: Problem, kind: str, repair_p: float, search_order: bool,
-                 seed: int) -> Decoder:
+                 seed: int, rounds: int = JUSTIFY_ROUNDS) -> Decoder:
     """The :class:`Decoder` of a solver run; ``auto`` picks by instance class
-    (:func:`auto_decoder`).
+    (:func:`auto_decoder`); ``rounds``: justification rounds per row at most.
 
     Raises
     ------
@@ -261,7 +264,7 @@ def make_decoder(problem: Problem, kind: str, repair_p: float, search_order: boo
 
     share = JUSTIFY_SHARE if kind == "order" and justifiable(problem) else 0.0
     return Decoder(kind, float(repair_p), np.random.default_rng([int(seed), 7]), share,
-                   JUSTIFY_ROUNDS)
+                   int(rounds))
 
 
 def auto_decoder(problem: Problem, search_order: bool) -> str:

@@ -57,8 +57,8 @@ import numpy as np
 from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
 
-from .evolution import (ASSIGN, Decoder, Population, evaluate, ga_generations as ga_seeding,
-                        make_decoder, population_search)
+from .evolution import (ASSIGN, JUSTIFY_ROUNDS, Decoder, Population, evaluate,
+                        ga_generations as ga_seeding, make_decoder, population_search)
 from .operators import (Encoding, adaptive_inertia, gene_spans, key_mutation, linear, mutate,
                         segment_crossover)
 
@@ -142,7 +142,8 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
            particles=100, iterations=600, ga_generations=10, w_max=0.8, w_min=0.2,
            eps1=(0.9, 0.2), eps2=(0.4, 0.9), search_order=True, init="heuristics",
            segment_p=0.5, polish=0.1, order_noise=None, two_step=False, seed_plans=None,
-           decoder="auto", repair_p=0.5, encoding=None, name="pso-ga"):
+           decoder="auto", repair_p=0.5, justify_rounds=JUSTIFY_ROUNDS, encoding=None,
+           name="pso-ga"):
     """PSO-GA of EosDNN, seeded and budgeted.
 
     Parameters
@@ -193,6 +194,10 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
         decoded schedule forward and backward (:mod:`.justify`), each pass charged.
     repair_p : float
         The ``hybrid`` decoder's probability of repairing a gene.
+    justify_rounds : int
+        On P|prec|Cmax with the ``order`` decoder, forward-backward rounds per decoded
+        particle at most (:mod:`.justify`); default
+        :data:`.evolution.JUSTIFY_ROUNDS` (4).
     encoding : Encoding, optional
         Genes other than one per layer (prePSO's merged layers); ignored with
         ``two_step``.
@@ -208,9 +213,9 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
                   w_max=w_max, w_min=w_min, eps1=eps1, eps2=eps2, search_order=search_order,
                   init=init, segment_p=segment_p, polish=polish, order_noise=order_noise,
                   two_step=two_step, decoder=decoder, repair_p=repair_p,
-                  budget_evals=budget,
+                  justify_rounds=justify_rounds, budget_evals=budget,
                   time_limit_s=time_limit_s, seed_plans=seed_plans is not None)
-    dec = make_decoder(problem, decoder, repair_p, search_order, seed)
+    dec = make_decoder(problem, decoder, repair_p, search_order, seed, justify_rounds)
     params["decoder"] = dec.kind
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)

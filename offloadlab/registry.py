@@ -421,6 +421,8 @@ _SEARCH = {
                      "finish repair (hybrid), or the measured default (auto)",
                      choices=("auto", "assign", "order", "hybrid")),
     "repair_p": Param("float", "hybrid decoder: probability of repairing a gene", **UNIT),
+    "justify_rounds": Param("int", "order decoder on P|prec|Cmax: forward-backward "
+                            "rounds per chromosome at most", low=1),
 }
 _PSO_GA = {
     "particles": Param("int", "swarm size", low=2),

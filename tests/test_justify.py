@@ -118,6 +118,22 @@ def test_every_pass_is_charged_within_the_budget():
     assert short.used <= 39 and short.left() >= 0
 
 
+def test_rounds_cap_the_passes_per_row():
+    problem = dag(nodes=50, servers=4, shape="random", seed=5)
+    enc = Encoding.identity(problem)
+    genes = random_genes(enc, 30, np.random.default_rng(0))
+    keys = np.random.default_rng(1).random(genes.shape)
+    used = {}
+    for rounds in (1, 4):
+        dec = make_decoder(problem, "order", 0.5, True, 0, rounds)
+        evaluate(problem, enc, Evaluator(problem, 10_000, None, 0.0), genes.copy(),
+                 keys.copy(), dec)
+        used[rounds] = dec.passes
+    assert used[1] == 2 * 30 < used[4]   # one round: a backward and a forward pass
+    assert ga(problem, seed=0, budget_evals=500).params["justify_rounds"] == 1
+    assert pso_ga(problem, seed=0, budget_evals=500).params["justify_rounds"] == 4
+
+
 @pytest.mark.parametrize("solver", [ga, pso_ga])
 def test_justified_search_is_seeded_budgeted_and_beats_heft(solver):
     problem = dag(nodes=60, servers=4, shape="random", seed=7)

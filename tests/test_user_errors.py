@@ -121,6 +121,8 @@ def test_train_checks_its_seed_and_steps():
     ("eosdnn_fig16", ["{out}", "--exact-time-limit", "inf"], "'inf' is not a finite number"),
     ("mtl_a3c_goals", ["--target-gap", "nan"], "'nan' is not a finite number"),
     ("dag_optima", ["--only", "99"], "argument --only: invalid choice: 99"),
+    ("dag_optima", ["--measure", "--seeds", "-1"],
+     "argument --seeds: must be a number of 0 or more, got '-1'"),
 ])
 def test_benchmark_scripts_refuse_non_positive_budgets(script, args, words, tmp_path):
     out = tmp_path / "results"
