@@ -48,9 +48,10 @@ def gap(value: float, reference: float) -> float:
 
 
 def run_solver(problem, name: str, **kwargs):
-    from offloadlab.registry import get_solver
+    """``name`` on ``problem`` through the registry (budgets and parameters checked)."""
+    from offloadlab.registry import solve
 
-    return get_solver(name)(problem, **kwargs)
+    return solve(problem, name, **kwargs)
 
 
 def write_csv(rows: list[dict], path: Path) -> None:

@@ -32,15 +32,17 @@ INSTANCES = ("ddpqn-alexnet-tiny-s0", "ddpqn-alexnet-small-s0")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE")
 def main(results, steps, seeds, instances, variants, params):
     """Reproduce DDPQN Figs. 4-5 into RESULTS."""
-    from offloadlab.cli import parse_params
+    from offloadlab.cli import check_run, load_problem, parse_params
     from offloadlab.learners.dqn import VARIANTS, DQNConfig
-    from offloadlab.learners.env import as_problem
 
     out = Path(results)
     hyper = parse_params(params)
+    problems = {name: load_problem(name) for name in instances or INSTANCES}
+    for problem in problems.values():   # every run checked before the first starts
+        for variant in variants or VARIANTS:
+            check_run(variant, problem, budget_evals=steps, params=hyper)
     rows = []
-    for name in instances or INSTANCES:
-        problem = as_problem(name)
+    for name, problem in problems.items():
         ref = exact_reference(problem, out)
         greedy = run_solver(problem, "greedy").objective
         rows.append({"instance": name, "method": "exact (proven optimum)",

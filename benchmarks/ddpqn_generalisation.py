@@ -29,18 +29,28 @@ from .ddpqn_common import exact_reference, gap, markdown_table, run_solver, writ
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE")
 def main(results, family, train_seeds, test_seeds, steps, learner, seed, params):
     """Train on FAMILY members TRAIN, test on members TEST, into RESULTS."""
-    from offloadlab.cli import parse_params
-    from offloadlab.learners.commands import train_learner
+    from offloadlab.cli import UserError, parse_params
+    from offloadlab.learners.commands import train_learner, training_hyper
     from offloadlab.learners.family import generate, parse_seeds
     from offloadlab.problem import Problem
+    from offloadlab.registry import SolverError, check_params
 
+    from offloadlab.learners.dqn import VARIANTS
+
+    if learner not in VARIANTS:
+        raise UserError(f"--learner {learner!r}: not a DQN variant; known: "
+                        f"{', '.join(VARIANTS)}")
+    user = parse_params(params)
+    try:   # before any work
+        extra = training_hyper(learner, {k: v for k, v in user.items() if k != "pad_layers"})
+        pad = check_params(learner, user).get("pad_layers")
+    except SolverError as exc:
+        raise UserError(str(exc)) from None
     out = Path(results)
     train_set = [Problem.from_instance(generate(family, s)) for s in parse_seeds(train_seeds)]
     test_set = [Problem.from_instance(generate(family, s)) for s in parse_seeds(test_seeds)]
-    pad = max(len(t) for p in train_set + test_set for t in p.task_layers)
-    hyper = {"pad_layers": pad, **parse_params(params)}
-    pad = hyper.pop("pad_layers")
-    rec = train_learner(learner, train_set, steps=steps, seed=seed, hyper=hyper,
+    pad = pad or max(len(t) for p in train_set + test_set for t in p.task_layers)
+    rec = train_learner(learner, train_set, steps=steps, seed=seed, hyper=extra,
                         out_path=out / f"{family}-{learner}.pt", pad_layers=pad)
     click.echo(f"trained {learner} on {len(train_set)} instances: {rec['steps']} steps in "
                f"{rec['wall_s']:.0f} s", err=True)

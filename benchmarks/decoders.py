@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from offloadlab.cli import positive
+from offloadlab.heuristics.evolution import DECODERS as CHOICES
 
 DECODERS = ("assign", "order", "hybrid")
 SOLVERS = ("ga", "pso-ga")
@@ -223,7 +224,8 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="one instance per family")
     ap.add_argument("--at-bound", action="store_true",
                     help="generated identical-server DAGs: how many reach the bound")
-    ap.add_argument("--decoder", default="auto", help="with --at-bound")
+    ap.add_argument("--decoder", default="auto", choices=CHOICES,
+                    help="with --at-bound")
     ap.add_argument("--optima", action="store_true",
                     help="the 32 DAGs of dag_optima.json against their best known plans")
     ap.add_argument("--plans-dir", help="with --optima: write better plans there")

@@ -52,10 +52,15 @@ def main(results, budget, weights, seed, skip_fig7):
     """Figs. 6 and 7 into RESULTS."""
     import offloadlab as ol
 
+    try:
+        deltas = [float(w) for w in weights.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {weights!r}",
+                                 param_hint="--weights") from None
     out = Path(results)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for delta in [float(w) for w in weights.split(",")]:
+    for delta in deltas:
         problem = with_delta("dmro-workflows-paper-s0", delta)
         row = {"delta": delta, "dp": ol.solve(problem, "dp").objective}
         for m in METHODS:

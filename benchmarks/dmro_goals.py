@@ -32,15 +32,18 @@ def main(results, seeds, budget, solvers, instances, params):
     """Gap of each solver to the DP optimum, per seed, into RESULTS/goals.csv (training
     time: wall and CPU seconds, the solver runs on one thread)."""
     import offloadlab as ol
-    from offloadlab.instances.library import library_path
-    from offloadlab.cli import parse_params
+    from offloadlab.cli import check_run, load_problem, parse_params
     from offloadlab.learners.family import parse_seeds
 
+    problems = {name: load_problem(name) for name in instances.split(",")}
+    hyper = parse_params(params)
+    for problem in problems.values():   # every run checked before the first starts
+        for solver in solvers.split(","):
+            check_run(solver, problem, budget_evals=budget + 1, params=hyper)
     out = Path(results)
     out.mkdir(parents=True, exist_ok=True)
-    rows, hyper = [], parse_params(params)
-    for name in instances.split(","):
-        problem = ol.Problem.from_instance(ol.load_instance(library_path(name)))
+    rows = []
+    for name, problem in problems.items():
         optimum = ol.solve(problem, "dp").objective
         for solver in solvers.split(","):
             for seed in parse_seeds(seeds):

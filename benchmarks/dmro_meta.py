@@ -21,6 +21,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from offloadlab.learners.family import DMRO_FAMILIES, FAMILIES
+
 
 def steps_within(curve, optimum: float, tol: float):
     """First curve step at which the best decision so far is within ``tol`` of the
@@ -35,7 +37,8 @@ def steps_within(curve, optimum: float, tol: float):
 
 @click.command()
 @click.argument("results", type=click.Path(file_okay=False))
-@click.option("--family", default="dmro-workflows", show_default=True)
+@click.option("--family", default="dmro-workflows", show_default=True,
+              type=click.Choice([*DMRO_FAMILIES, *FAMILIES]))
 @click.option("--envs", "n_envs", default=8, type=click.IntRange(1), show_default=True)
 @click.option("--meta-steps", default=16_000, type=click.IntRange(1), show_default=True)
 @click.option("--other-steps", default=8_000, type=click.IntRange(1), show_default=True)

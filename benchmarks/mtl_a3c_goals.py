@@ -29,6 +29,7 @@ import time
 
 import click
 
+from offloadlab.learners.commands import SLOT_LEARNERS
 from offloadlab.options import NON_NEGATIVE
 
 LEARNERS = ("mtl-a3c", "a3c", "dist-dqn")
@@ -167,7 +168,8 @@ def _seeds(text: str) -> list[int]:
 @click.option("--dqn-steps", type=click.IntRange(1), default=None,
               help="dist-dqn's training steps (default: --steps).")
 @click.option("--ga-evals", default=500_000, type=click.IntRange(1), show_default=True)
-@click.option("--learner", "learners", multiple=True, help="Default: mtl-a3c, a3c, dist-dqn.")
+@click.option("--learner", "learners", multiple=True, type=click.Choice(SLOT_LEARNERS),
+              help="Default: mtl-a3c, a3c, dist-dqn.")
 @click.option("--workers-ratio", "ratio", is_flag=True,
               help="A3C 1 vs 2 workers: time to reach the target, in one run.")
 @click.option("--target-gap", type=NON_NEGATIVE, default=None,

@@ -17,11 +17,8 @@ import time
 
 import numpy as np
 
-from offloadlab.cli import positive
-from offloadlab.heuristics.moo import objective_columns, search
-from offloadlab.instance import load_instance
-from offloadlab.instances.library import library_path
-from offloadlab.problem import Problem
+from offloadlab.cli import UserError, load_problem, positive
+from offloadlab.heuristics.moo import ALGORITHMS, objective_columns, search
 from offloadlab.registry import SOLVERS, available, solve
 from offloadlab.simulator import components
 
@@ -41,7 +38,7 @@ def covered(front: np.ndarray, point: np.ndarray, rtol: float = 1e-9) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instance", default="ddpqn-vgg19-paper-s0")
-    parser.add_argument("--algorithm", default="nsga2")
+    parser.add_argument("--algorithm", default="nsga2", choices=ALGORITHMS)
     parser.add_argument("--budget-evals", type=positive(int), default=None)
     parser.add_argument("--seed", type=positive(int, zero_ok=True), default=0)
     parser.add_argument("--solver-evals", type=positive(int), default=None,
@@ -52,7 +49,10 @@ def main(argv=None) -> None:
     parser.add_argument("--no-learners", action="store_true",
                         help="Skip the learners (solvers of the 'learn' extra).")
     args = parser.parse_args(argv)
-    problem = Problem.from_instance(load_instance(library_path(args.instance)))
+    try:
+        problem = load_problem(args.instance)
+    except UserError as exc:
+        parser.error(f"--instance: {exc.message}")
     objectives = ("delay", "energy", "cost") if problem.instance.objective.kind == "ddpqn" \
         else ("delay", "energy")
     columns = objective_columns(problem, objectives)

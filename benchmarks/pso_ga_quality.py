@@ -37,13 +37,14 @@ def optimum(name: str, problem) -> float:
 @click.option("--param", "params", multiple=True, help="k=v passed to the solver")
 def main(solver, seeds, budget_evals, instances, params):
     """Median gap to the proven optimum over SEEDS runs."""
-    from offloadlab.cli import parse_params
-    from offloadlab.heuristics.comparison import load
+    from offloadlab.cli import check_run, load_problem, parse_params
     from offloadlab.registry import solve
 
-    kw = parse_params(params)
-    for name in instances or OPTIMA:
-        problem = load(name)
+    problems = {name: load_problem(name) for name in instances or OPTIMA}
+    kw = {}
+    for problem in problems.values():   # every run checked before the first starts
+        kw = check_run(solver, problem, budget_evals=budget_evals, params=parse_params(params))
+    for name, problem in problems.items():
         best = optimum(name, problem)
         values, walls = [], []
         for seed in range(seeds):

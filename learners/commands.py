@@ -93,12 +93,11 @@ def train(learner, instances, steps, seed, time_limit_s, params, reward, out_pat
     checkpoint and the learning curve; `train dmro --meta --envs N` meta-learns DMRO's
     initial parameters instead."""
     from offloadlab.cli import UserError, check_budget_options, emit, parse_params
-    from offloadlab.registry import SolverError, check_params
+    from offloadlab.registry import SolverError
 
     from .dmro import VARIANTS as DMRO_VARIANTS
-    from .dqn import SWITCHES, VARIANTS, DQNConfig
+    from .dqn import VARIANTS
 
-    HYPER = {f.name for f in fields(DQNConfig)} - set(SWITCHES)
     check_budget_options(seed, time_limit_s)
     if steps <= 0:
         raise UserError(f"--steps must be positive, got {steps}")
@@ -118,11 +117,7 @@ def train(learner, instances, steps, seed, time_limit_s, params, reward, out_pat
         raise UserError(f"instances differ in their number of servers ({sorted(servers)}); "
                         "one network needs one action space")
     try:
-        hyper = check_params(learner, parse_params(params))
-        other = sorted(set(hyper) - HYPER)
-        if other:  # solve-time options (checkpoint, order, ...) are not training's
-            raise SolverError(f"--param {other[0]}: not a hyper-parameter of training; "
-                              f"known: {', '.join(sorted(HYPER))}")
+        hyper = training_hyper(learner, parse_params(params))
         out = train_learner(learner, problems, steps=steps, seed=seed,
                             time_limit_s=time_limit_s, reward=reward, hyper=hyper,
                             out_path=Path(out_path), progress_bar=not as_json)
@@ -221,7 +216,7 @@ def _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path,
     """``train dmro``: initial parameters from INSTANCES or, with ``--meta``, from
     ``--envs`` members of ``--family`` (Algorithm 2)."""
     from offloadlab.cli import UserError, emit, parse_params
-    from offloadlab.registry import SolverError, check_params
+    from offloadlab.registry import SolverError
 
     from .dmro import DMROConfig
     from .family import DMRO_FAMILIES, FamilyError
@@ -244,13 +239,9 @@ def _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path,
         if len({(p.n_servers, max(len(t) for t in p.task_layers)) for p in problems}) > 1:
             raise UserError("instances differ in their number of servers or longest task; "
                             "one network needs one observation and action space")
-    hyper_names = {f.name for f in fields(DMROConfig)}
     try:
-        hyper = check_params(learner, parse_params(params))
-        other = sorted(set(hyper) - hyper_names)
-        if other:
-            raise SolverError(f"--param {other[0]}: not a hyper-parameter of training; "
-                              f"known: {', '.join(sorted(hyper_names))}")
+        hyper = training_hyper(learner, parse_params(params),
+                               {f.name for f in fields(DMROConfig)})
         bar_cm = _bar(steps, f"train {learner}") if not as_json else None
         if bar_cm is None:
             _, out = meta_train(problems, steps=steps, seed=seed, hyper=hyper,
@@ -268,6 +259,31 @@ def _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path,
         f"{o['learner']}{' (meta)' if o['meta'] else ''}: {o['steps']} steps in "
         f"{o['wall_s']:.1f} s over {len(o['instances'])} environments, best decision "
         f"{o['best_objective']:.6g}; parameters {o['checkpoint']}"))
+
+
+def training_hyper(learner: str, params: dict, known: set | None = None) -> dict:
+    """``params`` checked as training hyper-parameters of ``learner`` (converted to their
+    types); ``known``: their names (default: the DQN family's).
+
+    Raises
+    ------
+    SolverError
+        An unknown learner or parameter, an ill-typed value, or a solve-time option
+        (checkpoint, order, ...), which is not training's.
+    """
+    from offloadlab.registry import SolverError, check_params, get_solver
+
+    from .dqn import SWITCHES, DQNConfig
+
+    get_solver(learner)   # an unknown name is a SolverError
+    hyper = check_params(learner, params)
+    if known is None:
+        known = {f.name for f in fields(DQNConfig)} - set(SWITCHES)
+    other = sorted(set(hyper) - known)
+    if other:
+        raise SolverError(f"--param {other[0]}: not a hyper-parameter of training; "
+                          f"known: {', '.join(sorted(known))}")
+    return hyper
 
 
 def train_learner(learner: str, problems, *, steps: int, seed: int, time_limit_s=None,

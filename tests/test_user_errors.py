@@ -135,6 +135,26 @@ def test_benchmark_scripts_refuse_non_positive_budgets(script, args, words, tmp_
 
 
 
+@pytest.mark.parametrize("script, args, words", [
+    # solver runs are checked before the first starts (time limit, names, parameters)
+    ("pso_ga_quality", ["--param", "time_limit_s=-1"], "time_limit_s is not a parameter"),
+    ("pso_ga_quality", ["--instance", "nosuch"], "neither a file nor a library instance"),
+    ("dmro_goals", ["{out}", "--solvers", "nosuch"], "unknown solver 'nosuch'"),
+    ("ddpqn_fig4_5", ["{out}", "--param", "nosuch=1"], "unknown parameter 'nosuch'"),
+    ("ddpqn_generalisation", ["{out}", "--learner", "greedy"], "not a DQN variant"),
+    ("ddpqn_generalisation", ["{out}", "--param", "time_limit_s=-1"],
+     "time_limit_s is not a parameter"),
+    ("pareto_paper", ["--algorithm", "nosuch"], "invalid choice: 'nosuch'"),
+    ("pareto_paper", ["--instance", "nosuch"], "neither a file nor a library instance"),
+    ("mtl_a3c_goals", ["--learner", "nosuch"], "'nosuch' is not one of"),
+    ("dmro_meta", ["{out}", "--family", "nosuch"], "'nosuch' is not one of"),
+    ("dmro_figures", ["{out}", "--weights", "x"], "expected numbers separated by commas"),
+    ("decoders", ["--decoder", "nosuch", "--at-bound"], "invalid choice: 'nosuch'"),
+])
+def test_benchmark_scripts_refuse_bad_names_before_running(script, args, words, tmp_path):
+    test_benchmark_scripts_refuse_non_positive_budgets(script, args, words, tmp_path)
+
+
 @pytest.mark.parametrize("content, words", [("garbage", "Expecting value"),
                                             ("[1]", "not a JSON object"),
                                             (None, "no directory")])
