@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from offloadlab.options import NON_NEGATIVE
+
 PLANNER_CHOICES = ("exact", "lmu", "ionn", "efficiency", "non-uploading")
 EXACT_SOLVERS = ("exact", "milp")  # tried first when registered, installed and small
 EXACT_MAX_LAYERS = 40
@@ -43,16 +45,14 @@ def register(main) -> None:
     @click.option("--task", "task_name", default=None,
                   help="The task whose client uploads (default: the first task).")
     @click.option("--planner", type=click.Choice(PLANNER_CHOICES), required=True)
-    @click.option("--tail", "tail_s", type=float, default=0.0, show_default=True,
+    @click.option("--tail", "tail_s", type=NON_NEGATIVE, default=0.0, show_default=True,
                   help="Seconds of observation after the last upload added to the SSD "
                        "at the final SD (the paper's Table II tail).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
     def upload(instance, plan_path, task_name, planner, tail_s, as_json):
         """Plan the upload of a task's remote layers and report its SSD and SD curve."""
-        from offloadlab.cli import UserError, emit, load_problem
+        from offloadlab.cli import emit, load_problem
 
-        if tail_s < 0:
-            raise UserError("--tail must be >= 0 seconds")
         problem = load_problem(instance)
         with _status(not as_json) as say:
             assign, source = _migration(problem, plan_path, say)

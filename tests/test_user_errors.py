@@ -499,3 +499,15 @@ def test_milp_after_another_highs_model_in_the_same_process():
     highs_solve(m, 5.0)  # default threads
     sol = ol.solve(problem(), "milp", time_limit_s=20)
     assert sol.status == "optimal", sol.message
+
+
+@pytest.mark.parametrize("value, words", [("-1", "not in the range x>=0"),
+                                          ("nan", "not a finite number")])
+def test_upload_tail_must_be_finite_and_non_negative(value, words):
+    from click.testing import CliRunner
+
+    from offloadlab.cli import main
+
+    res = CliRunner().invoke(main, ["upload", "latency-alexnet-tiny-s0", "--planner", "lmu",
+                                    "--tail", value])
+    assert res.exit_code == 2 and words in res.output and res.exception.__class__ is SystemExit
