@@ -40,7 +40,8 @@ def main(results, steps, seeds, instances, variants, params):
     problems = {name: load_problem(name) for name in instances or INSTANCES}
     for problem in problems.values():   # every run checked before the first starts
         for variant in variants or VARIANTS:
-            check_run(variant, problem, budget_evals=steps, params=hyper)
+            check_run(variant, problem, budget_evals=steps, params=hyper,
+                      options={"seed": "--seeds", "budget_evals": "--steps"})
     rows = []
     for name, problem in problems.items():
         ref = exact_reference(problem, out)

@@ -42,8 +42,10 @@ def main(results, family, train_seeds, test_seeds, steps, learner, seed, params)
                         f"{', '.join(VARIANTS)}")
     user = parse_params(params)
     try:   # before any work
-        extra = training_hyper(learner, {k: v for k, v in user.items() if k != "pad_layers"})
-        pad = check_params(learner, user).get("pad_layers")
+        options = {"seed": "--seed"}
+        extra = training_hyper(learner, {k: v for k, v in user.items() if k != "pad_layers"},
+                               options=options)
+        pad = check_params(learner, user, options).get("pad_layers")
     except SolverError as exc:
         raise UserError(str(exc)) from None
     out = Path(results)

@@ -39,7 +39,8 @@ def main(results, seeds, budget, solvers, instances, params):
     hyper = parse_params(params)
     for problem in problems.values():   # every run checked before the first starts
         for solver in solvers.split(","):
-            check_run(solver, problem, budget_evals=budget + 1, params=hyper)
+            check_run(solver, problem, budget_evals=budget + 1, params=hyper,
+                      options={"seed": "--seeds", "budget_evals": "--budget"})
     out = Path(results)
     out.mkdir(parents=True, exist_ok=True)
     rows = []

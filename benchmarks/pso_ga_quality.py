@@ -43,7 +43,8 @@ def main(solver, seeds, budget_evals, instances, params):
     problems = {name: load_problem(name) for name in instances or OPTIMA}
     kw = {}
     for problem in problems.values():   # every run checked before the first starts
-        kw = check_run(solver, problem, budget_evals=budget_evals, params=parse_params(params))
+        kw = check_run(solver, problem, budget_evals=budget_evals, params=parse_params(params),
+                       options={"seed": "--seeds", "budget_evals": "--budget-evals"})
     for name, problem in problems.items():
         best = optimum(name, problem)
         values, walls = [], []

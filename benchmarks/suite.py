@@ -62,6 +62,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 FORMAT = "offloadlab.suite/1"
 SUITES_DIR = Path(__file__).parent / "suites"
+# where a suite sets what a solver entry's params may not
+SUITE_SETTINGS = {"seed": '"seeds"', "time_limit_s": '"budgets"', "budget_evals": '"budgets"'}
 
 
 class SuiteError(ValueError):
@@ -326,7 +328,7 @@ def _resolve_solvers(spec: SuiteSpec, source: str):
                              f"registered: {', '.join(sorted(SOLVERS))}")
         for n in names:  # the same parameter check as `offloadlab solve --param`
             try:
-                check_params(n, entry.params)
+                check_params(n, entry.params, SUITE_SETTINGS)
             except SolverError as exc:
                 raise SuiteError(source, f"solvers[{i}].params", str(exc)) from None
         out.extend((entry, n) for n in names)

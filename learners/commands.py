@@ -152,7 +152,7 @@ def _train_slot(learner, instances, steps, seed, time_limit_s, params, reward, o
         raise UserError(f"{problem.instance.name}: {learner} needs a deadline instance, "
                         f"not {problem.instance.objective.kind!r}")
     try:
-        hyper = check_params(learner, parse_params(params))
+        hyper = check_params(learner, parse_params(params), TRAIN_OPTIONS)
         if "checkpoint" in hyper:
             raise SolverError("--param checkpoint: not a hyper-parameter of training")
         out = train_slot_learner(learner, problem, steps=steps, seed=seed,
@@ -261,9 +261,14 @@ def _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path,
         f"{o['best_objective']:.6g}; parameters {o['checkpoint']}"))
 
 
-def training_hyper(learner: str, params: dict, known: set | None = None) -> dict:
+TRAIN_OPTIONS = {"seed": "--seed", "time_limit_s": "--time-limit"}
+
+
+def training_hyper(learner: str, params: dict, known: set | None = None,
+                   options: dict = TRAIN_OPTIONS) -> dict:
     """``params`` checked as training hyper-parameters of ``learner`` (converted to their
-    types); ``known``: their names (default: the DQN family's).
+    types); ``known``: their names (default: the DQN family's); ``options``: the
+    command's options for the run settings (``seed``, ``time_limit_s``).
 
     Raises
     ------
@@ -276,7 +281,7 @@ def training_hyper(learner: str, params: dict, known: set | None = None) -> dict
     from .dqn import SWITCHES, DQNConfig
 
     get_solver(learner)   # an unknown name is a SolverError
-    hyper = check_params(learner, params)
+    hyper = check_params(learner, params, options)
     if known is None:
         known = {f.name for f in fields(DQNConfig)} - set(SWITCHES)
     other = sorted(set(hyper) - known)

@@ -43,8 +43,8 @@ class Evaluator:
                  started: float):
         if budget_evals is not None and budget_evals < 2:
             raise ValueError("budget_evals must be at least 2 (one search, one final score)")
-        if time_limit_s is not None and time_limit_s <= 0:
-            raise ValueError("time_limit_s must be positive")
+        if time_limit_s is not None and not 0 < time_limit_s < np.inf:
+            raise ValueError("time_limit_s must be a positive number of seconds")
         self.problem = problem
         self.limit = None if budget_evals is None else int(budget_evals) - 1
         self.time_limit_s = time_limit_s

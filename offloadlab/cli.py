@@ -140,10 +140,16 @@ def check_budget_options(seed=None, time_limit_s=None, budget_evals=None) -> Non
                         .replace("seed must", "--seed must")) from None
 
 
+SOLVE_OPTIONS = {"seed": "--seed", "time_limit_s": "--time-limit",
+                 "budget_evals": "--budget-evals"}
+
+
 def check_run(solver: str, problem: Problem | None = None, seed=None, time_limit_s=None,
-              budget_evals=None, params: dict | None = None) -> dict:
+              budget_evals=None, params: dict | None = None,
+              options: dict = SOLVE_OPTIONS) -> dict:
     """Validate a solver run before it starts (name, dependency, objective kind, budgets,
-    parameters); returns the parameters converted to their types.
+    parameters); returns the parameters converted to their types. ``options``: the
+    command's options for the run settings, named when one is given as ``--param``.
 
     Raises
     ------
@@ -157,7 +163,7 @@ def check_run(solver: str, problem: Problem | None = None, seed=None, time_limit
         get_solver(solver)
         if problem is not None:
             check_kind(solver, problem.instance.objective.kind)
-        return check_params(solver, params or {})
+        return check_params(solver, params or {}, options)
     except SolverError as exc:
         raise UserError(str(exc)) from None
 

@@ -11,6 +11,7 @@ installs it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -215,7 +216,8 @@ class SolverError(LookupError):
 
 
 def get_solver(name: str) -> Callable[..., Solution]:
-    """The solve function registered as ``name``.
+    """The solve function registered as ``name``, which refuses an invalid seed, time
+    limit or evaluation budget (:func:`check_budgets`) before it starts.
 
     Raises
     ------
@@ -230,8 +232,15 @@ def get_solver(name: str) -> Callable[..., Solution]:
         if not _installed(dep):
             raise SolverError(f"solver {name!r} needs the missing module {dep!r}: "
                               f"pip install 'offloadlab[{info.extra}]'")
-    module, func = info.target.split(":")
-    return getattr(importlib.import_module(module), func)
+    return _checked(_function(info.target))
+
+
+def _checked(fn: Callable[..., Solution]) -> Callable[..., Solution]:
+    @functools.wraps(fn)
+    def run(problem, **kwargs):
+        check_budgets(*(kwargs.get(k) for k in RUN_ARGS))
+        return fn(problem, **kwargs)
+    return run
 
 
 def _function(target: str):
@@ -270,8 +279,11 @@ def params_help(name: str) -> str:
         f"{k} ({p.describe()})" for k, p in params.items())
 
 
-def check_params(name: str, params: dict) -> dict:
+def check_params(name: str, params: dict, settings: dict | None = None) -> dict:
     """``params`` validated against solver ``name``'s declarations, values converted.
+
+    ``settings`` maps the run settings (:data:`RUN_ARGS`) to where the caller takes them
+    (``{"seed": "--seed"}``), for the error when one is passed as a parameter.
 
     Raises
     ------
@@ -282,8 +294,10 @@ def check_params(name: str, params: dict) -> dict:
     out = {}
     for key, value in params.items():
         if key in RUN_ARGS:
-            raise SolverError(f"solver {name!r}: {key} is not a parameter; use "
-                              f"--{key.replace('_s', '').replace('_', '-')}")
+            where = (settings or {}).get(key)
+            raise SolverError(f"solver {name!r}: {key} is not a parameter; "
+                              + (f"use {where}" if where else "it is a run setting, "
+                                 "which this command does not take"))
         if key not in spec:
             raise SolverError(f"solver {name!r}: unknown parameter {key!r}; "
                               + params_help(name))

@@ -68,6 +68,8 @@ def die(problem, **kwargs):
     ({"instances": ["inst/*.json", "nothing-*.json"]}, "instances[1]", "matches no"),
     ({"instances": ["no-such-library-name-*"]}, "instances[0]", "matches no library"),
     ({"time_limit_s": 5, "budgets": [{"time_limit_s": 1}]}, "", "either"),
+    ({"solvers": [{"name": "greedy", "params": {"seed": 1}}]}, "solvers[0].params",
+     'seed is not a parameter; use "seeds"'),
 ])
 def test_suite_errors_name_the_field(tmp_path, inst_dir, fields, where, words):
     path = write_suite(tmp_path, **fields)

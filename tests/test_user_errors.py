@@ -64,6 +64,16 @@ def test_budgets_are_checked_for_every_solver(solver, option, value, words):
     assert words in error("solve", TINY, "--solver", solver, option, value)
 
 
+@pytest.mark.parametrize("solver", ["dp", "exact", "dqn", "greedy"])
+@pytest.mark.parametrize("run", [{"time_limit_s": -1.0}, {"time_limit_s": float("nan")},
+                                 {"budget_evals": 0}, {"seed": -2}])
+def test_get_solver_functions_check_budgets_before_starting(solver, run):
+    """The Python door below ``solve``: a registered function refuses bad budgets too."""
+    with pytest.raises(ol.SolverError, match="must be"):
+        ol.get_solver(solver)(ol.Problem.from_instance(ol.load_instance(library_path(TINY))),
+                              **run)
+
+
 @pytest.mark.parametrize("args", [
     ["solve", TINY, "--solver", "greedy"], ["gap", TINY], ["bench", "quick"],
     ["bench", "exact", "--instance", TINY], ["tmoa"],
@@ -137,13 +147,17 @@ def test_benchmark_scripts_refuse_non_positive_budgets(script, args, words, tmp_
 
 @pytest.mark.parametrize("script, args, words", [
     # solver runs are checked before the first starts (time limit, names, parameters)
-    ("pso_ga_quality", ["--param", "time_limit_s=-1"], "time_limit_s is not a parameter"),
+    ("pso_ga_quality", ["--param", "time_limit_s=-1"],
+     "time_limit_s is not a parameter; it is a run setting, which this command does not"),
+    ("pso_ga_quality", ["--param", "budget_evals=9"],
+     "budget_evals is not a parameter; use --budget-evals"),
+    ("dmro_goals", ["{out}", "--param", "seed=1"], "seed is not a parameter; use --seeds"),
     ("pso_ga_quality", ["--instance", "nosuch"], "neither a file nor a library instance"),
     ("dmro_goals", ["{out}", "--solvers", "nosuch"], "unknown solver 'nosuch'"),
     ("ddpqn_fig4_5", ["{out}", "--param", "nosuch=1"], "unknown parameter 'nosuch'"),
     ("ddpqn_generalisation", ["{out}", "--learner", "greedy"], "not a DQN variant"),
     ("ddpqn_generalisation", ["{out}", "--param", "time_limit_s=-1"],
-     "time_limit_s is not a parameter"),
+     "time_limit_s is not a parameter; it is a run setting, which this command does not"),
     ("pareto_paper", ["--algorithm", "nosuch"], "invalid choice: 'nosuch'"),
     ("pareto_paper", ["--instance", "nosuch"], "neither a file nor a library instance"),
     ("mtl_a3c_goals", ["--learner", "nosuch"], "'nosuch' is not one of"),
