@@ -131,6 +131,7 @@ def test_train_checks_its_seed_and_steps():
     ("eosdnn_fig16", ["{out}", "--exact-time-limit", "inf"], "'inf' is not a finite number"),
     ("mtl_a3c_goals", ["--target-gap", "nan"], "'nan' is not a finite number"),
     ("dag_optima", ["--only", "99"], "argument --only: invalid choice: 99"),
+    ("dag_optima", ["--plans", "{out}", "--only", "0"], "--plans "),
     ("dag_optima", ["--measure", "--seeds", "-1"],
      "argument --seeds: must be a number of 0 or more, got '-1'"),
 ])
