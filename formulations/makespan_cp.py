@@ -453,7 +453,8 @@ def prove_by_pieces(dur: np.ndarray, preds: list, m: int, parts: list, start: np
 
     The optimum is the sum of the pieces' optima, so the pieces' bounds add up to a
     bound and their schedules one after the other to a schedule; and a piece's optimum
-    is at least ``lower`` minus the plan's spans of the other pieces.
+    is at least ``lower`` minus the other pieces' shortest spans so far (the plan's, or
+    the solver's for the pieces already solved).
 
     Returns
     -------
@@ -495,6 +496,7 @@ def prove_by_pieces(dur: np.ndarray, preds: list, m: int, parts: list, start: np
             if "start" in res:
                 local, span = res["start"], res["makespan"]
         left_layers -= len(part) if len(part) > m else 0
+        spans[k] = span   # the pieces after it see the shorter plan in their bounds
         solved[k] = (local, span, min(lb, span), ok)
     out_start = np.zeros(len(dur), dtype=np.int64)
     t = bound = 0

@@ -152,3 +152,21 @@ def test_the_packing_at_the_bound_is_found_by_asking_for_the_bound_alone():
     assert res["status"] == "optimal" and res["makespan"] == bound
     for j, ps in enumerate(preds):
         assert all(res["start"][p] + d[p] <= res["start"][j] for p in ps)
+
+
+def test_a_shorter_piece_raises_the_bounds_of_the_pieces_after_it(monkeypatch):
+    """Pieces A (3 layers of 2) | B (1) | C (3 layers of 3) on 2 servers; the plan wastes
+    2 units on A, and C's own bound (5) is below its optimum (6). Once A is solved to
+    4, the whole bound (4 + 1 + 6 = 11) leaves C no room below its span: it is proven
+    without a search."""
+    dur = np.array([2, 2, 2, 1, 3, 3, 3])
+    preds = [[], [], [], [0, 1, 2], [3], [3], [3]]
+    parts = [np.arange(3), np.array([3]), np.arange(4, 7)]
+    start = np.array([0, 2, 4, 6, 7, 7, 10])     # A one after another: span 6
+    calls = []
+    solve = makespan_cp.solve_piece
+    monkeypatch.setattr(makespan_cp, "solve_piece",
+                        lambda d, *a, **k: calls.append(len(d)) or solve(d, *a, **k))
+    res = makespan_cp.prove_by_pieces(dur, preds, 2, parts, start, 11, 20.0)
+    assert res["status"] == "optimal" and res["makespan"] == 11 and res["bound"] == 11
+    assert calls == [3]   # A alone (asked for its bound, 4, and found it); C not searched
