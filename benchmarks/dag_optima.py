@@ -291,7 +291,7 @@ def main(argv=None) -> None:
                     help="check exact with this time limit on the stored instances")
     args = ap.parse_args(argv)
     if args.plans is not None and not args.plans.is_dir():
-        ap.error(f"--plans {args.plans}: no such directory")
+        ap.error(f"--plans {args.plans}: not a directory")
     if args.measure:
         out = {k: measure(load(), seed=k) for k in args.seeds}
         print(json.dumps(out[args.seeds[0]] if len(out) == 1 else out))
