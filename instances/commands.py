@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from offloadlab.instance import SCHEMA_PATH, InstanceError, json_schema_text, load_instance
-from offloadlab.options import POSITIVE
+from offloadlab.options import POSITIVE, SEED
 
 
 def register(main: click.Group) -> None:
@@ -167,7 +167,7 @@ def import_workbook_cmd(workbook, out_dir, as_json):
               "deadline-small, deadline-paper.")
 @click.option("--tasks", "n_tasks", type=click.IntRange(1), default=4, show_default=True,
               help="Inferences of the model.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the preset's random draws (dmro, deadline).")
 @click.option("--name", default=None, help="Model name (default: the file's stem).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
@@ -214,7 +214,7 @@ def new(model_path, preset, n_tasks, seed, name, out_path):
 @click.option("--p-max", "p_max_s", type=POSITIVE, default=10.0, show_default=True)
 @click.option("--kind", type=click.Choice(["makespan", "latency"]), default="makespan",
               show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="File to write (default: stdout).")
 def generate_dag(nodes, shape, servers, speeds, data, tasks, p_min_s, p_max_s, kind, seed,

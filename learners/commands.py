@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from offloadlab.options import POSITIVE
+from offloadlab.options import POSITIVE, SEED
 
 
 def register(main: click.Group) -> None:
@@ -379,7 +379,7 @@ class _bar:
 @click.option("--batch", type=int, default=256, show_default=True,
               help="Episodes stepped together.")
 @click.option("--seconds", type=POSITIVE, default=3.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def env_bench(instance, batch, seconds, seed, as_json):
     """Layer placements per second of the batched placement environment (random

@@ -45,3 +45,4 @@ class FiniteFloat(click.FloatRange):
 
 POSITIVE = FiniteFloat()   # seconds, speeds: above 0
 NON_NEGATIVE = FiniteFloat(zero_ok=True)
+SEED = click.IntRange(0, 2 ** 32 - 1)   # numpy's generators refuse negative seeds

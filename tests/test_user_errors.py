@@ -64,6 +64,18 @@ def test_budgets_are_checked_for_every_solver(solver, option, value, words):
     assert words in error("solve", TINY, "--solver", solver, option, value)
 
 
+@pytest.mark.parametrize("args", [
+    ["bench", "env", "--seed", "-1"], ["instances", "generate-dag", "--seed", "-1"],
+    ["instances", "new", "--model", "{model}", "--preset", "dmro-paper", "--seed", "-1",
+     "--out", "{out}"]])
+def test_seed_options_refuse_a_negative_seed(args, tmp_path):
+    """numpy's generators raise on a negative seed: the option refuses it first."""
+    model = library_path(TINY).parent.parent / "models" / "alexnet.json"
+    args = [a.format(model=model, out=tmp_path / "x.json") for a in args]
+    assert "'--seed': -1 is not in the range" in error(*args)
+    assert not (tmp_path / "x.json").exists()
+
+
 @pytest.mark.parametrize("solver", ["dp", "exact", "dqn", "greedy"])
 @pytest.mark.parametrize("run", [{"time_limit_s": -1.0}, {"time_limit_s": float("nan")},
                                  {"budget_evals": 0}, {"seed": -2}])
