@@ -1,5 +1,5 @@
 """Option types of the command line and the benchmark scripts: numbers above 0 (or at
-least 0) and finite. Nothing else is imported here, so every command module may import
+least 0) and finite, and seeds. Nothing else is imported here, so every command module may import
 it at module level (``offloadlab.cli`` imports the command modules)."""
 
 from __future__ import annotations

@@ -399,9 +399,8 @@ def solve(problem: Problem, solver: str, *, seed=None, time_limit_s=None,
         Before running anything: an unknown solver, a missing dependency, an objective
         kind the solver does not support, an invalid budget or parameter.
     """
-    fn = get_solver(solver)
+    fn = get_solver(solver)   # which checks the budgets before it runs
     check_kind(solver, problem.instance.objective.kind)
-    check_budgets(seed, time_limit_s, budget_evals)
     params = check_params(solver, params)
     run = {k: v for k, v in zip(RUN_ARGS, (seed, time_limit_s, budget_evals))
            if v is not None}  # None keeps the solver's own default
