@@ -110,7 +110,11 @@ def test_window_bounds_hold_for_a_stored_optimum():
     assert (est <= start).all() and (start <= lst).all()
     windows = makespan_cp.tight_windows(dur, est, lst, m, 10)
     assert len(windows) == 10 and windows[0][:3] == (17859, 76611, 0)
-    for a, b, slack, least, most in windows:
+    # every window holds at most the idle time of the whole schedule: 45,236 ms here
+    idle = m * int(round(row["optimum"] / 1e-3)) - int(dur.sum())
+    capped = makespan_cp.tight_windows(dur, est, lst, m, 200, idle)
+    assert max(w[2] for w in capped) == idle
+    for a, b, slack, least, most in windows + capped:
         inside = np.clip(np.minimum(start + dur, b) - np.maximum(start, a), 0, None)
         assert (least <= inside).all() and (inside <= most).all()
         for s in range(m):
@@ -170,3 +174,34 @@ def test_a_shorter_piece_raises_the_bounds_of_the_pieces_after_it(monkeypatch):
     res = makespan_cp.prove_by_pieces(dur, preds, 2, parts, start, 11, 20.0)
     assert res["status"] == "optimal" and res["makespan"] == 11 and res["bound"] == 11
     assert calls == [3]   # A alone (asked for its bound, 4, and found it); C not searched
+
+
+@pytest.mark.parametrize("no_lp, searches", [(0.0, [(6, 8, True)]),
+                                             (0.5, [(6, 8, False)])])
+def test_the_probe_runs_without_the_lp_and_the_range_first_without_it_on_request(
+        monkeypatch, no_lp, searches):
+    """Three layers of 3 on 2 servers, planned one after another (span 9): the probe at
+    the load bound (5) fails without the LP, which raises the bound to 6; the range
+    [6, 8] then finds and proves 6, without the LP when ``no_lp`` asks for it first."""
+    calls = []
+    solve = makespan_cp.solve_piece
+    monkeypatch.setattr(makespan_cp, "solve_piece", lambda d, pr, m, **k: calls.append(
+        (k["lower"], k["upper"], k["lp"])) or solve(d, pr, m, **k))
+    res = makespan_cp.prove_by_pieces(np.array([3, 3, 3]), [[], [], []], 2, [np.arange(3)],
+                                      np.array([0, 3, 6]), 0, 20.0, no_lp=no_lp)
+    assert res["status"] == "optimal" and res["makespan"] == 6 and res["bound"] == 6
+    assert calls == [(5, 5, False)] + searches
+
+
+def test_exact_proves_a_perfect_packing_of_a_large_piece_within_30_s():
+    # dag-layered-100n-4p-s0: optimal at its load bound, 158.100 s, where its 52-layer
+    # piece leaves 1 ms of idle time; no GA or PSO-GA run reaches it (6-21 ms above),
+    # so the model must find the packing in what the search leaves it
+    from offloadlab.benchmarks import dag_optima
+
+    problem = dag_optima.problem_of(100, 4, "layered", 0)
+    started = time.perf_counter()
+    sol = exact.solve(problem, time_limit_s=30)
+    assert time.perf_counter() - started < 31
+    assert sol.status == "optimal" and sol.objective == pytest.approx(158.100, abs=1e-9)
+    assert simulate(problem, sol.assign, sol.priority).objective[0] == sol.objective
