@@ -30,7 +30,8 @@ Order, by what was measured on the library (see the README's ``bench exact`` tab
    above the bounds are proven in a second, which no search can do); then GA and
    PSO-GA seeds in turn on half of the rest (they meet the bound where the model does
    not), then the model again from their plan with the rest (a perfect packing of
-   dag-layered-100n-4p-s0's 52-layer piece takes it 3-4 s). Every other instance goes on to 5.
+   dag-layered-100n-4p-s0's 52-layer piece takes it 3-4 s). Every other instance goes
+   on to 5.
 5. A scheduling model warm-started from it, when the instance has at most
    ``max_layers`` layers: CP-SAT (:mod:`.cpsat`) for ``latency``/``deadline`` (measured:
    latency-alexnet-small proven in 0.6 s against 5.3 s for HiGHS, equal elsewhere), the
@@ -211,8 +212,8 @@ def _ga_incumbent(problem: Problem, inc, lower: float, seed, time_limit_s: float
     meets ``lower`` or the time is spent: one run takes about a second on 100 layers,
     and runs with other seeds end at other plans (measured on the 32 generated DAGs,
     before the P|prec|Cmax model: of the 23 whose bound is attained, ``exact`` with 30 s
-    proves 19 with one run of each,
-    21 with seeds in turn on 40 % of the time left, 22 on 70 %, each within 17 s). A
+    proves 19 with one run of each, 21 with seeds in turn on 40 % of the time left, 22
+    on 70 %, each within 17 s). A
     better plan replaces ``inc``. ``runs``: the run numbers k to use (run k is
     ``("ga", "pso-ga")[k % 2]`` with seed ``seed + k // 2``; default 0, 1, 2, …)."""
     from offloadlab.registry import SOLVERS, solve as run
