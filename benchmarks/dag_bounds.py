@@ -16,7 +16,7 @@ import json
 import sys
 
 from offloadlab import Problem
-from offloadlab.cli import positive
+from offloadlab.options import ints, positive
 from offloadlab.formulations import bounds, exact
 from offloadlab.instances.generators import random_dag_instance
 
@@ -50,16 +50,14 @@ def run(nodes: list[int], servers: list[int], seeds: int, time_limit_s: float,
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--nodes", default="50,100")
-    ap.add_argument("--servers", default="2,4,8,16")
+    ap.add_argument("--nodes", type=ints(2), default=[50, 100])
+    ap.add_argument("--servers", type=ints(1), default=[2, 4, 8, 16])
     ap.add_argument("--seeds", type=positive(int), default=3)
     ap.add_argument("--time-limit", type=positive(float), default=30.0)
     ap.add_argument("--shape", default="layered", choices=["layered", "random"])
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    rows = run([int(x) for x in args.nodes.split(",")],
-               [int(x) for x in args.servers.split(",")], args.seeds, args.time_limit,
-               args.shape)
+    rows = run(args.nodes, args.servers, args.seeds, args.time_limit, args.shape)
     if args.json:
         print(json.dumps(rows, indent=1))
         return

@@ -30,7 +30,7 @@ import time
 import click
 
 from offloadlab.learners.commands import SLOT_LEARNERS
-from offloadlab.options import NON_NEGATIVE
+from offloadlab.options import NON_NEGATIVE, IntList
 
 LEARNERS = ("mtl-a3c", "a3c", "dist-dqn")
 
@@ -154,15 +154,8 @@ def _finite(value: float):
     return round(value, 2) if math.isfinite(value) else None
 
 
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        lo, hi = text.split("-")
-        return list(range(int(lo), int(hi) + 1))
-    return [int(s) for s in text.split(",")]
-
-
 @click.command()
-@click.option("--seeds", default="0-4", show_default=True)
+@click.option("--seeds", default="0-4", type=IntList(), show_default=True)
 @click.option("--steps", default=120_000, type=click.IntRange(1), show_default=True,
               help="Training steps per learner (workers=1).")
 @click.option("--dqn-steps", type=click.IntRange(1), default=None,
@@ -177,7 +170,6 @@ def _seeds(text: str) -> list[int]:
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None)
 def main(seeds, steps, dqn_steps, ga_evals, learners, ratio, target_gap, out_path):
     """Goals of the slotted learners on hard slots (one JSON document)."""
-    seeds = _seeds(seeds)
     if ratio:
         doc = {"a3c_workers": workers_ratio(seeds[0], steps, target_gap)}
     else:

@@ -28,7 +28,7 @@ import time
 
 import click
 
-from offloadlab.options import POSITIVE
+from offloadlab.options import POSITIVE, IntList
 
 
 def _pct(value):
@@ -97,7 +97,7 @@ def workers_ratio(seed: int, steps: int) -> dict:
 
 
 @click.command()
-@click.option("--seeds", default="0,1", show_default=True)
+@click.option("--seeds", default="0,1", type=IntList(), show_default=True)
 @click.option("--train-s", default=60.0, type=POSITIVE, show_default=True)
 @click.option("--exact-s", default=40.0, type=POSITIVE, show_default=True,
               help="Seconds for each slot's ground truth.")
@@ -108,7 +108,6 @@ def workers_ratio(seed: int, steps: int) -> dict:
 @click.option("--steps", default=6000, type=click.IntRange(1), show_default=True, help="For --workers-ratio.")
 def main(seeds, train_s, exact_s, truth_only, learners, workers_ratio, steps):
     """Learners against exact and the baselines on hard slots (one JSON document)."""
-    seeds = [int(s) for s in seeds.split(",")]
     if workers_ratio:
         print(json.dumps({"a3c_workers": workers_ratio_fn(seeds[0], steps)}, indent=1))
         return

@@ -30,7 +30,7 @@ from offloadlab.formulations.pareto import ParetoError, exact_front, nondominate
 from offloadlab.heuristics.moo import ALGORITHMS, UNITS, objective_columns, search
 from offloadlab.heuristics.moo_commands import indicators, reference_point
 from offloadlab.heuristics.moo_plots import plot_fronts
-from offloadlab.instance import load_instance
+from offloadlab.instance import InstanceError, load_instance
 from offloadlab.instances.library import library_path
 from offloadlab.problem import Problem
 
@@ -154,12 +154,21 @@ def main(argv=None) -> None:
     parser.add_argument("--fronts", default=None,
                         help="Directory of stored proven exact fronts (read and written).")
     args = parser.parse_args(argv)
+    algorithms = args.algorithms.split(",")
+    if set(algorithms) - set(ALGORITHMS):
+        parser.error(f"--algorithms {args.algorithms}: known are {', '.join(ALGORITHMS)}")
+    sets = {}
+    for name in args.instance or DEFAULT_INSTANCES:   # every mistake before any run
+        try:
+            sets[name] = objective_sets(name, args.objectives)
+        except (FileNotFoundError, InstanceError, ValueError) as exc:
+            parser.error(f"--instance {name} / --objectives: {exc}")
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name in args.instance or DEFAULT_INSTANCES:
-        for objectives in objective_sets(name, args.objectives):
-            rows += report(name, args.algorithms.split(","), args.seeds, args.budget_evals,
+    for name, objective_list in sets.items():
+        for objectives in objective_list:
+            rows += report(name, algorithms, args.seeds, args.budget_evals,
                            objectives, args.exact_time_limit, out_dir,
                            Path(args.fronts) if args.fronts else None)
     table = summary(rows)
@@ -185,7 +194,10 @@ def objective_sets(name: str, spec: str | None) -> list[tuple[str, ...]]:
         return [defined]
     if spec == "all":
         return [*itertools.combinations(defined, 2)] + ([defined] if len(defined) > 2 else [])
-    return [tuple(spec.split(","))]
+    wanted = tuple(spec.split(","))
+    if set(wanted) - set(defined):
+        raise ValueError(f"objectives {spec!r}: {name} defines {', '.join(defined)}")
+    return [wanted]
 
 if __name__ == "__main__":
     main()

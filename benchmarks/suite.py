@@ -258,12 +258,10 @@ def load_suite(ref: str | Path) -> Suite:
         Unknown keys, wrong types, instance globs matching nothing, unknown solver names,
         naming the file and the field.
     """
+    from offloadlab.instance import read_json
+
     path = suite_path(ref)
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SuiteError(str(path), f"line {exc.lineno}", f"not JSON: {exc.msg}") from None
-    return parse_suite(raw, source=str(path), base_dir=path.parent)
+    return parse_suite(read_json(path, SuiteError), source=str(path), base_dir=path.parent)
 
 
 def parse_suite(raw: dict, source: str = "<suite>", base_dir: Path | None = None) -> Suite:

@@ -416,13 +416,25 @@ def load_instance(path: str | Path) -> Instance:
         Naming the file, the JSON path and the reason.
     """
     path = Path(path)
+    return parse_instance(read_json(path), str(path))
+
+
+def read_json(path: Path, error=InstanceError):
+    """The JSON document of the file ``path`` (instances, plans, suites); a missing,
+    unreadable or non-JSON file raises ``error(file, "", reason)``."""
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InstanceError(str(path), "", "no such file") from None
+        reason = "no such file"
+    except IsADirectoryError:
+        reason = "a directory, not a file"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    except UnicodeDecodeError:
+        reason = "not a text file (UTF-8)"
     except json.JSONDecodeError as exc:
-        raise InstanceError(str(path), "", f"not valid JSON: {exc}") from None
-    return parse_instance(data, str(path))
+        reason = f"not valid JSON: {exc}"
+    raise error(str(path), "", reason)
 
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "instance-1.json"

@@ -43,6 +43,53 @@ class FiniteFloat(click.FloatRange):
         return got
 
 
+def int_list(text: str, minimum: int = 0) -> list[int]:
+    """``"0-4"`` (inclusive) or ``"3,5,8"`` as ints of at least ``minimum``; a
+    ValueError saying what was expected otherwise."""
+    try:
+        if "-" in text.strip("-"):
+            lo, hi = text.split("-")
+            values = list(range(int(lo), int(hi) + 1))
+        else:
+            values = [int(x) for x in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < minimum:
+        raise ValueError(f"expected integers of at least {minimum}, as a list like 3,5,8 "
+                         f"or a range like 0-4, got {text!r}")
+    return values
+
+
+def ints(minimum: int = 0):
+    """:func:`int_list` as an argparse ``type`` (argparse's one-line usage error)."""
+    import argparse
+
+    def parse(text: str) -> list[int]:
+        try:
+            return int_list(text, minimum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+class IntList(click.ParamType):
+    """:func:`int_list` as a click type (seeds: ``0-4`` or ``0,1``)."""
+
+    name = "ints"
+
+    def __init__(self, minimum: int = 0):
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        try:
+            return int_list(value, self.minimum)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 POSITIVE = FiniteFloat()   # seconds, speeds: above 0
 NON_NEGATIVE = FiniteFloat(zero_ok=True)
 SEED = click.IntRange(0, 2 ** 32 - 1)   # numpy's generators refuse negative seeds

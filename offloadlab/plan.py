@@ -7,12 +7,11 @@ depth in the DAG, task index).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .instance import InstanceError
+from .instance import InstanceError, read_json
 from .problem import Problem
 
 FORMAT = "offloadlab.plan/1"
@@ -112,10 +111,4 @@ def check_priority(problem: Problem, order: np.ndarray, fail) -> None:
 def load_plan(problem: Problem, path: str | Path):
     """Read a plan file; see :func:`plan_from_dict`."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InstanceError(str(path), "", "no such file") from None
-    except json.JSONDecodeError as exc:
-        raise InstanceError(str(path), "", f"not valid JSON: {exc}") from None
-    return plan_from_dict(problem, data, str(path))
+    return plan_from_dict(problem, read_json(path), str(path))

@@ -538,3 +538,28 @@ def test_upload_tail_must_be_finite_and_non_negative(value, words):
     res = CliRunner().invoke(main, ["upload", "latency-alexnet-tiny-s0", "--planner", "lmu",
                                     "--tail", value])
     assert res.exit_code == 2 and words in res.output and res.exception.__class__ is SystemExit
+
+
+@pytest.mark.parametrize("args", [["solve", "{dir}", "--solver", "greedy"],
+                                  ["bench", "run", "{dir}"],
+                                  ["evaluate", TINY, "{file}"]])
+def test_a_directory_or_a_binary_file_for_a_json_file_is_one_line(args, tmp_path):
+    binary = tmp_path / "plan.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    args = [a.format(dir=tmp_path, file=binary) for a in args]
+    assert error(*args).endswith(("a directory, not a file", "not a text file (UTF-8)"))
+
+
+@pytest.mark.parametrize("script, args, says", [
+    ("dag_bounds", ["--nodes", "-1"], "--nodes: expected integers of at least 2"),
+    ("dag_bounds", ["--servers", "0"], "--servers: expected integers of at least 1"),
+    ("mtl_a3c_goals", ["--seeds", "x"], "'--seeds': expected integers of at least 0"),
+    ("mtl_a3c_hard", ["--seeds", "-1"], "'--seeds': expected integers of at least 0"),
+    ("pareto_report", ["--algorithms", "x"], "--algorithms x: known are"),
+    ("pareto_report", ["--instance", "nope"], "--instance nope / --objectives:"),
+    ("pareto_report", ["--objectives", "x"], "objectives 'x':")])
+def test_benchmark_script_lists_and_names_are_one_line_errors(script, args, says):
+    proc = subprocess.run([sys.executable, "-m", f"offloadlab.benchmarks.{script}", *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert says in proc.stderr.strip().splitlines()[-1]
