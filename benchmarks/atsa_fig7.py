@@ -1,7 +1,7 @@
 """ATSA Fig. 7: makespan of FCFS, basic ACO, PSO and ATSA on 200 tasks and 10 nodes, with
 the exact MILP's incumbent and proven bound and every method's gap to that bound.
 
-Usage: ``python -m offloadlab.benchmarks.atsa_fig7 OUT_DIR [MILP_SECONDS]`` writes
+Usage: ``python -m offloadlab.benchmarks.atsa_fig7 OUT_DIR [--milp-seconds 120]`` writes
 ``fig7.csv`` (one row per solver and seed), ``fig7_convergence.csv`` (best makespan over
 evaluations, seed 0) and ``fig7.png``. Instance: ``makespan-jobs-paper-s0``.
 """
@@ -9,8 +9,11 @@ evaluations, seed 0) and ``fig7.png``. Instance: ``makespan-jobs-paper-s0``.
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
+
+import click
+
+from offloadlab.options import POSITIVE
 
 INSTANCE = "makespan-jobs-paper-s0"
 HEURISTICS = ("fcfs", "aco", "pso", "atsa")
@@ -85,8 +88,15 @@ def main(out_dir: str, milp_seconds: float = 120.0) -> list[dict]:
     return rows
 
 
+@click.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--milp-seconds", type=POSITIVE, default=120.0, show_default=True,
+              help="Time limit of the exact MILP.")
+def cli(out_dir, milp_seconds):
+    """ATSA Fig. 7 into OUT_DIR: fig7.csv, fig7_convergence.csv, fig7.png."""
+    for r in main(out_dir, milp_seconds):
+        click.echo(r)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    if len(sys.argv) not in (2, 3):
-        sys.exit("usage: python -m offloadlab.benchmarks.atsa_fig7 OUT_DIR [MILP_SECONDS]")
-    for r in main(sys.argv[1], *(float(a) for a in sys.argv[2:])):
-        print(r)
+    cli()

@@ -15,8 +15,9 @@ weights remote, as in the paper's Figs. 13–14 where most layers are uploaded).
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
+
+import click
 
 MODELS = ("alexnet", "vgg19", "googlenet", "resnet101")
 SCENARIOS = ("single", "edge", "paper")
@@ -98,8 +99,13 @@ def main(out_dir: str) -> list[dict]:
     return rows
 
 
+@click.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def cli(out_dir):
+    """EosDNN Fig. 12 into OUT_DIR: fig12.csv, fig12.png."""
+    for r in main(out_dir):
+        click.echo(r)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m offloadlab.benchmarks.eosdnn_fig12 OUT_DIR")
-    for r in main(sys.argv[1]):
-        print(r)
+    cli()

@@ -10,8 +10,9 @@ Non-uploading), ``fig13_14_claims.csv`` (the paper's claim checked) and
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+import click
 
 from .eosdnn_fig12 import PLANNERS, SCENARIOS, upload_setting, write_csv
 
@@ -88,11 +89,14 @@ def _plot(plt, res, model_name, path) -> None:
     plt.close(fig)
 
 
+@click.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def cli(out_dir):
+    """EosDNN Figs. 13-14 into OUT_DIR: step curves, SSD per planner, the paper's claim."""
+    report = main(out_dir)
+    for r in report["ssd"] + report["claims"]:
+        click.echo(r)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m offloadlab.benchmarks.eosdnn_fig13_14 OUT_DIR")
-    report = main(sys.argv[1])
-    for row in report["ssd"]:
-        print(row)
-    for row in report["claims"]:
-        print(row)
+    cli()

@@ -9,8 +9,9 @@ count; the link delay process and the rule are in :mod:`offloadlab.heuristics.do
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
+
+import click
 
 NODES = (10, 20, 30)
 
@@ -61,8 +62,13 @@ def main(out_dir: str) -> list[dict]:
     return rows
 
 
+@click.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def cli(out_dir):
+    """TMOA/ATSA Fig. 8 into OUT_DIR: fig8.csv, fig8.png."""
+    for r in main(out_dir):
+        click.echo(r)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m offloadlab.benchmarks.tmoa_fig8 OUT_DIR")
-    for r in main(sys.argv[1]):
-        print(r)
+    cli()

@@ -9,8 +9,9 @@ the chosen splits marked).
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
+
+import click
 
 NODES = (10, 20, 30)
 
@@ -60,8 +61,13 @@ def main(out_dir: str) -> list[dict]:
     return rows
 
 
+@click.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def cli(out_dir):
+    """TMOA Table 1 into OUT_DIR: table1.csv, profile.csv, table1.png."""
+    for r in main(out_dir):
+        click.echo(r)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m offloadlab.benchmarks.tmoa_table1 OUT_DIR")
-    for r in main(sys.argv[1]):
-        print(r)
+    cli()

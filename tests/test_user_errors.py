@@ -563,3 +563,21 @@ def test_benchmark_script_lists_and_names_are_one_line_errors(script, args, says
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert says in proc.stderr.strip().splitlines()[-1]
+
+
+def test_every_benchmark_script_answers_help_and_writes_nothing(tmp_path):
+    """``--help`` is help, not an output directory named ``--help``."""
+    from pathlib import Path
+
+    import offloadlab.benchmarks as bench
+
+    scripts = sorted(p.stem for p in Path(bench.__file__).parent.glob("*.py")
+                     if '__name__ == "__main__"' in p.read_text())
+    assert len(scripts) >= 20
+    procs = {s: subprocess.Popen([sys.executable, "-m", f"offloadlab.benchmarks.{s}", "--help"],
+                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for s in scripts}
+    for script, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and out.lower().startswith("usage:"), (script, err)
+    assert list(tmp_path.iterdir()) == []
