@@ -74,15 +74,19 @@ def points(fig: str) -> list[tuple[str, object]]:
 @click.option("--exact-time-limit", default=120.0, type=POSITIVE, show_default=True)
 def main(results, fig, steps, seeds, methods, exact_time_limit):
     """Reproduce one DDPQN figure into RESULTS."""
+    from offloadlab.cli import check_run
+
     out = Path(results)
-    rows = []
-    for label, problem in points(fig):
+    rows, pts, methods = [], points(fig), methods.split(",")
+    for method in methods:   # every run checked before the first starts
+        check_run(method, pts[0][1], budget_evals=steps)
+    for label, problem in pts:
         ref = exact_reference(problem, out, exact_time_limit)
         kind = "exact (proven optimum)" if ref["status"] == "optimal" else \
             f"exact ({ref['status']}, bound {ref['bound']})"
         rows.append({"point": label, "method": kind, "objective": ref["objective"],
                      "gap_pct": 0.0 if ref["status"] == "optimal" else None, **ref["terms"]})
-        for method in methods.split(","):
+        for method in methods:
             runs = [run_solver(problem, method, seed=s, budget_evals=steps)
                     for s in (range(seeds) if method != "greedy" else [0])]
             objs = [r.objective for r in runs]

@@ -15,14 +15,18 @@ from pathlib import Path
 import click
 import numpy as np
 
+from offloadlab.learners.family import DMRO_FAMILIES, FAMILIES
+from offloadlab.options import IntList
+
 from .ddpqn_common import exact_reference, gap, markdown_table, run_solver, write_csv
 
 
 @click.command()
 @click.argument("results", type=click.Path(file_okay=False))
-@click.option("--family", default="ddpqn-small", show_default=True)
-@click.option("--train", "train_seeds", default="0-15", show_default=True)
-@click.option("--test", "test_seeds", default="100-104", show_default=True)
+@click.option("--family", default="ddpqn-small", show_default=True,
+              type=click.Choice([*FAMILIES, *DMRO_FAMILIES]))
+@click.option("--train", "train_seeds", type=IntList(), default="0-15", show_default=True)
+@click.option("--test", "test_seeds", type=IntList(), default="100-104", show_default=True)
 @click.option("--steps", default=40_000, type=click.IntRange(1), show_default=True)
 @click.option("--learner", default="ddpqn", show_default=True)
 @click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
@@ -31,7 +35,7 @@ def main(results, family, train_seeds, test_seeds, steps, learner, seed, params)
     """Train on FAMILY members TRAIN, test on members TEST, into RESULTS."""
     from offloadlab.cli import UserError, parse_params
     from offloadlab.learners.commands import train_learner, training_hyper
-    from offloadlab.learners.family import generate, parse_seeds
+    from offloadlab.learners.family import generate
     from offloadlab.problem import Problem
     from offloadlab.registry import SolverError, check_params
 
@@ -49,8 +53,8 @@ def main(results, family, train_seeds, test_seeds, steps, learner, seed, params)
     except SolverError as exc:
         raise UserError(str(exc)) from None
     out = Path(results)
-    train_set = [Problem.from_instance(generate(family, s)) for s in parse_seeds(train_seeds)]
-    test_set = [Problem.from_instance(generate(family, s)) for s in parse_seeds(test_seeds)]
+    train_set = [Problem.from_instance(generate(family, s)) for s in train_seeds]
+    test_set = [Problem.from_instance(generate(family, s)) for s in test_seeds]
     pad = pad or max(len(t) for p in train_set + test_set for t in p.task_layers)
     rec = train_learner(learner, train_set, steps=steps, seed=seed, hyper=extra,
                         out_path=out / f"{family}-{learner}.pt", pad_layers=pad)

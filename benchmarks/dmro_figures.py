@@ -15,6 +15,7 @@ markdown tables.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import click
@@ -54,9 +55,11 @@ def main(results, budget, weights, seed, skip_fig7):
 
     try:
         deltas = [float(w) for w in weights.split(",")]
+        if not all(0 <= d < math.inf for d in deltas):
+            raise ValueError
     except ValueError:
-        raise click.BadParameter(f"expected numbers separated by commas, got {weights!r}",
-                                 param_hint="--weights") from None
+        raise click.BadParameter(f"expected finite numbers of 0 or more separated by "
+                                 f"commas, got {weights!r}", param_hint="--weights") from None
     out = Path(results)
     out.mkdir(parents=True, exist_ok=True)
     rows = []

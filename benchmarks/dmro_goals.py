@@ -16,12 +16,14 @@ from pathlib import Path
 import click
 import numpy as np
 
+from offloadlab.options import IntList
+
 INSTANCES = ("dmro-workflows-paper-s0", "dmro-multiserver-paper-s0")
 
 
 @click.command()
 @click.argument("results", type=click.Path(file_okay=False))
-@click.option("--seeds", default="0-4", show_default=True)
+@click.option("--seeds", type=IntList(), default="0-4", show_default=True)
 @click.option("--budget", default=15_000, type=click.IntRange(1), show_default=True,
               help="Training placements (budget_evals - 1).")
 @click.option("--solvers", default="dmro", show_default=True)
@@ -33,7 +35,6 @@ def main(results, seeds, budget, solvers, instances, params):
     time: wall and CPU seconds, the solver runs on one thread)."""
     import offloadlab as ol
     from offloadlab.cli import check_run, load_problem, parse_params
-    from offloadlab.learners.family import parse_seeds
 
     problems = {name: load_problem(name) for name in instances.split(",")}
     hyper = parse_params(params)
@@ -47,7 +48,7 @@ def main(results, seeds, budget, solvers, instances, params):
     for name, problem in problems.items():
         optimum = ol.solve(problem, "dp").objective
         for solver in solvers.split(","):
-            for seed in parse_seeds(seeds):
+            for seed in seeds:
                 cpu0 = time.process_time()
                 sol = ol.solve(problem, solver, seed=seed, budget_evals=budget + 1, **hyper)
                 cpu_s = time.process_time() - cpu0

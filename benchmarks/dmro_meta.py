@@ -22,6 +22,7 @@ import click
 import numpy as np
 
 from offloadlab.learners.family import DMRO_FAMILIES, FAMILIES
+from offloadlab.options import IntList
 
 
 def steps_within(curve, optimum: float, tol: float):
@@ -44,7 +45,7 @@ def steps_within(curve, optimum: float, tol: float):
 @click.option("--other-steps", default=8_000, type=click.IntRange(1), show_default=True)
 @click.option("--other-seed", default=2000, type=click.IntRange(0), show_default=True,
               help="Family member the trained-elsewhere parameters come from.")
-@click.option("--test", "test_seeds", default="0-1", show_default=True)
+@click.option("--test", "test_seeds", type=IntList(), default="0-1", show_default=True)
 @click.option("--adapt", default=6_000, type=click.IntRange(1), show_default=True)
 @click.option("--every", default=250, type=click.IntRange(1), show_default=True)
 @click.option("--seed", default=0, type=click.IntRange(0), show_default=True)
@@ -54,7 +55,7 @@ def main(results, family, n_envs, meta_steps, other_steps, other_seed, test_seed
     import offloadlab as ol
     from offloadlab.learners.dmro import DMROConfig, train
     from offloadlab.learners.env import PlacementEnv
-    from offloadlab.learners.family import generate, parse_seeds
+    from offloadlab.learners.family import generate
     from offloadlab.learners.meta import meta_environments, meta_train
 
     out = Path(results)
@@ -70,7 +71,7 @@ def main(results, family, n_envs, meta_steps, other_steps, other_seed, test_seed
              "other": [n.state_dict() for n in other_res.nets]}
     cfg = DMROConfig(eval_every=every)
     rows, curves = [], []
-    for test_seed in parse_seeds(test_seeds):
+    for test_seed in test_seeds:
         problem = ol.Problem.from_instance(generate(family, test_seed))
         optimum = ol.solve(problem, "dp").objective
         for name, init in inits.items():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from offloadlab.instances.models import MODEL_NAMES
 from offloadlab.options import POSITIVE
 
 from .eosdnn_figures import plot_bars, run_point, write_csv
@@ -21,9 +22,10 @@ TASKS = (4, 8, 12, 16, 20)
 
 @click.command()
 @click.argument("results", type=click.Path(file_okay=False))
-@click.option("--model", "models", multiple=True, default=("vgg19", "alexnet"),
+@click.option("--model", "models", multiple=True, type=click.Choice(MODEL_NAMES),
+              default=("vgg19", "alexnet"), show_default=True)
+@click.option("--tasks", "tasks", multiple=True, type=click.IntRange(1), default=TASKS,
               show_default=True)
-@click.option("--tasks", "tasks", multiple=True, type=int, default=TASKS, show_default=True)
 @click.option("--budget-evals", type=click.IntRange(1), default=None, help="Default: the paper's run.")
 @click.option("--seeds", default=3, type=click.IntRange(1), show_default=True)
 @click.option("--exact-time-limit", default=120.0, type=POSITIVE, show_default=True)

@@ -85,5 +85,6 @@ def plot_bars(rows: list[dict], groups: list[str], group_key: str, path: Path,
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)

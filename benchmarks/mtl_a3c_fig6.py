@@ -82,7 +82,8 @@ def plot(results, problem, greedy: float, best: float, path: str) -> None:
 @click.option("--instance", default=None, help="A deadline instance (default hard_slot).")
 @click.option("--ga-evals", default=500_000, type=click.IntRange(1), show_default=True)
 @click.option("--eval-every", default=2000, type=click.IntRange(1), show_default=True)
-@click.option("--out", "out_path", default="mtl_a3c_fig6.png", show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default="mtl_a3c_fig6.png",
+              show_default=True)
 def main(steps, seed, instance, ga_evals, eval_every, out_path):
     """Fig. 6: convergence curves (PNG) and their numbers (JSON)."""
     from offloadlab.instances.slot_generator import hard_slot

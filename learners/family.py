@@ -87,19 +87,13 @@ def generate_dmro(family: str, seed: int) -> Instance:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"0-15"`` (inclusive) or ``"3,5,8"`` as a list of ints."""
+    """``"0-15"`` (inclusive) or ``"3,5,8"`` as a list of ints (:func:`.options.int_list`)."""
+    from offloadlab.options import int_list
+
     try:
-        if "-" in text:
-            lo, hi = text.split("-")
-            seeds = list(range(int(lo), int(hi) + 1))
-        else:
-            seeds = [int(x) for x in text.split(",")]
-    except ValueError:
-        raise FamilyError(f"seeds {text!r}: expected a range like 0-15 or a list like "
-                          "3,5,8") from None
-    if not seeds:
-        raise FamilyError(f"seeds {text!r}: empty")
-    return seeds
+        return int_list(text)
+    except ValueError as exc:
+        raise FamilyError(f"seeds: {exc}") from None
 
 
 def parse_family(spec: str) -> list[Instance]:

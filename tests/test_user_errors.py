@@ -557,11 +557,22 @@ def test_a_directory_or_a_binary_file_for_a_json_file_is_one_line(args, tmp_path
     ("mtl_a3c_hard", ["--seeds", "-1"], "'--seeds': expected integers of at least 0"),
     ("pareto_report", ["--algorithms", "x"], "--algorithms x: known are"),
     ("pareto_report", ["--instance", "nope"], "--instance nope / --objectives:"),
-    ("pareto_report", ["--objectives", "x"], "objectives 'x':")])
-def test_benchmark_script_lists_and_names_are_one_line_errors(script, args, says):
+    ("pareto_report", ["--objectives", "x"], "objectives 'x':"),
+    ("ddpqn_figures", ["{out}", "fig6", "--methods", "nope"], "unknown solver 'nope'"),
+    ("ddpqn_generalisation", ["{out}", "--test", "-1"], "'--test': expected integers"),
+    ("dmro_goals", ["{out}", "--seeds", "x"], "'--seeds': expected integers"),
+    ("dmro_meta", ["{out}", "--test", "x"], "'--test': expected integers"),
+    ("dmro_figures", ["{out}", "--weights", "nan"], "expected finite numbers of 0 or more"),
+    ("eosdnn_fig17", ["{out}", "--tasks", "0"], "'--tasks': 0 is not in the range"),
+    ("eosdnn_fig17", ["{out}", "--model", "nope"], "'--model': 'nope' is not one of"),
+    ("mtl_a3c_fig6", ["--out", "{dir}"], "is a directory"),
+    ("atsa_fig7", ["{out}", "--milp-seconds", "-1"], "'--milp-seconds'")])
+def test_benchmark_script_lists_and_names_are_one_line_errors(script, args, says, tmp_path):
+    args = [a.format(out=tmp_path / "out", dir=tmp_path) for a in args]
     proc = subprocess.run([sys.executable, "-m", f"offloadlab.benchmarks.{script}", *args],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()   # checked before anything is written
     assert says in proc.stderr.strip().splitlines()[-1]
 
 
@@ -581,3 +592,14 @@ def test_every_benchmark_script_answers_help_and_writes_nothing(tmp_path):
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0 and out.lower().startswith("usage:"), (script, err)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_figure_script_makes_its_results_folder(tmp_path):
+    """Hours of runs are not lost to a folder that does not exist yet."""
+    out = tmp_path / "new" / "fig17"
+    proc = subprocess.run([sys.executable, "-m", "offloadlab.benchmarks.eosdnn_fig17", str(out),
+                           "--model", "alexnet", "--tasks", "2", "--seeds", "1",
+                           "--budget-evals", "2000", "--exact-max-layers", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in out.iterdir()} == {"fig17.csv", "fig17-alexnet.png"}
