@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from offloadlab.cli import positive
+from offloadlab.options import out_file, out_folder
 from offloadlab.heuristics.evolution import DECODERS as CHOICES
 
 DECODERS = ("assign", "order", "hybrid")
@@ -228,8 +229,9 @@ def main(argv=None) -> None:
                     help="with --at-bound")
     ap.add_argument("--optima", action="store_true",
                     help="the 32 DAGs of dag_optima.json against their best known plans")
-    ap.add_argument("--plans-dir", help="with --optima: write better plans there")
-    ap.add_argument("--fingerprints", metavar="FILE",
+    ap.add_argument("--plans-dir", type=out_folder,
+                    help="with --optima: write better plans there")
+    ap.add_argument("--fingerprints", metavar="FILE", type=out_file,
                     help="GA and PSO-GA with every decoder on the library instances: "
                     "write their plans' fingerprints to FILE, or compare with it")
     args = ap.parse_args(argv)

@@ -112,6 +112,14 @@ def main(seeds, train_s, exact_s, truth_only, learners, workers_ratio, steps):
         print(json.dumps({"a3c_workers": workers_ratio_fn(seeds[0], steps)}, indent=1))
         return
     learners = () if truth_only else (learners or ("mtl-a3c", "a3c", "dist-dqn"))
+    if learners:   # every run checked before the first starts
+        from offloadlab.cli import check_run
+        from offloadlab.instances.slot_generator import hard_slot
+        from offloadlab.problem import Problem
+
+        slot = Problem.from_instance(hard_slot(seeds[0]))
+        for name in learners:
+            check_run(name, slot)
     print(json.dumps([hard_rows(s, learners, train_s, exact_s) for s in seeds], indent=1))
 
 

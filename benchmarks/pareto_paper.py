@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from offloadlab.cli import UserError, load_problem, positive
+from offloadlab.options import out_file
 from offloadlab.heuristics.moo import ALGORITHMS, objective_columns, search
 from offloadlab.registry import SOLVERS, available, solve
 from offloadlab.simulator import components
@@ -43,7 +44,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=positive(int, zero_ok=True), default=0)
     parser.add_argument("--solver-evals", type=positive(int), default=None,
                         help="Evaluations per solver (default: each solver's own).")
-    parser.add_argument("--out", default=None, help="Write the rows as JSON.")
+    parser.add_argument("--out", type=out_file, default=None, help="Write the rows as JSON.")
     parser.add_argument("--learner-evals", type=positive(int), default=None,
                         help="Environment steps per learner (default: --solver-evals).")
     parser.add_argument("--no-learners", action="store_true",

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from offloadlab.cli import positive
+from offloadlab.options import out_folder
 from offloadlab.formulations.pareto import ParetoError, exact_front, nondominated
 from offloadlab.heuristics.moo import ALGORITHMS, UNITS, objective_columns, search
 from offloadlab.heuristics.moo_commands import indicators, reference_point
@@ -150,8 +151,8 @@ def main(argv=None) -> None:
     parser.add_argument("--budget-evals", type=positive(int), default=None)
     parser.add_argument("--objectives", default=None)
     parser.add_argument("--exact-time-limit", type=positive(float), default=600.0)
-    parser.add_argument("--out", default="pareto-report")
-    parser.add_argument("--fronts", default=None,
+    parser.add_argument("--out", type=out_folder, default="pareto-report")
+    parser.add_argument("--fronts", type=out_folder, default=None,
                         help="Directory of stored proven exact fronts (read and written).")
     args = parser.parse_args(argv)
     algorithms = args.algorithms.split(",")

@@ -1,5 +1,5 @@
 """Option types of the command line and the benchmark scripts: numbers above 0 (or at
-least 0) and finite, and seeds. Nothing else is imported here, so every command module may import
+least 0) and finite, seeds, lists of integers and output paths. Nothing else is imported here, so every command module may import
 it at module level (``offloadlab.cli`` imports the command modules)."""
 
 from __future__ import annotations
@@ -41,6 +41,26 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(got):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return got
+
+
+def out_folder(text: str) -> str:
+    """An argparse ``type`` for an output folder: new or a folder, not a file."""
+    import argparse
+    from pathlib import Path
+
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    return text
+
+
+def out_file(text: str) -> str:
+    """An argparse ``type`` for an output file: not a folder."""
+    import argparse
+    from pathlib import Path
+
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+    return text
 
 
 def int_list(text: str, minimum: int = 0) -> list[int]:

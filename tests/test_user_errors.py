@@ -566,9 +566,15 @@ def test_a_directory_or_a_binary_file_for_a_json_file_is_one_line(args, tmp_path
     ("eosdnn_fig17", ["{out}", "--tasks", "0"], "'--tasks': 0 is not in the range"),
     ("eosdnn_fig17", ["{out}", "--model", "nope"], "'--model': 'nope' is not one of"),
     ("mtl_a3c_fig6", ["--out", "{dir}"], "is a directory"),
-    ("atsa_fig7", ["{out}", "--milp-seconds", "-1"], "'--milp-seconds'")])
+    ("atsa_fig7", ["{out}", "--milp-seconds", "-1"], "'--milp-seconds'"),
+    ("mtl_a3c_hard", ["--learner", "nope"], "unknown solver 'nope'"),
+    ("pareto_report", ["--fronts", "{file}"], "is a file, not a folder"),
+    ("pareto_paper", ["--out", "{dir}"], "is a folder, not a file"),
+    ("decoders", ["--optima", "--plans-dir", "{file}"], "is a file, not a folder")])
 def test_benchmark_script_lists_and_names_are_one_line_errors(script, args, says, tmp_path):
-    args = [a.format(out=tmp_path / "out", dir=tmp_path) for a in args]
+    (tmp_path / "file.txt").write_text("")
+    args = [a.format(out=tmp_path / "out", dir=tmp_path, file=tmp_path / "file.txt")
+            for a in args]
     proc = subprocess.run([sys.executable, "-m", f"offloadlab.benchmarks.{script}", *args],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
