@@ -40,6 +40,16 @@ def run_steps(pb, assign, prio):
     return state, steps, total, soft
 
 
+def assert_kept(objective, frozen_hex):
+    """Same infeasible plans, same values to 1e-12 relative: numpy's sums follow the
+    CPU's vector width, so the last bits differ between machines (2 ulp seen)."""
+    old = np.array([float.fromhex(h) for h in frozen_hex])
+    got = np.asarray(objective, dtype=float)
+    assert (np.isfinite(got) == np.isfinite(old)).all()
+    np.testing.assert_allclose(got[np.isfinite(old)], old[np.isfinite(old)], rtol=1e-12,
+                               atol=0)
+
+
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_simulator_keeps_todays_numbers(name):
     pb = library_problem(name)
@@ -48,9 +58,9 @@ def test_simulator_keeps_todays_numbers(name):
     prio = pb.random_priority(rng, 24)
     frozen = FROZEN[name]
     ev = simulate(pb, assign, prio)
-    assert [float(v).hex() for v in ev.objective] == frozen["objective"]
+    assert_kept(ev.objective, frozen["objective"])
     ev0 = simulate(pb, assign[:8])
-    assert [float(v).hex() for v in ev0.objective] == frozen["objective_default"]
+    assert_kept(ev0.objective, frozen["objective_default"])
     for got, old in ((ev.status, frozen["status"]), (ev0.status, frozen["status_default"])):
         assert ((got == FEASIBLE) == (np.array(old) == FEASIBLE)).all()
 
