@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from offloadlab.instance import Instance, parse_instance
+from offloadlab.options import int_list
 
 # name -> (model, tasks, edge servers, cloud servers, layers per task or None = all)
 FAMILIES = {
@@ -87,9 +88,8 @@ def generate_dmro(family: str, seed: int) -> Instance:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"0-15"`` (inclusive) or ``"3,5,8"`` as a list of ints (:func:`.options.int_list`)."""
-    from offloadlab.options import int_list
-
+    """``"0-15"`` (inclusive) or ``"3,5,8"`` as a list of ints
+    (:func:`offloadlab.options.int_list`)."""
     try:
         return int_list(text)
     except ValueError as exc:

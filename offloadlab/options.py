@@ -1,10 +1,13 @@
 """Option types of the command line and the benchmark scripts: numbers above 0 (or at
-least 0) and finite, seeds, lists of integers and output paths. Nothing else is imported here, so every command module may import
-it at module level (``offloadlab.cli`` imports the command modules)."""
+least 0) and finite, seeds, lists of integers and output paths. Nothing of offloadlab is
+imported here, so every command module may import it at module level (``offloadlab.cli``
+imports the command modules)."""
 
 from __future__ import annotations
 
+import argparse
 import math
+from pathlib import Path
 
 import click
 
@@ -13,7 +16,6 @@ def positive(kind, *, zero_ok: bool = False):
     """An argparse ``type`` for the benchmark scripts: a ``kind`` (int, float) above 0
     (or at least 0 with ``zero_ok``, e.g. a seed), else argparse's one-line usage
     error."""
-    import argparse
 
     def parse(text: str):
         try:
@@ -45,9 +47,6 @@ class FiniteFloat(click.FloatRange):
 
 def out_folder(text: str) -> str:
     """An argparse ``type`` for an output folder: new or a folder, not a file."""
-    import argparse
-    from pathlib import Path
-
     if Path(text).exists() and not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
     return text
@@ -55,9 +54,6 @@ def out_folder(text: str) -> str:
 
 def out_file(text: str) -> str:
     """An argparse ``type`` for an output file: not a folder."""
-    import argparse
-    from pathlib import Path
-
     if Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
     return text
@@ -82,7 +78,6 @@ def int_list(text: str, minimum: int = 0) -> list[int]:
 
 def ints(minimum: int = 0):
     """:func:`int_list` as an argparse ``type`` (argparse's one-line usage error)."""
-    import argparse
 
     def parse(text: str) -> list[int]:
         try:
