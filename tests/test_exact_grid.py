@@ -193,15 +193,24 @@ def test_the_probe_runs_without_the_lp_and_the_range_first_without_it_on_request
     assert calls == [(5, 5, False)] + searches
 
 
-def test_exact_proves_a_perfect_packing_of_a_large_piece_within_30_s():
+def test_the_probe_finds_a_perfect_packing_of_a_large_piece():
     # dag-layered-100n-4p-s0: optimal at its load bound, 158.100 s, where its 52-layer
-    # piece leaves 1 ms of idle time; no GA or PSO-GA run reaches it (6-21 ms above),
-    # so the model must find the packing in what the search leaves it
+    # piece leaves 1 ms of idle time. GA's plan (seed 0, an evaluation budget, so the
+    # same on every machine) is 20 ms above it on that piece alone; the model, asked
+    # for the bound there (no LP, capped windows), must find the packing and prove the
+    # rest. How fast `exact` does it in 30 s is measured by `dag_optima --exact 30`, not
+    # here: the limit leaves room for a slower machine.
     from offloadlab.benchmarks import dag_optima
+    from offloadlab.registry import get_solver
 
     problem = dag_optima.problem_of(100, 4, "layered", 0)
-    started = time.perf_counter()
-    sol = exact.solve(problem, time_limit_s=30)
-    assert time.perf_counter() - started < 31
-    assert sol.status == "optimal" and sol.objective == pytest.approx(158.100, abs=1e-9)
-    assert simulate(problem, sol.assign, sol.priority).objective[0] == sol.objective
+    ga = get_solver("ga")(problem, seed=0)
+    assert ga.objective == pytest.approx(158.120, abs=1e-9)
+    start_s = simulate(problem, ga.assign, ga.priority).start_s[0]
+    res = makespan_cp.prove_isolated(
+        90, dur=makespan_cp.integer_durations(problem, 1e-3),
+        preds=makespan_cp.predecessors(problem), m=4, parts=makespan_cp.segments(problem),
+        start=np.round(start_s / 1e-3).astype(np.int64), lower=158_100, workers=1)
+    assert res["status"] == "optimal" and res["makespan"] == res["bound"] == 158_100
+    assign, prio = makespan_cp.plan_from_starts(problem, res["start"] * 1e-3)
+    assert simulate(problem, assign, prio).objective[0] == pytest.approx(158.100, abs=1e-9)
