@@ -47,6 +47,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from offloadlab.budget import time_left
+
 from .processes import join_or_terminate
 
 DEFAULT_STEPS = 30_000
@@ -408,15 +410,13 @@ def train(problem, cfg: A3CConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     episode's ``(key, assign)``, any worker), ``steps`` (all workers), ``wall_s``,
     ``stopped_by_time``.
     """
-    import torch
+    started = time.perf_counter()  # importing torch counts against the limit
     import torch.multiprocessing as mp
 
+    from .dqn import setup_torch
     from .slots import SlotEnv
 
-    started = time.perf_counter()
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
+    torch = setup_torch(seed)
     env = SlotEnv(problem)
     shared = build_net(env.obs_dim, env.n_servers, env.base_dim, cfg, branches)
     shared.share_memory()
@@ -513,10 +513,8 @@ def solve(problem, *, multitask: bool = False, seed=None, time_limit_s=None,
     cfg = A3CConfig(**hyper)
     branches = max(len(t) for t in problem.task_layers) if multitask else 0
     steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
-    if time_limit_s is not None:  # the limit counts from the solver's start
-        time_limit_s = max(0.0, time_limit_s - (time.perf_counter() - started))
     net, info = train(problem, cfg, steps=steps, seed=seed, workers=int(workers),
-                      branches=branches, time_limit_s=time_limit_s)
+                      branches=branches, time_limit_s=time_left(time_limit_s, started))
     env = SlotEnv(problem)
     policy, order, _ = greedy_rollout(env, net)
     episode = info["episode"][1] if cfg.keep_episodes else None

@@ -32,6 +32,8 @@ from dataclasses import fields
 
 import numpy as np
 
+from offloadlab.budget import time_left
+
 from .processes import join_or_terminate
 
 DEFAULT_STEPS = 30_000
@@ -109,6 +111,7 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     info)`` with ``curve`` ((steps, wall_s, greedy objective, mean objective of the
     episodes finished since the last evaluation) rows), ``episode`` (the best training
     episode's ``(key, assign)``), ``steps``, ``wall_s``, ``stopped_by_time``."""
+    started = time.perf_counter()  # importing torch counts against the limit
     import copy
 
     import torch.multiprocessing as mp
@@ -119,7 +122,6 @@ def train(problem, cfg, *, steps: int = DEFAULT_STEPS, seed: int = 0, workers: i
     from .replay import PrioritizedReplayBuffer, ReplayBuffer
     from .slots import BestEpisode, SlotEnv
 
-    started = time.perf_counter()
     torch = setup_torch(seed)
     rng = np.random.default_rng(seed)
     eval_env = SlotEnv(problem)
@@ -248,10 +250,8 @@ def solve(problem, *, seed=None, time_limit_s=None, budget_evals=None, workers: 
                              message=_message(slot_report(problem, assign, order), "policy"))
     cfg = DQNConfig.for_variant("dqn", **hyper)
     steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
-    if time_limit_s is not None:  # the limit counts from the solver's start
-        time_limit_s = max(0.0, time_limit_s - (time.perf_counter() - started))
     q_net, info = train(problem, cfg, steps=steps, seed=seed, workers=int(workers),
-                        chunk=int(chunk), time_limit_s=time_limit_s)
+                        chunk=int(chunk), time_limit_s=time_left(time_limit_s, started))
     policy, order, _ = greedy_rollout(env, lambda o, b: (q_net(o), None))
     episode = info["episode"][1] if keep_episodes else None
     source, assign, keys = best_plan(problem, {"policy": policy, "episode": episode}, order)

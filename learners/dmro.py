@@ -41,6 +41,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from offloadlab.budget import time_left
+
 DEFAULT_STEPS = 40_000
 FORMAT = "offloadlab.dmro/1"
 
@@ -227,6 +229,7 @@ def train(envs, cfg: DMROConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     progress : callable, optional
         ``progress(steps_done)`` at each decision phase.
     """
+    started = time.perf_counter()  # importing torch counts against the limit
     from .dqn import setup_torch, td_loss
     from .env import BatchPlacementEnv
     from .replay import ReplayBuffer
@@ -235,7 +238,6 @@ def train(envs, cfg: DMROConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     torch = setup_torch(seed)
     envs, obs_dim, n_actions = common_spaces(envs)
     rng = np.random.default_rng(seed)
-    started = time.perf_counter()
     scale = reward_scale(cfg.reward_scale, envs, rng)
 
     def batch_env(e, n):
@@ -405,7 +407,7 @@ def solve(problem, *, variant: str = "dmro", seed=None, time_limit_s=None,
     init_dicts = None if init is None else load_init(init, problem, cfg, env.spec_dict())
     steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
     result = train(env, cfg, steps=steps, seed=seed, init=init_dicts,
-                   time_limit_s=time_limit_s)
+                   time_limit_s=time_left(time_limit_s, started))
     assign = result.best_assign[0]
     history = [(wall_s, obj) for _, wall_s, obj, _ in result.curve]
     params = {"variant": variant, "steps": result.steps, "init": init, **cfg.to_dict()}

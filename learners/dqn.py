@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from offloadlab.budget import time_left
+
 VARIANTS: dict[str, dict[str, bool]] = {
     "dqn": dict(double=False, dueling=False, prioritized=False),
     "double-dqn": dict(double=True, dueling=False, prioritized=False),
@@ -253,6 +255,7 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     progress : callable, optional
         Called as ``progress(steps_done)`` at each evaluation.
     """
+    started = time.perf_counter()  # importing torch counts against the limit
     import copy
 
     from .env import BatchPlacementEnv
@@ -263,7 +266,6 @@ def train(envs, cfg: DQNConfig, *, steps: int = DEFAULT_STEPS, seed: int = 0,
     torch = setup_torch(seed)
     envs, obs_dim, n_actions = common_spaces(envs)
     rng = np.random.default_rng(seed)
-    started = time.perf_counter()
     scale = reward_scale(cfg.reward_scale, envs, rng)
     batch_envs = [BatchPlacementEnv(e.problem, cfg.n_envs, reward=e.core.reward_kind,
                                     pad_layers=e.core.pad_layers, order=e.core.order_kind)
@@ -406,7 +408,8 @@ def solve(problem, *, variant: str = "ddpqn", seed=None, time_limit_s=None,
     env = PlacementEnv(problem, reward=reward, pad_layers=pad_layers, order=order)
     # one evaluation of the budget is the final scoring of the plan (make_solution)
     steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
-    result = train(env, cfg, steps=steps, seed=seed, time_limit_s=time_limit_s)
+    result = train(env, cfg, steps=steps, seed=seed,
+                   time_limit_s=time_left(time_limit_s, started))
     assign, placed, _ = greedy_rollout(env, result.q_net)
     priority, message = _best_order(problem, assign, placed, reorder)
     history = [(wall_s, obj) for _, wall_s, obj, _ in result.curve]

@@ -73,10 +73,9 @@ from __future__ import annotations
 import gymnasium
 import numpy as np
 from gymnasium import spaces
-from numba import njit
 
 from offloadlab.problem import Problem
-from offloadlab.schedule import FEASIBLE, new_state, pack, place_batch, probe
+from offloadlab.schedule import FEASIBLE, new_state, observe_servers, pack, place_batch
 
 OBS_MAX = 1e3
 N_SERVER_FIELDS = 8
@@ -102,58 +101,6 @@ def as_problem(instance) -> Problem:
 
 def obs_size(n_servers: int, pad_layers: int) -> int:
     return N_SERVER_FIELDS * n_servers + N_SCALAR_FIELDS + pad_layers
-
-
-# not cached: numba keys its cache by this file, and the inlined step lives in schedule.py
-@njit(nogil=True)
-def _observe(pk, slot_free, finish, assign, task_end, mem_mb, n_on, n_placed, g, scales,
-             mask, dyn):
-    """Per episode b: the allowed servers of layer g (``mask[b, s]``) and the per-server
-    fields ``dyn[b, f, s]`` in the order of the module docstring (mask, source, end, wait,
-    transfer, exec, share; ``cost`` is filled by the caller), from the core's
-    :func:`~offloadlab.schedule.probe`."""
-    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
-     unlimited, check_memory, check_deadline) = pk
-    n_servers = exec_s.shape[1]
-    width = slot_init.shape[0] // n_servers
-    time_scale = scales[0]
-    dev, lo, hi, t = lay_i[g, 0], lay_i[g, 1], lay_i[g, 2], lay_i[g, 3]
-    for b in range(mask.shape[0]):
-        t0 = task_end[b, t]
-        any_ok = False
-        any_struct = False
-        for s in range(n_servers):
-            code, r, st, dur, tr, crit, slot, end = probe(
-                exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free[b],
-                finish[b], assign[b], g, s)
-            for f in range(N_SERVER_FIELDS):
-                dyn[b, f, s] = 0.0
-            if code != FEASIBLE:
-                mask[b, s] = False
-                continue
-            any_struct = True
-            ok = not (check_deadline and max(end, t0) - release_s[t] > late_s[t])
-            if check_memory and mem_mb[b, s] + lay_f[g, 3] > cap_mb[s]:
-                ok = False
-            mask[b, s] = ok
-            any_ok = any_ok or ok
-            dyn[b, 0, s] = 1.0
-            dyn[b, 2, s] = (end - t0) / time_scale
-            dyn[b, 3, s] = (st - r) / time_scale
-            dyn[b, 4, s] = tr / time_scale
-            dyn[b, 5, s] = dur / time_scale
-        if not any_ok and any_struct:  # every server breaks a limit: allow them all
-            for s in range(n_servers):
-                mask[b, s] = dyn[b, 0, s] > 0.0
-        for s in range(n_servers):
-            dyn[b, 0, s] = 1.0 if mask[b, s] else 0.0
-            dyn[b, 6, s] = n_on[b, s] / max(n_placed[b], 1)
-        if lo == hi:
-            if dev >= 0:
-                dyn[b, 1, dev] = 1.0
-        else:
-            for j in range(lo, hi):
-                dyn[b, 1, assign[b, pred_idx[j]]] = 1.0
 
 
 class BatchPlacementEnv:
@@ -272,8 +219,9 @@ class BatchPlacementEnv:
             return obs
         g = int(self._order[self.k])
         st = self.state
-        _observe(self._pk, st.slot_free_s, st.finish_s, st.assign, st.task_end_s,
-                 st.mem_mb, st.n_on, st.n_placed, g, self._scales, self._mask, self._dyn)
+        observe_servers(self._pk, st.slot_free_s, st.finish_s, st.assign, st.task_end_s,
+                        st.mem_mb, st.n_on, st.n_placed, g, self._scales, self._mask,
+                        self._dyn)
         self._dyn[:, 7, :] = self._lookahead(g) / self.cost_scale
         n_dyn = N_SERVER_FIELDS * p.n_servers
         obs[:, :n_dyn] = self._dyn.reshape(self.batch, n_dyn)

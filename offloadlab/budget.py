@@ -25,6 +25,14 @@ from offloadlab.simulator import objective
 from offloadlab.solution import Solution
 
 
+def time_left(time_limit_s: float | None, started: float) -> float | None:
+    """Seconds left of a limit counted from ``started`` (a ``time.perf_counter()``):
+    None stays None, and none left is 0."""
+    if time_limit_s is None:
+        return None
+    return max(0.0, time_limit_s - (time.perf_counter() - started))
+
+
 class Evaluator:
     """Scores populations under an evaluation and a time budget.
 

@@ -453,6 +453,59 @@ class Step:
         return ~np.isin(self.status, STRUCTURAL)
 
 
+# here, not in the environment's module: numba's cache is keyed by the file of the
+# function, and `probe`, which it inlines, must invalidate it when it changes
+@njit(cache=True, nogil=True)
+def observe_servers(pk, slot_free, finish, assign, task_end, mem_mb, n_on, n_placed, g,
+                    scales, mask, dyn):
+    """The learners' per-server observation of layer ``g`` (:mod:`offloadlab.learners.env`),
+    from :func:`probe`: per episode b the allowed servers (``mask[b, s]``) and the fields
+    ``dyn[b, f, s]`` in the order of that module's docstring (mask, source, end, wait,
+    transfer, exec, share; ``cost`` is filled by the caller)."""
+    (exec_s, slot_init, bw, tier, lay_i, lay_f, pred_idx, late_s, release_s, cap_mb,
+     unlimited, check_memory, check_deadline) = pk
+    n_servers = exec_s.shape[1]
+    width = slot_init.shape[0] // n_servers
+    time_scale = scales[0]
+    dev, lo, hi, t = lay_i[g, 0], lay_i[g, 1], lay_i[g, 2], lay_i[g, 3]
+    for b in range(mask.shape[0]):
+        t0 = task_end[b, t]
+        any_ok = False
+        any_struct = False
+        for s in range(n_servers):
+            code, r, st, dur, tr, crit, slot, end = probe(
+                exec_s, width, bw, tier, lay_i, lay_f, pred_idx, unlimited, slot_free[b],
+                finish[b], assign[b], g, s)
+            for f in range(dyn.shape[1]):
+                dyn[b, f, s] = 0.0
+            if code != FEASIBLE:
+                mask[b, s] = False
+                continue
+            any_struct = True
+            ok = not (check_deadline and max(end, t0) - release_s[t] > late_s[t])
+            if check_memory and mem_mb[b, s] + lay_f[g, 3] > cap_mb[s]:
+                ok = False
+            mask[b, s] = ok
+            any_ok = any_ok or ok
+            dyn[b, 0, s] = 1.0
+            dyn[b, 2, s] = (end - t0) / time_scale
+            dyn[b, 3, s] = (st - r) / time_scale
+            dyn[b, 4, s] = tr / time_scale
+            dyn[b, 5, s] = dur / time_scale
+        if not any_ok and any_struct:  # every server breaks a limit: allow them all
+            for s in range(n_servers):
+                mask[b, s] = dyn[b, 0, s] > 0.0
+        for s in range(n_servers):
+            dyn[b, 0, s] = 1.0 if mask[b, s] else 0.0
+            dyn[b, 6, s] = n_on[b, s] / max(n_placed[b], 1)
+        if lo == hi:
+            if dev >= 0:
+                dyn[b, 1, dev] = 1.0
+        else:
+            for j in range(lo, hi):
+                dyn[b, 1, assign[b, pred_idx[j]]] = 1.0
+
+
 def new_state(problem, batch: int = 1) -> ScheduleState:
     """``batch`` empty schedules of ``problem``."""
     n_l, n_s, n_t = problem.n_layers, problem.n_servers, problem.n_tasks

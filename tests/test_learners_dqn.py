@@ -4,6 +4,7 @@ checkpoints and the train command. Budgets are tiny; long training lives in benc
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -161,3 +162,25 @@ def test_stable_baselines3_dqn_trains_on_the_environment():
                     device="cpu")
     model.learn(total_timesteps=200)
     assert model.num_timesteps == 200
+
+
+@pytest.mark.parametrize("name,instance", [("ddpqn", "ddpqn-alexnet-tiny-s0"),
+                                           ("dmro", "dmro-workflows-tiny-s0"),
+                                           ("a3c", "deadline-vgg16-tiny-s0"),
+                                           ("dist-dqn", "deadline-vgg16-tiny-s0")])
+def test_setting_up_torch_counts_against_the_time_limit(monkeypatch, name, instance):
+    """Importing torch takes seconds in a fresh process; a learner whose set-up outlasts
+    its time limit stops at its first check instead of training for the whole limit."""
+    import offloadlab.learners.dqn as dqn_module
+
+    setup = dqn_module.setup_torch
+
+    def slow_setup(seed):
+        time.sleep(1.0)
+        return setup(seed)
+
+    monkeypatch.setattr(dqn_module, "setup_torch", slow_setup)
+    sol = get_solver(name)(library_problem(instance), seed=0, time_limit_s=0.5,
+                           budget_evals=10**6)
+    # at most one step of the 8 parallel episodes (the DQNs), and the final scoring
+    assert sol.status == "time_limit" and sol.evaluations <= 9
