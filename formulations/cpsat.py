@@ -367,8 +367,11 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
 
 
 if __name__ == "__main__":   # the child of run_isolated: pickled arguments on stdin
+    import os
     import pickle
     import sys
 
     result = _run(*pickle.loads(sys.stdin.buffer.read()))
     sys.stdout.buffer.write(pickle.dumps(result))
+    sys.stdout.buffer.flush()
+    os._exit(0)  # the interpreter's teardown (OR-Tools, numba) would count against the limit
