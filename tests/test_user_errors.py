@@ -86,17 +86,30 @@ def test_get_solver_functions_check_budgets_before_starting(solver, run):
                               **run)
 
 
-@pytest.mark.parametrize("args", [
+TIME_LIMIT_COMMANDS = [
     ["solve", TINY, "--solver", "greedy"], ["gap", TINY], ["bench", "quick"],
     ["bench", "exact", "--instance", TINY], ["tmoa"],
     ["train", "dqn", TINY, "--out", "x.pt"], ["train", "mtl-a3c", "--out", "x.pt"],
-    ["train", "dmro", "--meta", "--out", "x.pt"]])
+    ["train", "dmro", "--meta", "--out", "x.pt"]]
+
+
+@pytest.mark.parametrize("args", TIME_LIMIT_COMMANDS)
 @pytest.mark.parametrize("limit", [-1, 0])
 def test_every_time_limit_option_refuses_a_non_positive_limit(args, limit, tmp_path,
                                                                monkeypatch):
     monkeypatch.chdir(tmp_path)  # checked before any training starts: no checkpoint
     msg = error(*args, "--time-limit", limit)
     assert msg == f"Error: --time-limit must be a positive number of seconds, got {limit:.1f}"
+
+
+@pytest.mark.parametrize("args", TIME_LIMIT_COMMANDS)
+def test_a_negative_time_limit_is_one_line_in_a_real_process(args, tmp_path):
+    """The same through ``python -m offloadlab``: what a terminal shows, all of it."""
+    done = subprocess.run([sys.executable, "-m", "offloadlab", *args, "--time-limit", "-1"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "Error: --time-limit must be a positive number of seconds, got -1.0\n"
+    assert not list(tmp_path.iterdir())
     assert not list(tmp_path.iterdir())
 
 
@@ -115,6 +128,11 @@ def test_train_checks_its_seed_and_steps():
                                                 "--seed", -3)
     assert "--steps must be positive, got 0" in error("train", "dmro", "--out", "x.pt",
                                                       "--steps", 0)
+    # meta-learning's options are refused where they would be ignored
+    assert "--envs: only with --meta" in error("train", "dqn", TINY, "--out", "x.pt",
+                                               "--envs", 4)
+    assert "--family: only with --meta" in error("train", "dmro", "--out", "x.pt",
+                                                 "--family", "dmro-workflows")
 
 
 @pytest.mark.parametrize("script, args, words", [
