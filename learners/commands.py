@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from offloadlab.options import POSITIVE, SEED
 
@@ -101,6 +102,10 @@ def train(learner, instances, steps, seed, time_limit_s, params, reward, out_pat
     check_budget_options(seed, time_limit_s)
     if steps <= 0:
         raise UserError(f"--steps must be positive, got {steps}")
+    ctx = click.get_current_context()
+    for name, option in (("n_envs", "--envs"), ("family", "--family")):
+        if not meta and ctx.get_parameter_source(name) != ParameterSource.DEFAULT:
+            raise UserError(f"{option}: only with --meta (it would be ignored)")
     if learner in DMRO_VARIANTS:
         return _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path,
                            meta, n_envs, family, as_json)
