@@ -73,7 +73,7 @@ GRID_FIRST_LAYERS = 60   # ... on DAGs of at most this many layers
 # share of the time left for GA and PSO-GA on P|prec|Cmax before the model (measured
 # on the 32 generated DAGs: with 0.7 the model's probe of dag-layered-100n-4p-s0 got
 # 2-3 s and missed its packing, with 0.5 it finds it; every other attained bound is met
-# within 3.3 s either way; README)
+# within 3.3 s either way; docs/decoders.md)
 SEARCH = 0.5
 
 
@@ -141,7 +141,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     if grid is not None and small and not _meets(inc, lower):
         # one run of each, then a short first try of the model: it proves small DAGs
         # whose optimum is above the bounds in a second, where the search can never
-        # meet them; on larger ones the search needs all its time (README)
+        # meet them; on larger ones the search needs all its time (docs/decoders.md)
         inc = _ga_incumbent(problem, inc, lower[0], seed, 0.7 * left(),
                             itertools.islice(runs, 2))
         if not _meets(inc, lower):

@@ -43,11 +43,11 @@ import numpy as np
 
 # per-server work bounds of the windows of least slack that prove_by_pieces adds
 # (measured: 3 of 4 small generated DAGs whose optimum is above the bounds proven in
-# 0.5-2.2 s, none in 15 s without; README)
+# 0.5-2.2 s, none in 15 s without; docs/decoders.md)
 WINDOWS = 10
 # share of a piece's time for a makespan at its bound alone, before the range up to the
 # plan's span (measured: dag-random-50n-4p-s1's optimum at the bound in 0.7 s that way,
-# none in 30 s over the range; README)
+# none in 30 s over the range; docs/decoders.md)
 PROBE = 1 / 2
 
 

@@ -237,7 +237,7 @@ DECODED_NOISE = 0.1
 # 1, 4 or 10 rounds: within the seed spread (before the tabu search; since then
 # PSO-GA with 1, 2, 4 or 8 rounds reaches the optimum of the three perfect packings
 # of ``ga.JUSTIFY_ROUNDS`` in 37, 37, 37 and 39 of 60 runs, seeds 0-19); without the
-# write-back 0.67-0.83 % (README, "Decoders").
+# write-back 0.67-0.83 % (docs/decoders.md).
 JUSTIFY_SHARE = 1.0
 JUSTIFY_ROUNDS = 4
 JUSTIFY_LAMARCK = True
@@ -382,8 +382,8 @@ def _tail_search(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Pop
 # The final search on P|prec|Cmax (the justified ``order`` decoder): the tabu search over
 # schedules (:mod:`.tail_search`) on this share of the whole budget, after the order
 # search on ``polish`` of it. Measured on the 12
-# DAGs of ``dag_optima`` that one run misses, GA and PSO-GA, seeds 0-4 (README,
-# "Decoders"): runs at the optimum of the four proven at the bound 3 of 40 without it,
+# DAGs of ``dag_optima`` that one run misses, GA and PSO-GA, seeds 0-4
+# (docs/decoders.md): runs at the optimum of the four proven at the bound 3 of 40 without it,
 # 7 with it after the order search, 3 in its place; summed gap to the best plans known
 # 2320 / 2080 / 1999 ms (24 of 40 and 1923 ms since its compound moves,
 # ``tail_search.balance_moves``).

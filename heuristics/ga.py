@@ -24,7 +24,7 @@ from .evolution import default_budget, ga_generations, make_decoder, population_
 # 0-4): runs at the optimum of the five proven 13 of 25 against 11, summed gap to the
 # best plans 785 against 982 ms; on the three perfect packings GA reaches
 # (dag-random-50n-4p-s0, dag-random-100n-4p-s0/s1, seeds 0-39) 91 against 84 of 120
-# runs (README, "Decoders"). PSO-GA keeps 4 (:data:`.evolution.JUSTIFY_ROUNDS`).
+# runs (docs/decoders.md). PSO-GA keeps 4 (:data:`.evolution.JUSTIFY_ROUNDS`).
 JUSTIFY_ROUNDS = 1
 
 

@@ -29,3 +29,18 @@ def test_readme_python_blocks_run(capsys):
     assert api["step"].status.shape == (256,) and (api["reward"] <= 0).all()
     printed = capsys.readouterr().out
     assert "feasible" in printed
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_readme_links_resolve():
+    text = re.sub(r"```.*?```", "", README.read_text(), flags=re.S)  # headings, not comments
+    anchors = {slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    for target in re.findall(r"\]\(#([^)]+)\)", text):
+        assert target in anchors, f"README links to #{target}, which no heading has"
+    for target in re.findall(r"\]\(((?:docs|benchmarks)/[^)#]+)\)", text):
+        assert (README.parent / target).is_file(), f"README links to missing {target}"
+    assert re.findall(r"\]\(docs/", text), "the README lost its links to docs/"
