@@ -262,7 +262,8 @@ def _train_dmro(learner, instances, steps, seed, time_limit_s, params, out_path,
     out["meta"] = bool(meta)
     emit(out, as_json, lambda o: click.echo(
         f"{o['learner']}{' (meta)' if o['meta'] else ''}: {o['steps']} steps in "
-        f"{o['wall_s']:.1f} s over {len(o['instances'])} environments, best decision "
+        f"{o['wall_s']:.1f} s over {len(o['instances'])} environment"
+        f"{'s' if len(o['instances']) > 1 else ''}, best decision "
         f"{o['best_objective']:.6g}; parameters {o['checkpoint']}"))
 
 

@@ -201,7 +201,7 @@ def table(title: str, columns: list[str], rows: list[list], digits: int = 6) -> 
     numeric = [all(_is_number(r[k]) for r in rows) for k in range(len(columns))]
     natural = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(columns)]
     widths = _text_widths(columns, cells, numeric, natural, console.width)
-    t = Table(title=title, title_justify="left")
+    t = Table()
     for k, c in enumerate(columns):
         if numeric[k]:  # numbers are never cut
             t.add_column(c, justify="right", no_wrap=True, min_width=natural[k])
@@ -209,6 +209,7 @@ def table(title: str, columns: list[str], rows: list[list], digits: int = 6) -> 
             t.add_column(c, overflow="fold", width=widths[k])
     for r in cells:
         t.add_row(*r)
+    console.print(title, markup=False, highlight=False)  # a caption wraps to the table's width
     console.print(t)
 
 
