@@ -243,15 +243,17 @@ def _run(instance, upper, lower, unit_s, hint_assign, hint_start, seed, workers,
     return out
 
 
-def run_isolated(*args, timeout_s: float | None = None):
+def run_isolated(*args, timeout_s: float | None = None, log: bool = False):
     """:func:`_run` in a fresh process (:func:`run_child`); None when it outlives
     ``timeout_s`` (it is killed)."""
-    return run_child("offloadlab.formulations.cpsat", args, timeout_s)
+    return run_child("offloadlab.formulations.cpsat", args, timeout_s, log)
 
 
-def run_child(module: str, payload, timeout_s: float | None):
+def run_child(module: str, payload, timeout_s: float | None, log: bool = False):
     """The pickled answer of ``python -m module`` given ``payload`` pickled on stdin;
-    None when the child outlives ``timeout_s`` (it is killed).
+    None when the child outlives ``timeout_s`` (it is killed). With ``log`` the child's
+    stderr, where :func:`answer_channel` sends its solver's log, is the caller's;
+    without it, it is kept for the error of a child that fails.
 
     OR-Tools and highspy ship incompatible builds of the HiGHS library and cannot be
     loaded into one process (whichever comes second fails to import), so CP-SAT always
@@ -264,13 +266,26 @@ def run_child(module: str, payload, timeout_s: float | None):
 
     try:
         proc = subprocess.run([sys.executable, "-m", module], input=pickle.dumps(payload),
-                              capture_output=True, check=False, timeout=timeout_s)
+                              stdout=subprocess.PIPE,
+                              stderr=None if log else subprocess.PIPE,
+                              check=False, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return None
     if proc.returncode != 0:
-        raise RuntimeError("the CP-SAT child process failed: "
-                           + proc.stderr.decode(errors="replace")[-2000:])
+        raise RuntimeError("the CP-SAT child process failed: " + (
+            "see its output above" if log else proc.stderr.decode(errors="replace")[-2000:]))
     return pickle.loads(proc.stdout)
+
+
+def answer_channel():
+    """In a child of :func:`run_child`: the binary file its answer goes to (the
+    original stdout), with whatever else writes to stdout (CP-SAT's log, from C++)
+    sent to stderr instead, so that nothing but the answer reaches the parent's pipe."""
+    import os
+
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    return channel
 
 
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
@@ -328,7 +343,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     out = run_isolated(problem.instance, upper, lower, unit_s, assign0, start0, seed,
                        workers, None, log, None if left is None else time.time() + left,
                        deterministic_s,
-                       timeout_s=None if left is None else max(0.0, left) + 1.0)
+                       timeout_s=None if left is None else max(0.0, left) + 1.0, log=log)
     if out is None:  # killed at the time limit (start-up or model building took it)
         out = {"status": "UNKNOWN", "unit": 0.0, "wall_s": 0.0, "bound": None,
                "assign": None, "start": None}
@@ -371,7 +386,8 @@ if __name__ == "__main__":   # the child of run_isolated: pickled arguments on s
     import pickle
     import sys
 
+    channel = answer_channel()
     result = _run(*pickle.loads(sys.stdin.buffer.read()))
-    sys.stdout.buffer.write(pickle.dumps(result))
-    sys.stdout.buffer.flush()
+    channel.write(pickle.dumps(result))
+    channel.flush()
     os._exit(0)  # the interpreter's teardown (OR-Tools, numba) would count against the limit

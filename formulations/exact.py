@@ -61,9 +61,10 @@ import numpy as np
 
 from offloadlab.graph import is_chain
 from offloadlab.problem import Problem
-from offloadlab.registry import make_solution
+from offloadlab.registry import SolverError, make_solution
 
 from . import dp
+from .cpsat import KINDS as CPSAT_KINDS
 from .bounds import best_bound as lower_bound
 
 TIME_KINDS = ("latency", "deadline")
@@ -94,6 +95,9 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
     started = time.perf_counter()
     limit = DEFAULT_LIMIT_S if time_limit_s is None else float(time_limit_s)
     kind = problem.instance.objective.kind
+    if backend == "cpsat" and kind not in CPSAT_KINDS:
+        raise SolverError(f"solver 'exact': backend 'cpsat' covers the objective kinds "
+                          f"{', '.join(CPSAT_KINDS)}, not {kind!r}; use backend 'milp'")
     if kind == "makespan" and _jobs_family(problem):
         try:
             module = importlib.import_module("offloadlab.formulations.makespan")

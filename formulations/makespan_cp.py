@@ -542,7 +542,7 @@ def prove_isolated(time_limit_s: float, **kwargs) -> dict | None:
 
     deadline_epoch = time.time() + time_limit_s
     return run_child("offloadlab.formulations.makespan_cp", (deadline_epoch, kwargs),
-                     max(0.0, time_limit_s))
+                     max(0.0, time_limit_s), bool(kwargs.get("log")))
 
 
 if __name__ == "__main__":   # the child of prove_isolated: pickled arguments on stdin
@@ -552,9 +552,12 @@ if __name__ == "__main__":   # the child of prove_isolated: pickled arguments on
 
     from ortools.sat.python import cp_model  # noqa: F401  (start-up, before the clock)
 
+    from .cpsat import answer_channel
+
+    channel = answer_channel()
     deadline_epoch, kwargs = pickle.loads(sys.stdin.buffer.read())
     # 0.1 s to hand the answer back
     result = prove_by_pieces(time_limit_s=deadline_epoch - time.time() - 0.1, **kwargs)
-    sys.stdout.buffer.write(pickle.dumps(result))
-    sys.stdout.buffer.flush()
+    channel.write(pickle.dumps(result))
+    channel.flush()
     os._exit(0)   # no interpreter teardown: the parent waits for the exit

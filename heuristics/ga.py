@@ -14,6 +14,7 @@ import numpy as np
 
 from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
+from offloadlab.registry import parameter_errors
 
 from .evolution import default_budget, ga_generations, make_decoder, population_search
 
@@ -86,7 +87,8 @@ def ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None, pop_si
                   two_step=two_step, decoder=decoder, repair_p=repair_p,
                   justify_rounds=justify_rounds, budget_evals=budget,
                   time_limit_s=time_limit_s)
-    dec = make_decoder(problem, decoder, repair_p, search_order, seed, justify_rounds)
+    with parameter_errors("ga"):
+        dec = make_decoder(problem, decoder, repair_p, search_order, seed, justify_rounds)
     params["decoder"] = dec.kind
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)

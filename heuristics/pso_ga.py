@@ -60,6 +60,7 @@ import numpy as np
 
 from offloadlab.budget import Evaluator
 from offloadlab.problem import Problem
+from offloadlab.registry import parameter_errors
 
 from .evolution import (ASSIGN, JUSTIFY_ROUNDS, Decoder, Population, evaluate,
                         ga_generations as ga_seeding, make_decoder, population_search)
@@ -219,7 +220,8 @@ def pso_ga(problem: Problem, *, seed=0, time_limit_s=None, budget_evals=None,
                   two_step=two_step, decoder=decoder, repair_p=repair_p,
                   justify_rounds=justify_rounds, budget_evals=budget,
                   time_limit_s=time_limit_s, seed_plans=seed_plans is not None)
-    dec = make_decoder(problem, decoder, repair_p, search_order, seed, justify_rounds)
+    with parameter_errors(name):
+        dec = make_decoder(problem, decoder, repair_p, search_order, seed, justify_rounds)
     params["decoder"] = dec.kind
     evaluator = Evaluator(problem, budget, time_limit_s, started)
     rng = np.random.default_rng(seed)

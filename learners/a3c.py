@@ -214,21 +214,19 @@ class SharedRMSprop:
             p.data.addcdiv_(g, sq.sqrt().add_(self.eps), value=-self.lr)
 
 
-def _masked_logits(logits, mask, torch):
-    return torch.where(mask, logits, torch.full_like(logits, -1e9))
-
-
 def greedy_rollout(env, net):
     """One greedy (masked arg-max) episode of a SlotEnv with batch 1; returns ``(assign,
     order, return)``. ``net(obs, block)`` gives ``(scores, anything)``."""
     import torch
+
+    from .networks import masked
 
     obs, info = env.reset()
     total = 0.0
     with torch.no_grad():
         while env.k < env.problem.n_layers:
             logits, _ = net(torch.as_tensor(obs), env.block)
-            a = _masked_logits(logits, torch.as_tensor(info["action_mask"]), torch)
+            a = masked(logits, torch.as_tensor(info["action_mask"]))
             obs, reward, _, info = env.step(a.argmax(dim=1).numpy())
             total += float(reward[0])
     return env.state.assign[0].copy(), env.order, total
@@ -331,6 +329,8 @@ class _Worker:
     def _segment(self, obs, info, n: int, start: int, ep_return):
         """Play ``n`` steps of every episode with the shared policy, then apply one
         update computed in one batched pass; returns the next observation and info."""
+        from .networks import masked
+
         torch, cfg, env, local = self.torch, self.cfg, self.env, self.local
         local.load_state_dict(self.shared.state_dict())
         seen, masks, blocks, actions, rewards, on_policy = [], [], [], [], [], []
@@ -358,7 +358,7 @@ class _Worker:
         logits, values = local(torch.as_tensor(np.concatenate(seen)),
                                torch.as_tensor(np.concatenate(blocks)))
         logp_all = torch.log_softmax(
-            _masked_logits(logits, torch.as_tensor(np.concatenate(masks)), torch), dim=1)
+            masked(logits, torch.as_tensor(np.concatenate(masks))), dim=1)
         action_t = torch.as_tensor(np.concatenate(actions)).view(-1, 1)
         logp = logp_all.gather(1, action_t).squeeze(1)
         entropy = -(logp_all.exp() * logp_all).sum(dim=1)
@@ -381,8 +381,11 @@ class _Worker:
 
 
 def _sample(logits: np.ndarray, mask: np.ndarray, rng) -> np.ndarray:
-    """(B,) one allowed server per row, drawn from the masked softmax of ``logits``."""
-    z = np.where(mask, logits, -np.inf)
+    """(B,) one allowed server per row, drawn from the masked softmax of ``logits``
+    (bounded as :func:`.networks.masked` bounds them)."""
+    from .networks import BOUND
+
+    z = np.where(mask, np.clip(np.nan_to_num(logits, nan=-BOUND), -BOUND, BOUND), -np.inf)
     p = np.exp(z - z.max(axis=1, keepdims=True))
     cum = np.cumsum(p, axis=1)
     u = rng.random((len(p), 1)) * cum[:, -1:]  # below the total: an allowed server

@@ -396,14 +396,15 @@ def solve(problem, *, variant: str = "dmro", seed=None, time_limit_s=None,
         The best decision of any decision phase (``history``: ``(wall_s, objective)`` of
         each); ``evaluations`` counts placements.
     """
-    from offloadlab.registry import make_solution
+    from offloadlab.registry import make_solution, parameter_errors
 
     from .env import PlacementEnv
 
     started = time.perf_counter()
     seed = 0 if seed is None else int(seed)
     cfg = DMROConfig.for_variant(variant, **hyper)
-    env = PlacementEnv(problem, pad_layers=pad_layers)
+    with parameter_errors(variant):
+        env = PlacementEnv(problem, pad_layers=pad_layers)
     init_dicts = None if init is None else load_init(init, problem, cfg, env.spec_dict())
     steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
     result = train(env, cfg, steps=steps, seed=seed, init=init_dicts,

@@ -385,7 +385,7 @@ def solve(problem, *, variant: str = "ddpqn", seed=None, time_limit_s=None,
         ``history`` is the learning curve as ``(wall_s, greedy objective)`` pairs;
         ``evaluations`` counts environment steps.
     """
-    from offloadlab.registry import make_solution
+    from offloadlab.registry import make_solution, parameter_errors
 
     from .checkpoint import load_checkpoint
     from .env import PlacementEnv
@@ -405,7 +405,8 @@ def solve(problem, *, variant: str = "ddpqn", seed=None, time_limit_s=None,
     if order == "auto":
         order = "mdp" if reward == "ddpqn" or problem.instance.objective.kind == "ddpqn" \
             else "priority"
-    env = PlacementEnv(problem, reward=reward, pad_layers=pad_layers, order=order)
+    with parameter_errors(variant):
+        env = PlacementEnv(problem, reward=reward, pad_layers=pad_layers, order=order)
     # one evaluation of the budget is the final scoring of the plan (make_solution)
     steps = DEFAULT_STEPS if budget_evals is None else max(0, int(budget_evals) - 1)
     result = train(env, cfg, steps=steps, seed=seed,

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 MASKED = -1e9  # the Q-value of a forbidden action: below any real value, still finite
+BOUND = 5e8    # allowed actions' values are kept within +-BOUND (NaN: -BOUND), above MASKED
 
 
 class QNetwork(nn.Module):
@@ -43,5 +44,9 @@ class QNetwork(nn.Module):
 
 
 def masked(q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``q`` with forbidden actions (``mask`` false) set to :data:`MASKED`."""
-    return torch.where(mask, q, torch.full_like(q, MASKED))
+    """``q`` (Q-values or logits) with forbidden actions (``mask`` false) set to
+    :data:`MASKED`. The allowed ones are kept within :data:`BOUND` (NaN at its bottom),
+    so that an arg-max picks an allowed action even when the network has diverged (a
+    learning rate of 10, say); real values are far inside it."""
+    allowed = torch.nan_to_num(q, nan=-BOUND).clamp(-BOUND, BOUND)
+    return torch.where(mask, allowed, torch.full_like(q, MASKED))

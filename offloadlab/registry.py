@@ -18,6 +18,7 @@ import inspect
 import math
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -213,6 +214,17 @@ def load_plugins() -> list[str]:
 class SolverError(LookupError):
     """An unknown solver name, a solver whose optional dependency is missing, a kind it
     does not support or an invalid parameter."""
+
+
+@contextmanager
+def parameter_errors(solver: str):
+    """Inside it, a ValueError (parameters that cannot run together, which only the
+    solver knows, such as an order decoder without an order search) becomes a
+    SolverError naming ``solver``: a user's mistake, reported before the search runs."""
+    try:
+        yield
+    except ValueError as exc:
+        raise SolverError(f"solver {solver!r}: {exc}") from None
 
 
 def get_solver(name: str) -> Callable[..., Solution]:
@@ -493,11 +505,11 @@ register("ga", f"{_H}.ga:ga", "genetic algorithm, same encoding and budget as PS
 register("pre-pso", f"{_H}.pre_pso:pre_pso", "PSO-GA on the merged graph (EosDNN prePSO)",
          params={"merge": Param("str", "merging rule", choices=("series", "literal")),
                  **_PSO_GA}, defaults_from=f"{_H}.pso_ga:pso_ga")
-_POP = {"pop_size": Param("int", "population size", low=1)}
 register("pymoo-ga", f"{_H}.peers:pymoo_ga", "pymoo GA around the simulator (peer)", extra="moo",
-         params=_POP)
+         params={"pop_size": Param("int", "population size", low=1)})
+# pymoo's PSO divides by the swarm size minus one (its adaptive inertia)
 register("pymoo-pso", f"{_H}.peers:pymoo_pso", "pymoo PSO around the simulator (peer)",
-         extra="moo", params=_POP)
+         extra="moo", params={"pop_size": Param("int", "swarm size", low=2)})
 _F = "offloadlab.formulations"
 _MAX = {"max_layers": Param("int", "above this many layers no model is built", low=1)}
 register("milp", f"{_F}.milp:solve", "placement-and-scheduling MILP (HiGHS): optimum or "

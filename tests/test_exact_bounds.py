@@ -126,3 +126,12 @@ def test_exact_on_contended_tiny_uses_a_model_and_is_optimal():
     ref = cpsat.solve(problem, time_limit_s=30, workers=1)
     assert sol.status == "optimal"
     assert sol.objective == pytest.approx(ref.objective, rel=1e-6)
+
+
+def test_cpsat_log_goes_to_stderr_and_the_answer_survives(capfd, brute):
+    # CP-SAT writes its log to stdout, the child's answer channel: it must go to stderr
+    name = "latency-alexnet-tiny-s0"
+    sol = cpsat.solve(load(name), time_limit_s=20, workers=1, seed=0, log=True)
+    assert sol.status == "optimal" and sol.objective == pytest.approx(brute[name])
+    out, err = capfd.readouterr()
+    assert "CP-SAT solver" in err and "CP-SAT solver" not in out

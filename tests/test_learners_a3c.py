@@ -307,3 +307,23 @@ def test_checkpoint_errors_are_one_line(tmp_path):
     res = CliRunner().invoke(main, ["train", "a3c", SMALL, "--out", str(out), "--param",
                                     f"checkpoint={out}"])
     assert res.exit_code == 2 and "not a hyper-parameter" in res.output
+
+
+def test_a_diverged_network_still_places_every_layer_on_an_allowed_server():
+    # NaN and huge scores (a learning rate of 10) must not reach a forbidden action
+    import torch
+
+    from offloadlab.learners.a3c import _sample
+    from offloadlab.learners.networks import masked
+
+    mask = np.array([[True, False, True, False], [False, True, False, True]])
+    scores = np.array([[np.nan, 1e12, -1e12, 3.0], [np.nan, np.nan, np.inf, -np.inf]])
+    picked = masked(torch.as_tensor(scores), torch.as_tensor(mask)).argmax(dim=1).numpy()
+    assert mask[[0, 1], picked].all()
+    drawn = _sample(scores, mask, np.random.default_rng(0))
+    assert mask[[0, 1], drawn].all()
+    problem = _problem("deadline-vgg16-tiny-s0")
+    for solver in ("a3c", "dist-dqn"):
+        sol = solve(problem, solver, seed=0, budget_evals=200, lr=10.0)
+        assert problem.allowed[np.arange(problem.n_layers), sol.assign].all(), solver
+        assert np.isfinite(sol.objective)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 import time
@@ -385,6 +386,7 @@ def test_solvers_stop_within_their_time_limit(solver, instance, limit_s):
     ("pso-ga", "search_order=maybe", 'search_order: expected bool, got "maybe"'),
     ("milp", "mip_rel_gap=-1", "mip_rel_gap: expected float in [0, 1], got -1"),
     ("pso-ga", "particles=1.5", "particles: expected int"),
+    ("pymoo-pso", "pop_size=1", "pop_size: expected int in [2, "),
     ("pso-ga", "init=best", "expected one of heuristics, greedy, segments, random"),
     ("pso-ga", "name=x", "unknown parameter 'name'; parameters of 'pso-ga': particles (int"),
     ("greedy", "depth=3", "solver 'greedy' takes no parameters"),
@@ -392,6 +394,22 @@ def test_solvers_stop_within_their_time_limit(solver, instance, limit_s):
 ])
 def test_parameters_are_typed_and_listed(solver, param, words):
     assert words in error("solve", TINY, "--solver", solver, "--param", param)
+
+
+@pytest.mark.parametrize("solver, instance, params, words", [
+    ("ga", TINY, {"decoder": "order", "search_order": False}, "solver 'ga': decoder 'order'"),
+    ("pre-pso", TINY, {"decoder": "order", "search_order": False}, "solver 'pre-pso': decoder"),
+    ("ddpqn", TINY_DDPQN, {"order": "priority"}, "solver 'ddpqn': the ddpqn score counts"),
+    ("dqn", TINY_DDPQN, {"pad_layers": 1}, "solver 'dqn': pad_layers=1 is shorter than"),
+    ("dmro-dqn", "dmro-workflows-tiny-s0", {"pad_layers": 1}, "solver 'dmro-dqn': pad_layers"),
+    ("exact", TINY_DDPQN, {"backend": "cpsat"}, "solver 'exact': backend 'cpsat' covers"),
+])
+def test_parameters_that_cannot_run_together_are_one_line(solver, instance, params, words):
+    # each is valid alone; only the solver knows the combination (or the instance) fails
+    args = [a for k, v in params.items() for a in ("--param", f"{k}={json.dumps(v)}")]
+    assert words in error("solve", instance, "--solver", solver, *args)
+    with pytest.raises(SolverError, match=re.escape(words)):
+        ol.solve(problem(instance), solver, budget_evals=50, **params)
 
 
 def test_valid_parameters_are_converted_and_recorded():
