@@ -102,13 +102,11 @@ def simulator_rate(instance: str = "latency-vgg19-paper-s0", population: int = 1
 def simulator(instance, population, seconds, as_json):
     """Plans per second of the simulator (EosDNN paper scenario: 12 VGG19 tasks on
     4 devices, 5 edge and 5 cloud servers), one core."""
-    from offloadlab.cli import UserError, emit, instance_path
+    from offloadlab.cli import UserError, emit, library_name
 
     if population < 1:
         raise UserError("--population must be >= 1")
-    if not instance_path(instance).exists() or "/" in instance or instance.endswith(".json"):
-        raise UserError(f"--instance {instance}: not a library instance name "
-                        "(see `offloadlab instances list`)")
+    library_name(instance)
     out = simulator_rate(instance, population, seconds)
     emit(out, as_json, lambda o: click.echo(
         f"{o['plans_per_s']:,.0f} plans/s ({o['plans_per_cpu_s']:,.0f} per CPU second); "
@@ -191,7 +189,7 @@ def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors
 
     from offloadlab.cli import UserError, check_budget_options, emit
 
-    from .runner import run_suite
+    from .runner import ClusterError, run_suite
     from .store import DEFAULT_DB, Store, with_gaps
     from .suite import SuiteError, load_suite, with_time_limit
 
@@ -205,7 +203,7 @@ def _run_and_show(ref, db, report_dir, dask, workers, time_limit_s, retry_errors
             suite = with_time_limit(suite, time_limit_s)
         summary = run_suite(suite, db, workers=workers, dask=dask,
                             retry_errors=retry_errors, progress=not as_json)
-    except SuiteError as exc:
+    except (SuiteError, ClusterError) as exc:
         raise UserError(str(exc)) from None
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{db}: not a results store ({exc})") from None
@@ -313,12 +311,18 @@ def report(db, out_dir, suite, no_plots, as_json):
     from offloadlab.cli import UserError, emit
 
     from .report import write_report
-    from .store import DEFAULT_DB
+    from .store import DEFAULT_DB, Store
 
     db = db or str(DEFAULT_DB)
     if not Path(db).exists():
         raise UserError(f"{db}: no results store (run `offloadlab bench SUITE` first)")
     try:
+        if suite is not None:
+            with Store(db) as store:
+                stored = store.suites()
+            if suite not in stored:
+                raise UserError(f"--suite {suite!r}: no runs of it in {db} (suites there: "
+                                f"{', '.join(stored) or 'none'})")
         out = write_report(db, out_dir, suite=suite, plots=not no_plots)
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{db}: not a results store ({exc})") from None

@@ -35,6 +35,10 @@ from .store import DEFAULT_DB, Store
 from .suite import Job, Skipped, Suite, expand, load_suite
 
 
+class ClusterError(RuntimeError):
+    """The Dask scheduler of ``--dask`` cannot be reached (or its address is malformed)."""
+
+
 class JobTimeout(BaseException):
     """Raised inside a worker when a job passes its hard limit (not an Exception, so a
     solver's ``except Exception`` cannot swallow it)."""
@@ -306,7 +310,10 @@ def _run_dask(jobs: list[Job], record, address: str, workers: int) -> None:
                                dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(address)
+        try:
+            client = Client(address)
+        except (OSError, ValueError) as exc:   # a malformed address, or no one there
+            raise ClusterError(f"--dask {address}: no Dask scheduler there ({exc})") from None
     try:
         contents = {}
         for j in jobs:

@@ -159,6 +159,11 @@ class Store:
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
+    def suites(self) -> list[str]:
+        """The suite names of the stored runs and fronts, sorted."""
+        return sorted(r[0] for r in self.db.execute(
+            "SELECT suite FROM runs UNION SELECT suite FROM fronts") if r[0] is not None)
+
     # --- multi-objective fronts ---------------------------------------------------------
     def put_front(self, job: dict, result: dict) -> None:
         """Store one finished pareto job with, where a proven exact front of its instance

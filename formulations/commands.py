@@ -156,7 +156,7 @@ def bench_rows(names: list[str], time_limit_s: float, progress=None) -> list[dic
 @click.option("--json", "as_json", is_flag=True)
 def bench_exact(time_limit_s, sizes, only, as_json):
     """`exact` on every library instance: solve time, status, bound and gap."""
-    from offloadlab.cli import UserError, check_budget_options, emit, instance_path, table
+    from offloadlab.cli import UserError, check_budget_options, emit, library_name, table
     from offloadlab.instances.library import library_files
 
     check_budget_options(time_limit_s=time_limit_s)
@@ -165,9 +165,7 @@ def bench_exact(time_limit_s, sizes, only, as_json):
     if not wanted or wanted - known:
         raise UserError(f"--sizes {sizes!r}: library sizes are {', '.join(sorted(known))}")
     for name in only:
-        if not instance_path(name).exists() or "/" in name or name.endswith(".json"):
-            raise UserError(f"--instance {name}: not a library instance name "
-                            "(see `offloadlab instances list`)")
+        library_name(name)
     names = list(only) or [p.stem for p in library_files()
                            if p.stem.split("-")[-2] in wanted]
     rows = bench_rows(names, time_limit_s,

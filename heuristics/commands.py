@@ -38,8 +38,9 @@ def heuristics(instances, budget_evals, seed, exact_time_limit, as_json):
     if budget_evals < 1 or seed < 0 or not 0 < exact_time_limit < float("inf"):
         raise UserError("--budget-evals must be >= 1, --seed >= 0 and "
                         "--exact-time-limit > 0")
-    for name in instances:
-        instance_path(name)  # a file or a library name, else a clear error
+    for name in instances:   # a file or a library name, else a clear error
+        if instance_path(name).is_dir():
+            raise UserError(f"--instance {name}: a directory, not an instance file")
 
     from .comparison import compare
 

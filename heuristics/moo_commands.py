@@ -131,8 +131,8 @@ def pareto(instance, algorithm, objectives, budget_evals, seed, exact_time_limit
     problem = load_problem(instance)
     from offloadlab.formulations.pareto import ParetoError, defined_objectives
 
-    names = ([o.strip() for o in objectives.split(",") if o.strip()] if objectives
-             else list(defined_objectives(problem)))
+    names = ([o.strip() for o in objectives.split(",") if o.strip()]
+             if objectives is not None else list(defined_objectives(problem)))
 
     from .moo import objective_columns
     try:

@@ -104,6 +104,9 @@ def instance_path(ref: str) -> Path:
     from .instances.library import LIBRARY_DIR
 
     path = Path(ref)
+    if not ref.strip():   # else Path("") would be the current directory
+        raise UserError("'': not an instance file nor a library instance name "
+                        "(all in `offloadlab instances list`)")
     if path.exists() or "/" in ref or ref.endswith(".json"):
         return path
     named = LIBRARY_DIR / f"{ref}.json"
@@ -117,6 +120,18 @@ def instance_path(ref: str) -> Path:
             + ", ".join(difflib.get_close_matches(ref, names, 3, 0.0))
             + "; all in `offloadlab instances list`")
     raise UserError(f"{ref}: neither a file nor a library instance name ({hint})")
+
+
+def library_name(ref: str, option: str = "--instance") -> str:
+    """``ref`` when it names a library instance, else a UserError naming ``option`` (with
+    the closest names for a typo)."""
+    from .instances.library import LIBRARY_DIR
+
+    if "/" in ref or ref.endswith(".json") or not (LIBRARY_DIR / f"{ref}.json").is_file():
+        instance_path(ref)   # a typo: the closest library names
+        raise UserError(f"{option} {ref}: not a library instance name "
+                        "(see `offloadlab instances list`)")
+    return ref
 
 
 def load_problem(ref: str) -> Problem:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import re
 import subprocess
@@ -285,6 +286,34 @@ def test_bench_reports_errors_and_unmatched_entries(tmp_path):
     assert again["reused"] == 2 and again["errors"] == 0
     assert [r["wall_s"] for r in again["rows"] if r["solver"] == "mine"] == [None]
     assert "--time-limit must be a positive" in error("bench", "quick", "--time-limit", -5)
+    assert error("report", "--db", db, "--out", report, "--suite", "z") == (
+        f"Error: --suite 'z': no runs of it in {db} (suites there: s)")
+    if importlib.util.find_spec("distributed"):
+        assert error("bench", suite, "--db", tmp_path / "new.sqlite", "--dask", "nowhere") == (
+            "Error: --dask nowhere: no Dask scheduler there (missing port number in address "
+            "'nowhere')")
+
+
+@pytest.mark.parametrize("args", [
+    ["solve", "", "--solver", "greedy"], ["bench", "exact", "--instance", ""],
+    ["bench", "heuristics", "--instance", ""], ["bench", "simulator", "--instance", ""],
+])
+def test_an_empty_name_is_not_an_instance(args):
+    # Path("") is the current folder, which exists
+    assert "not an instance file nor a library instance name" in error(*args)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["bench", "exact", "--instance", "."], "--instance .: not a library instance name"),
+    (["bench", "simulator", "--instance", "."], "--instance .: not a library instance name"),
+    (["bench", "heuristics", "--instance", "."], "--instance .: a directory, not an instance"),
+])
+def test_a_folder_is_not_a_library_instance(args, words):
+    assert words in error(*args)
+
+
+def test_empty_objectives_are_refused_not_defaulted():
+    assert "give two or three distinct names" in error("pareto", TINY_DDPQN, "--objectives", "")
 
 
 def test_runner_records_an_overrun():
