@@ -38,8 +38,9 @@ DATA = Path(__file__).with_name("dag_optima.json")
 UNIT_S = 1e-3   # the generator rounds processing times to 1e-3 s at 1 GHz
 SOLVERS = ("heft", "ga", "pso-ga")
 # share of each piece's range searched without CP-SAT's LP first (docs/decoders.md:
-# 5 s from 1 ms above to dag-layered-100n-4p-s1's optimum, 30 s from GA's dag-layered-100n-8p-s0
-# plan to one 24 ms shorter, neither with the LP); `exact` keeps the LP there
+# 5 s from 1 ms above to dag-layered-100n-4p-s1's optimum, 30 s from GA's
+# dag-layered-100n-8p-s0 plan to one 24 ms shorter, neither with the LP); `exact` keeps
+# the LP there
 NO_LP = 0.5
 
 

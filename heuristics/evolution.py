@@ -381,10 +381,10 @@ def _tail_search(problem: Problem, enc: Encoding, evaluator: Evaluator, pop: Pop
 
 # The final search on P|prec|Cmax (the justified ``order`` decoder): the tabu search over
 # schedules (:mod:`.tail_search`) on this share of the whole budget, after the order
-# search on ``polish`` of it. Measured on the 12
-# DAGs of ``dag_optima`` that one run misses, GA and PSO-GA, seeds 0-4
-# (docs/decoders.md): runs at the optimum of the four proven at the bound 3 of 40 without it,
-# 7 with it after the order search, 3 in its place; summed gap to the best plans known
+# search on ``polish`` of it. Measured on the 12 DAGs of ``dag_optima`` that one run
+# misses, GA and PSO-GA, seeds 0-4 (docs/decoders.md): runs at the optimum of the four
+# proven at the bound 3 of 40 without it, 7 with it after the order search, 3 in its
+# place; summed gap to the best plans known
 # 2320 / 2080 / 1999 ms (24 of 40 and 1923 ms since its compound moves,
 # ``tail_search.balance_moves``).
 TAIL_SHARE = 0.3

@@ -105,7 +105,7 @@ def instance_path(ref: str) -> Path:
 
     path = Path(ref)
     if not ref.strip():   # else Path("") would be the current directory
-        raise UserError("'': not an instance file nor a library instance name "
+        raise UserError(f"{ref!r}: not an instance file nor a library instance name "
                         "(all in `offloadlab instances list`)")
     if path.exists() or "/" in ref or ref.endswith(".json"):
         return path
