@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 
+from offloadlab.budget import time_left
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
 from offloadlab.simulator import simulate
@@ -339,11 +340,11 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
         assign0, prio0, upper = incumbent(problem)
     lower = max(pb.bound, lower_s) if lower_s is not None else pb.bound
     start0 = simulate(problem, assign0, prio0).start_s[0] if assign0 is not None else None
-    left = None if time_limit_s is None else time_limit_s - (time.perf_counter() - started)
+    left = time_left(time_limit_s, started)
     out = run_isolated(problem.instance, upper, lower, unit_s, assign0, start0, seed,
                        workers, None, log, None if left is None else time.time() + left,
-                       deterministic_s,
-                       timeout_s=None if left is None else max(0.0, left) + 1.0, log=log)
+                       deterministic_s, timeout_s=None if left is None else left + 1.0,
+                       log=log)
     if out is None:  # killed at the time limit (start-up or model building took it)
         out = {"status": "UNKNOWN", "unit": 0.0, "wall_s": 0.0, "bound": None,
                "assign": None, "start": None}

@@ -59,6 +59,7 @@ import time
 
 import numpy as np
 
+from offloadlab.budget import time_left
 from offloadlab.graph import is_chain
 from offloadlab.problem import Problem
 from offloadlab.registry import SolverError, make_solution
@@ -116,7 +117,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
             return _renamed(first, "contention-free DP", started)
 
     def left():  # every stage counts against the one limit
-        return max(0.0, limit - (time.perf_counter() - started))
+        return time_left(limit, started)
 
     inc = None
     if problem.objective.time_valued:  # latency, deadline, makespan of DAG tasks
