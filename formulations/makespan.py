@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from offloadlab.budget import time_left
 from offloadlab.jobs import Jobs, makespan_jobs
 from offloadlab.problem import Problem
 from offloadlab.registry import make_solution
@@ -97,7 +98,7 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
                              status="time_limit", params=params, seed=seed,
                              message="the time limit was spent building the model")
     # the limit counts the model building (at least a moment is left to HiGHS)
-    left_s = max(0.01, limit - (time.perf_counter() - started))
+    left_s = max(0.01, time_left(limit, started))
     res = highs_solve(m, left_s, {"mip_rel_gap": mip_rel_gap, "random_seed": int(seed or 0),
                                   "threads": 1})
     term = res.termination_condition.name

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from offloadlab.budget import time_left
 from offloadlab.problem import Problem
 from offloadlab.simulator import simulate
 from offloadlab.warm_start import registered_plans
@@ -40,7 +41,7 @@ def best_incumbent(problem: Problem, *, seed: int = 0, time_limit_s: float = 10.
         v = float(simulate(problem, a, p).objective[0])
         if v < best[2]:
             best = (a, p, v, name)
-    left = time_limit_s - (time.perf_counter() - started)
+    left = time_left(time_limit_s, started)
     if (best[0] is not None and problem.instance.objective.kind in INSERTION_KINDS
             and problem.n_tasks > 1 and left > 0):
         from .lagrangian import insertion_search

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from offloadlab.budget import time_left
 from offloadlab.problem import Problem
 from offloadlab.simulator import simulate
 
@@ -145,7 +146,7 @@ def slot_truth(problem: Problem, *, time_limit_s: float = 30.0, seed: int = 0,
         return SlotTruth("unknown", math.inf, bound, source, None, None, "",
                          time.perf_counter() - started)
     value, assign, prio, origin = min(plans, key=lambda p: p[0])
-    left = time_limit_s - (time.perf_counter() - started)
+    left = time_left(time_limit_s, started)
     if value > bound + 1e-9 * max(1.0, abs(bound)) and left > 1.0:
         # the rest of the time: the windowed bound under the best plan's latency caps
         res = windowed_bound(problem, value, time_limit_s=left)

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from offloadlab.budget import time_left
 from offloadlab.problem import Problem
 
 from .dp import edge_lag, input_lag, return_lag
@@ -312,14 +313,14 @@ def spread_incumbent(problem: Problem, inc, *, seed: int = 0, time_limit_s: floa
         assign, prio, value = g_assign, g_prio, g_value
     if not np.isfinite(value):
         return inc
-    left = 0.6 * time_limit_s - (time.perf_counter() - started)
+    left = time_left(0.6 * time_limit_s, started)
     if left > 0:
         assign, prio, value = option_search(problem, assign, prio, seed=seed,
                                             time_limit_s=left)
-    left = time_limit_s - (time.perf_counter() - started)
+    left = time_left(time_limit_s, started)
     if left > 0:
         assign, value = move_search(problem, assign, prio, time_limit_s=0.6 * left)
-    left = time_limit_s - (time.perf_counter() - started)
+    left = time_left(time_limit_s, started)
     if left > 0:
         assign, prio, value, _ = insertion_search(problem, value, seed=seed,
                                                   time_limit_s=left, start_assign=assign,

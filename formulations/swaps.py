@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from offloadlab.budget import time_left
 from offloadlab.problem import Problem
 
 
@@ -123,7 +124,7 @@ def improved(problem: Problem, sol, time_limit_s: float):
                        sol.assign))
     best = (sol.objective, None, None)
     for prio, start in starts:
-        left = time_limit_s - (time.perf_counter() - started)
+        left = time_left(time_limit_s, started)
         if left <= 0:
             break
         assign, value = swap_search(problem, start, prio, time_limit_s=left)

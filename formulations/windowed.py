@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from offloadlab.budget import time_left
 from offloadlab.problem import Problem
 
 from .dp import edge_lag, path_bound, return_lag, time_bounds
@@ -305,7 +306,7 @@ def bound_and_plan(problem: Problem, upper: float | None, *, time_limit_s: float
     res = windowed_bound(problem, upper, time_limit_s=(1 - insertion_share) * time_limit_s)
     if res.best_assign is None:
         return res, None
-    left = time_limit_s - (time.perf_counter() - started)
+    left = time_left(time_limit_s, started)
     a, p, v = res.best_assign, res.best_priority, res.best_objective
     if left > 0 and problem.n_tasks > 1:
         a2, p2, v2, evals = insertion_search(problem, v, seed=seed, time_limit_s=left,
