@@ -289,6 +289,21 @@ def answer_channel():
     return channel
 
 
+def read_request(module: str):
+    """In a child of :func:`run_child`: the pickled arguments on stdin. Run by hand
+    (arguments, a terminal, or nothing on stdin) it exits with one line saying what
+    to run instead, not a traceback."""
+    import pickle
+    import sys
+
+    data = b"" if len(sys.argv) > 1 or sys.stdin.isatty() else sys.stdin.buffer.read()
+    try:
+        return pickle.loads(data)
+    except Exception:
+        sys.exit(f"Error: {module} is the CP-SAT child process of the solvers; run "
+                 "`offloadlab solve INSTANCE --solver cpsat` (or exact) instead")
+
+
 def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
           workers: int = 1, unit_s: float | None = None, warm_start: bool = True,
           lower_s: float | None = None, hint=None, log: bool = False,
@@ -385,10 +400,10 @@ def solve(problem: Problem, *, seed=None, time_limit_s=None, budget_evals=None,
 if __name__ == "__main__":   # the child of run_isolated: pickled arguments on stdin
     import os
     import pickle
-    import sys
 
+    args = read_request("offloadlab.formulations.cpsat")
     channel = answer_channel()
-    result = _run(*pickle.loads(sys.stdin.buffer.read()))
+    result = _run(*args)
     channel.write(pickle.dumps(result))
     channel.flush()
     os._exit(0)  # the interpreter's teardown (OR-Tools, numba) would count against the limit

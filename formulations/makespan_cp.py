@@ -548,14 +548,13 @@ def prove_isolated(time_limit_s: float, **kwargs) -> dict | None:
 if __name__ == "__main__":   # the child of prove_isolated: pickled arguments on stdin
     import os
     import pickle
-    import sys
 
     from ortools.sat.python import cp_model  # noqa: F401  (start-up, before the clock)
 
-    from .cpsat import answer_channel
+    from .cpsat import answer_channel, read_request
 
+    deadline_epoch, kwargs = read_request("offloadlab.formulations.makespan_cp")
     channel = answer_channel()
-    deadline_epoch, kwargs = pickle.loads(sys.stdin.buffer.read())
     # 0.1 s to hand the answer back
     result = prove_by_pieces(time_limit_s=deadline_epoch - time.time() - 0.1, **kwargs)
     channel.write(pickle.dumps(result))

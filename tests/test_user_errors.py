@@ -90,7 +90,7 @@ def test_get_solver_functions_check_budgets_before_starting(solver, run):
 
 TIME_LIMIT_COMMANDS = [
     ["solve", TINY, "--solver", "greedy"], ["gap", TINY], ["bench", "quick"],
-    ["bench", "exact", "--instance", TINY], ["tmoa"],
+    ["bench", "exact", "--instance", TINY], ["bench", "run", "quick"], ["tmoa"],
     ["train", "dqn", TINY, "--out", "x.pt"], ["train", "mtl-a3c", "--out", "x.pt"],
     ["train", "dmro", "--meta", "--out", "x.pt"]]
 
@@ -112,8 +112,16 @@ def test_a_negative_time_limit_is_one_line_in_a_real_process(args, tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "Error: --time-limit must be a positive number of seconds, got -1.0\n"
     assert not list(tmp_path.iterdir())
-    assert not list(tmp_path.iterdir())
 
+
+@pytest.mark.parametrize("module", ["cpsat", "makespan_cp"])
+def test_the_cp_sat_children_run_by_hand_say_what_to_run_instead(module, tmp_path):
+    done = subprocess.run([sys.executable, "-m", f"offloadlab.formulations.{module}",
+                           "--time-limit", "-1"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(
+        f"Error: offloadlab.formulations.{module} is the CP-SAT child process")
 
 
 @pytest.mark.parametrize("args, option", [
